@@ -1,0 +1,35 @@
+"""Schema use cases: migrate to the newest revision, report where a database stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from geo.store import migrate
+
+__all__ = ["SchemaStatus", "schema_status", "upgrade_schema"]
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None
+    head: str | None
+    postgis: str | None
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def upgrade_schema(connection: Connection) -> SchemaStatus:
+    """Run every pending Alembic revision in the caller's transaction."""
+    migrate.upgrade(connection)
+    return schema_status(connection)
+
+
+def schema_status(connection: Connection) -> SchemaStatus:
+    postgis = connection.execute(
+        text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+    ).scalar()
+    return SchemaStatus(migrate.current_revision(connection), migrate.head_revision(), postgis)

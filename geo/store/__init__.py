@@ -1,0 +1,1 @@
+"""PostGIS storage: engine, models, migrations and queries. Never commits (the edge does)."""

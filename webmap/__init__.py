@@ -1,0 +1,41 @@
+"""gridmap's web layer: Flask pages, JSON API, CLI. Built by ``create_app``; nothing at import."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from geo.store.db import make_engine, make_sessionmaker
+from webmap.config import load_config
+
+__all__ = ["ROOT", "create_app"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The application factory: settings, database, blueprints, error handlers."""
+    settings = load_config(config)
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["GRIDMAP_SECRET_KEY"] or secrets.token_hex(32)
+    app.config["MAX_CONTENT_LENGTH"] = int(settings["GRIDMAP_MAX_UPLOAD_MB"]) * 1024 * 1024
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    engine = make_engine(settings["DATABASE_URL"], pool_size=settings["GRIDMAP_DB_POOL_SIZE"])
+    app.extensions["gridmap"] = {"engine": engine, "sessionmaker": make_sessionmaker(engine)}
+
+    from webmap import db, errors
+    from webmap.api import bp as api_bp
+    from webmap.pages import bp as pages_bp
+
+    db.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+    return app

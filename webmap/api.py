@@ -1,0 +1,46 @@
+"""JSON API: boundary layers as GeoJSON, boundary search, health. Handlers parse, call, serialize."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from geo.boundaries import LEVELS
+from geo.errors import NotFound
+from geo.services import boundaries as boundary_service
+from geo.services.schema import schema_status
+from webmap.db import get_session
+from webmap.params import parse_bbox, parse_float, parse_int
+
+bp = Blueprint("api", __name__)
+
+GEOJSON_MIMETYPE = "application/geo+json"
+
+
+@bp.get("/api/boundaries/<level>.geojson")
+def boundary_layer(level: str) -> Response:
+    if level not in LEVELS:
+        raise NotFound(f"没有层级 {level!r}，可选：{', '.join(LEVELS)}。", field="level")
+    body = boundary_service.boundary_layer_geojson(
+        get_session(),
+        level,
+        bbox=parse_bbox(request.args.get("bbox")),
+        zoom=parse_float(request.args.get("zoom"), field="zoom", low=0, high=24),
+        limit=parse_int(request.args.get("limit"), field="limit", low=1,
+                        high=boundary_service.MAX_FEATURES, default=boundary_service.MAX_FEATURES),
+    )
+    return Response(body, mimetype=GEOJSON_MIMETYPE)
+
+
+@bp.get("/api/boundaries/search")
+def boundary_search() -> Response:
+    limit = parse_int(request.args.get("limit"), field="limit", low=1, high=100, default=20)
+    return jsonify(results=boundary_service.search_boundaries(get_session(), request.args.get("q", ""),
+                                                              limit=limit))
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    status = schema_status(get_session().connection())
+    body = {"status": "ok", "database": "ok", "postgis": status.postgis,
+            "schema": status.current, "schema_at_head": status.at_head}
+    return jsonify(body), 200

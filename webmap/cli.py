@@ -1,0 +1,232 @@
+"""The ``gridmap`` command: database, boundaries, demo data, serving.
+
+``DATABASE_URL`` (``postgresql://`` or ``postgresql+psycopg://``) selects the database; without it
+the project-local cluster on ``GRIDMAP_PGPORT`` is used. Each command is one transaction: it
+commits when it succeeds and changes nothing when it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from geo.boundaries import LEVELS
+from geo.errors import GridmapError
+from geo.exports import FORMATS
+from geo.services import boundaries as boundary_service
+from geo.services.boundaries import BoundarySettings
+from geo.services.schema import schema_status, upgrade_schema
+from geo.store.db import make_engine
+from webmap import ROOT
+from webmap.config import load_config
+
+SAMPLE_DIR = ROOT / "data" / "boundaries"
+
+#: The sample files and how to read them (see data/boundaries/README.md).
+SAMPLE_LOADS: tuple[dict[str, Any], ...] = (
+    {"path": "district.geojson", "level": "district", "code_field": "code", "name_field": "name"},
+    {"path": "streets.geojson", "level": "street", "code_field": "code", "name_field": "name",
+     "parent_field": "parent_code"},
+    {"path": "communities.gpkg", "level": "community", "layer": "communities", "code_field": "社区编码",
+     "name_field": "社区名称", "parent_field": "街道编码"},
+    {"path": "grids.shp", "level": "grid", "encoding": "gbk", "code_field": "网格编码",
+     "name_field": "网格名称", "parent_field": "社区编码"},
+)
+
+
+class Context:
+    def __init__(self) -> None:
+        self.config = load_config()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        engine = make_engine(self.config["DATABASE_URL"], pool_size=1)
+        try:
+            with Session(engine) as session, session.begin():
+                yield session
+        finally:
+            engine.dispose()
+
+    def boundary_settings(self) -> BoundarySettings:
+        return BoundarySettings(
+            metric_crs=self.config["GRIDMAP_METRIC_CRS"],
+            min_finding_area_m2=self.config["GRIDMAP_CHECK_MIN_AREA_M2"],
+            min_finding_width_m=self.config["GRIDMAP_CHECK_MIN_WIDTH_M"],
+            max_grid_area_m2=self.config["GRIDMAP_GRID_MAX_AREA_M2"],
+        )
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail(exc: GridmapError) -> None:
+    where = f"（{exc.field}）" if exc.field else ""
+    click.secho(f"错误 [{exc.code}]{where}：{exc.message}", fg="red", err=True)
+    click.echo("数据库没有任何改动。", err=True)
+    sys.exit(1)
+
+
+class _Group(click.Group):
+    """Turns domain errors into a clear message and exit status 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GridmapError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """gridmap：网格化管理地图的命令行。"""
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def db() -> None:
+    """数据库结构（Alembic 迁移）。"""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """把数据库结构升级到最新版本（含 PostGIS 扩展）。"""
+    with ctx.session() as session:
+        status = upgrade_schema(session.connection())
+    click.echo(f"数据库结构已是最新：{status.current}（PostGIS {status.postgis}）")
+
+
+@db.command("status")
+@pass_ctx
+def db_status(ctx: Context) -> None:
+    """显示数据库结构版本。"""
+    with ctx.session() as session:
+        status = schema_status(session.connection())
+    click.echo(f"当前 {status.current}，最新 {status.head}，PostGIS {status.postgis}")
+    if not status.at_head:
+        click.echo("需要运行：gridmap db upgrade")
+        sys.exit(1)
+
+
+# --- boundaries -------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def boundaries() -> None:
+    """边界：加载、检查、导出。"""
+
+
+LEVEL_CHOICE = click.Choice(LEVELS)
+
+
+@boundaries.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--level", type=LEVEL_CHOICE, required=True, help="层级")
+@click.option("--code-field", help="编码字段（默认自动识别 code、网格编码 等）")
+@click.option("--name-field", help="名称字段（默认自动识别 name、名称 等）")
+@click.option("--parent-field", help="上级编码字段；不给时按空间包含（最大重叠）确定上级")
+@click.option("--encoding", help="Shapefile 文字编码，如 gbk（无 .cpg 时自动识别 UTF-8/GBK）")
+@click.option("--crs", help="文件没有坐标系时指定，如 EPSG:4548、cgcs2000、wgs84")
+@click.option("--layer", help="GeoPackage 等多图层文件中的图层名")
+@pass_ctx
+def boundaries_load(ctx: Context, path: Path, level: str, **options: Any) -> None:
+    """加载一个层级的边界文件，成为该层级的新版本（原子操作）。"""
+    with tqdm(total=4, desc="加载", unit="步", file=sys.stderr, leave=False) as bar:
+        def progress(step: str) -> None:
+            bar.set_description(step)
+            bar.update(1)
+
+        with ctx.session() as session:
+            report = boundary_service.load_boundaries(
+                session, path, level, settings=ctx.boundary_settings(), progress=progress, **options)
+    _print_load_report(report)
+
+
+def _print_load_report(report: boundary_service.LoadReport) -> None:
+    replaced = f"，替换版本 {report.replaced_version_id}" if report.replaced_version_id else ""
+    click.echo(f"已加载 {report.feature_count} 个 {report.level}（版本 {report.version_id}{replaced}），"
+               f"坐标系 {report.source_crs}，用时 {report.seconds:.2f} 秒")
+    for repair in report.repairs:
+        click.secho(f"  已修复无效几何 {repair['code']}：{repair['reason']}", fg="yellow")
+    for warning in report.warnings:
+        click.secho(f"  注意：{warning}", fg="yellow")
+
+
+@boundaries.command("check")
+@click.option("--level", type=LEVEL_CHOICE, help="只检查这一层级（默认全部）")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="有任何问题时以非零状态退出")
+@pass_ctx
+def boundaries_check(ctx: Context, level: str | None, fmt: str, strict: bool) -> None:
+    """检查缝隙、重叠、超出上级、孤儿（上级不存在）和过大的网格。"""
+    levels = (level,) if level else LEVELS
+    with ctx.session() as session:
+        findings = boundary_service.check_boundaries(session, levels=levels, settings=ctx.boundary_settings())
+    if fmt == "json":
+        click.echo(json.dumps({"findings": [f.as_dict() for f in findings], "count": len(findings)},
+                              ensure_ascii=False, indent=2))
+    else:
+        for f in findings:
+            where = f" @ {f.location[0]:.6f},{f.location[1]:.6f}" if f.location else ""
+            click.echo(f"[{f.level}] {f.kind}: {f.message}{where}")
+        click.echo(f"共 {len(findings)} 个问题（检查层级：{', '.join(levels)}）")
+    if strict and findings:
+        sys.exit(1)
+
+
+@boundaries.command("export")
+@click.option("--level", type=LEVEL_CHOICE, required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@pass_ctx
+def boundaries_export(ctx: Context, level: str, fmt: str, output: Path) -> None:
+    """导出当前版本的一个层级（code, name, parent_code, area_m2 和几何）。"""
+    with ctx.session() as session:
+        count = boundary_service.export_boundaries(session, level, fmt, output)
+    click.echo(f"已导出 {count} 个 {level} 到 {output}")
+
+
+# --- demo and serve ---------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="数据库里已有边界时什么都不做")
+@pass_ctx
+def demo(ctx: Context, if_empty: bool) -> None:
+    """加载示例数据（data/boundaries/ 中的合成边界）。"""
+    with ctx.session() as session:
+        if if_empty and boundary_service.has_boundaries(session):
+            click.echo("已有边界数据，跳过示例数据。")
+            return
+        for spec in tqdm(SAMPLE_LOADS, desc="示例边界", unit="层", file=sys.stderr):
+            options = {k: v for k, v in spec.items() if k not in ("path", "level")}
+            report = boundary_service.load_boundaries(
+                session, SAMPLE_DIR / spec["path"], spec["level"], settings=ctx.boundary_settings(), **options)
+            _print_load_report(report)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", type=int, help="工作线程数（默认 GRIDMAP_SERVE_THREADS）")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, threads: int | None) -> None:
+    """用 waitress（生产级 WSGI 服务器）提供网页和 API。"""
+    from waitress import serve as waitress_serve
+
+    from webmap import create_app
+
+    app = create_app()
+    threads = threads or ctx.config["GRIDMAP_SERVE_THREADS"]
+    click.echo(f"gridmap 已启动：http://{host}:{port}/ （{threads} 个线程，Ctrl-C 停止）")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="gridmap")

@@ -1,0 +1,77 @@
+"""Settings, layered: defaults → environment (GRIDMAP_*, DATABASE_URL) → instance file → mapping.
+
+Nothing here runs at import time; ``load_config`` is called by ``create_app`` and the CLI.
+Every setting is documented in README.md (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULTS", "ENV_SETTINGS", "load_config", "local_database_url"]
+
+#: Setting name → default. Environment variables use the same names.
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: the project-local cluster on GRIDMAP_PGPORT
+    "GRIDMAP_PGPORT": 54329,
+    "GRIDMAP_SECRET_KEY": None,  # None: a random key per process (sessions end on restart)
+    "GRIDMAP_BASEMAP": "none",  # none | osm | tianditu | an XYZ URL template
+    "GRIDMAP_TIANDITU_KEY": "",
+    "GRIDMAP_METRIC_CRS": "EPSG:4548",
+    "GRIDMAP_GRID_MAX_AREA_M2": 1_000_000.0,
+    "GRIDMAP_CHECK_MIN_AREA_M2": 1.0,
+    "GRIDMAP_CHECK_MIN_WIDTH_M": 0.05,
+    "GRIDMAP_MAX_UPLOAD_MB": 50,
+    "GRIDMAP_DB_POOL_SIZE": 5,
+    "GRIDMAP_SERVE_THREADS": 8,
+    "GRIDMAP_INSTANCE_CONFIG": None,  # path of a Python file of overrides
+}
+
+ENV_SETTINGS = tuple(DEFAULTS)
+
+_INT = {"GRIDMAP_PGPORT", "GRIDMAP_MAX_UPLOAD_MB", "GRIDMAP_DB_POOL_SIZE", "GRIDMAP_SERVE_THREADS"}
+_FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        if name in _INT:
+            return int(value)
+        if name in _FLOAT:
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"设置 {name}={value!r} 不是数字") from exc
+    return value
+
+
+def local_database_url(port: int) -> str:
+    """The project-local cluster that `make run` starts under var/."""
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/gridmap"
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Resolve every setting; ``overrides`` (tests, callers) win over everything."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    config.update({k: environ[k] for k in ENV_SETTINGS if environ.get(k)})
+    instance = (overrides or {}).get("GRIDMAP_INSTANCE_CONFIG") or config.get("GRIDMAP_INSTANCE_CONFIG")
+    if instance:
+        config.update(_read_instance_file(Path(instance)))
+    config.update(overrides or {})
+    config = {k: _coerce(k, v) for k, v in config.items()}
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = local_database_url(config["GRIDMAP_PGPORT"])
+    return config
+
+
+def _read_instance_file(path: Path) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102 - operator's own file
+    return {k: v for k, v in namespace.items() if k.isupper()}

@@ -1,0 +1,52 @@
+"""Domain errors and HTTP errors → JSON for the API, a Chinese page for people. One place."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from geo.errors import GridmapError
+
+__all__ = ["init_app"]
+
+_HTTP_MESSAGES = {
+    400: "请求格式不对。",
+    404: "找不到这个地址。",
+    405: "这个地址不支持该请求方法。",
+    413: "上传内容太大。",
+    500: "服务器内部错误，请稍后再试或联系管理员。",
+    503: "数据库暂时不可用，请稍后再试。",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/healthz", "/open311/")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _render(status: int, code: str, message: str, field: str | None = None) -> tuple[Response | str, int]:
+    if _wants_json():
+        return jsonify(error={"code": code, "message": message, "field": field}), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _domain_error(exc: GridmapError) -> tuple[Response | str, int]:
+    return _render(exc.status, exc.code, exc.message, exc.field)
+
+
+def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
+    status = exc.code or 500
+    message = _HTTP_MESSAGES.get(status, exc.description or "")
+    return _render(status, (exc.name or "error").lower().replace(" ", "_"), message)
+
+
+def _database_down(_exc: OperationalError) -> tuple[Response | str, int]:
+    return _render(503, "database_unavailable", _HTTP_MESSAGES[503])
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(GridmapError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_down)

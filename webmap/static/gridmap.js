@@ -1,0 +1,193 @@
+/* gridmap: fills folium's empty boundary groups from the API, by bbox and zoom.
+ * All user-written text (names, codes) reaches the page through textContent, never innerHTML. */
+(function () {
+  'use strict';
+
+  var STYLES = {
+    district: { color: '#6a1b9a', weight: 3, fillOpacity: 0.02, dashArray: null },
+    street: { color: '#1565c0', weight: 2, fillOpacity: 0.03, dashArray: null },
+    community: { color: '#2e7d32', weight: 1.5, fillOpacity: 0.03, dashArray: '5 4' },
+    grid: { color: '#ef6c00', weight: 1, fillOpacity: 0.05, dashArray: null }
+  };
+  // Levels small enough to load whole once; the others follow the view.
+  var WHOLE = { district: true, street: true };
+
+  function textEl(tag, text, cls) {
+    var el = document.createElement(tag);
+    if (cls) { el.className = cls; }
+    el.textContent = text;
+    return el;
+  }
+
+  function tooltipFor(props, label) {
+    var box = document.createElement('div');
+    box.appendChild(textEl('strong', props.name));
+    box.appendChild(textEl('div', label + ' ' + props.code, 'gm-tip-code'));
+    return box;
+  }
+
+  function Hint(map) {
+    var control = L.control({ position: 'bottomleft' });
+    var el;
+    control.onAdd = function () {
+      el = L.DomUtil.create('div', 'gm-hint');
+      el.hidden = true;
+      return el;
+    };
+    control.addTo(map);
+    return {
+      set: function (messages) {
+        el.textContent = messages.join('；');
+        el.hidden = messages.length === 0;
+      }
+    };
+  }
+
+  function Legend(map, labels) {
+    var control = L.control({ position: 'bottomright' });
+    control.onAdd = function () {
+      var box = L.DomUtil.create('div', 'gm-legend');
+      box.appendChild(textEl('div', '图例', 'gm-legend-title'));
+      Object.keys(STYLES).forEach(function (level) {
+        var row = textEl('div', '', 'gm-legend-row');
+        var swatch = textEl('span', '', 'gm-swatch');
+        swatch.style.borderColor = STYLES[level].color;
+        if (STYLES[level].dashArray) { swatch.style.borderStyle = 'dashed'; }
+        row.appendChild(swatch);
+        row.appendChild(document.createTextNode(labels[level]));
+        box.appendChild(row);
+      });
+      return box;
+    };
+    control.addTo(map);
+  }
+
+  function init(map, options, groups) {
+    L.control.scale({ imperial: false }).addTo(map);
+    var hint = Hint(map);
+    var state = {};
+    Legend(map, options.labels);
+    if (options.extent) {
+      var e = options.extent;
+      map.fitBounds([[e[1], e[0]], [e[3], e[2]]], { padding: [10, 10] });
+    }
+
+    function draw(level, data) {
+      var group = groups[level];
+      var style = STYLES[level];
+      group.clearLayers();
+      L.geoJSON(data, {
+        style: function () {
+          return { color: style.color, weight: style.weight, fillOpacity: style.fillOpacity,
+                   fillColor: style.color, dashArray: style.dashArray };
+        },
+        onEachFeature: function (feature, layer) {
+          layer.bindTooltip(tooltipFor(feature.properties, options.labels[level]), { sticky: true });
+          layer.on('mouseover', function () { layer.setStyle({ weight: style.weight + 2 }); });
+          layer.on('mouseout', function () { layer.setStyle({ weight: style.weight }); });
+        }
+      }).addTo(group);
+      state[level].count = (data.features || []).length;
+      state[level].truncated = !!data.truncated;
+    }
+
+    function load(level) {
+      var s = state[level];
+      var zoom = map.getZoom();
+      if (!map.hasLayer(groups[level])) { return; }
+      if (zoom < options.minZoom[level]) {
+        groups[level].clearLayers();
+        s.key = null;
+        return;
+      }
+      var params = new URLSearchParams();
+      if (!WHOLE[level]) {
+        var b = map.getBounds().pad(0.25);
+        params.set('bbox', [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+          .map(function (v) { return v.toFixed(5); }).join(','));
+        params.set('zoom', String(zoom));
+      }
+      var key = params.toString();
+      if (s.key === key) { return; }
+      if (s.abort) { s.abort.abort(); }
+      s.abort = new AbortController();
+      s.key = key;
+      fetch(options.api + level + '.geojson?' + key, { signal: s.abort.signal,
+                                                       headers: { Accept: 'application/geo+json' } })
+        .then(function (r) {
+          if (!r.ok) { throw new Error('HTTP ' + r.status); }
+          return r.json();
+        })
+        .then(function (data) { s.error = false; draw(level, data); refreshHint(); })
+        .catch(function (err) {
+          if (err.name === 'AbortError') { return; }
+          s.error = true; s.key = null; refreshHint();
+        });
+    }
+
+    function refreshHint() {
+      var zoom = map.getZoom();
+      var messages = [];
+      Object.keys(groups).forEach(function (level) {
+        if (!map.hasLayer(groups[level])) { return; }
+        if (zoom < options.minZoom[level]) {
+          messages.push('放大到 ' + options.minZoom[level] + ' 级显示' + options.labels[level]);
+        } else if (state[level].error) {
+          messages.push(options.labels[level] + '加载失败，移动地图重试');
+        } else if (state[level].truncated) {
+          messages.push(options.labels[level] + '太多，只显示了一部分，请放大');
+        }
+      });
+      hint.set(messages);
+    }
+
+    function refresh() {
+      Object.keys(groups).forEach(load);
+      refreshHint();
+    }
+
+    Object.keys(groups).forEach(function (level) { state[level] = { key: null }; });
+    map.on('moveend overlayadd', refresh);
+    initSearch(map);
+    refresh();
+    window.gridmapMap = map;
+  }
+
+  function initSearch(map) {
+    var input = document.getElementById('gm-search-input');
+    var list = document.getElementById('gm-search-results');
+    if (!input || !list) { return; }
+    var timer = null;
+    var LEVEL_LABEL = { district: '区', street: '街道', community: '社区', grid: '网格' };
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { run(input.value.trim()); }, 200);
+    });
+    function run(q) {
+      list.textContent = '';
+      if (!q) { list.hidden = true; return; }
+      fetch('/api/boundaries/search?q=' + encodeURIComponent(q))
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          list.textContent = '';
+          (data.results || []).forEach(function (item) {
+            var li = textEl('li', '');
+            li.appendChild(textEl('span', LEVEL_LABEL[item.level] || item.level, 'gm-tag'));
+            li.appendChild(document.createTextNode(' ' + item.name + ' '));
+            li.appendChild(textEl('span', item.code, 'gm-tip-code'));
+            li.tabIndex = 0;
+            li.addEventListener('click', function () {
+              var b = item.bbox;
+              map.fitBounds([[b[1], b[0]], [b[3], b[2]]]);
+              list.hidden = true;
+            });
+            list.appendChild(li);
+          });
+          if (!list.children.length) { list.appendChild(textEl('li', '没有找到', 'gm-empty')); }
+          list.hidden = false;
+        });
+    }
+  }
+
+  window.gridmap = { init: init };
+}());
