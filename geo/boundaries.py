@@ -259,11 +259,9 @@ def prepare_layer(
     codes = _codes_column(frame[code_col], code_col, required=True)
     _check_unique(codes, code_col)
     names = _names_column(frame[name_col], codes)
-    parent_codes: list[str | None] = (
-        _codes_column(frame[parent_col], parent_col, required=True, row_codes=codes)
-        if parent_col is not None
-        else [None] * len(codes)
-    )
+    parent_codes: list[str | None] = [None] * len(codes)
+    if parent_col is not None:
+        parent_codes = list(_codes_column(frame[parent_col], parent_col, required=True, row_codes=codes))
     source_crs = _source_crs(frame.crs, crs)
     geoms = _polygonal_geoms(frame.geometry.values, codes)
     geoms = reproject(shapely.force_2d(geoms), source_crs, WGS84)

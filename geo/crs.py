@@ -86,9 +86,9 @@ def is_wgs84_equivalent(crs: CRS) -> bool:
     """True for WGS84 and CGCS2000 geographic systems (no transformation needed)."""
     if crs.to_epsg(min_confidence=70) in _WGS84_EQUIVALENT:
         return True
-    if not crs.is_geographic or crs.prime_meridian.longitude != 0:
+    if not crs.is_geographic or crs.prime_meridian is None or crs.prime_meridian.longitude != 0:
         return False
-    datum = crs.datum.name.upper().replace("_", " ")
+    datum = (crs.datum.name if crs.datum else "").upper().replace("_", " ")
     return ("CHINA" in datum and "2000" in datum) or ("WGS" in datum and "84" in datum) or (
         "WORLD GEODETIC SYSTEM 1984" in datum
     )

@@ -1,8 +1,9 @@
 """Topology checks of boundary layers: gaps, overlaps, children outside parents, orphans, size.
 
-Everything is measured in a projected CRS (metres); findings carry their area in m² and a
-location in WGS84 (a point inside the problem) so a person can go and look. Problems are
-reported, never silently fixed.
+Set operations run in the CRS the geometries are stored in (WGS84 degrees, where shared edges
+coincide exactly); each problem piece is then measured in metres through ``to_metric``.
+Findings carry their area in m² and a location (a point inside the problem, in the input CRS)
+so a person can go and look. Problems are reported, never silently fixed.
 
 >>> import shapely
 >>> a, b = shapely.box(0, 0, 10, 10), shapely.box(9, 0, 20, 10)
@@ -38,7 +39,11 @@ DEFAULT_MIN_AREA_M2 = 1.0
 #: which adds up to m² along a long edge without being a gap anyone could stand in.
 DEFAULT_MIN_WIDTH_M = 0.05
 
-Locate = Callable[[shapely.Geometry], tuple[float, float]]
+ToMetric = Callable[[shapely.Geometry], shapely.Geometry]
+
+
+def _identity(geom: shapely.Geometry) -> shapely.Geometry:
+    return geom
 
 
 @dataclass(frozen=True)
@@ -61,21 +66,30 @@ def _point(geom: shapely.Geometry) -> tuple[float, float]:
     return (round(p.x, 6), round(p.y, 6))
 
 
-def _parts_over(geom: shapely.Geometry, min_area_m2: float, min_width_m: float) -> list[shapely.Geometry]:
-    """Polygon parts of ``geom`` at least ``min_area_m2`` large and ``min_width_m`` wide."""
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area >= min_area_m2]
-    if min_width_m <= 0:
-        return parts
-    return [p for p in parts if not shapely.buffer(p, -min_width_m / 2).is_empty]
+def _parts_over(
+    geom: shapely.Geometry, min_area_m2: float, min_width_m: float, to_metric: ToMetric
+) -> list[tuple[shapely.Geometry, float]]:
+    """(part, area in m²) of the polygon parts at least ``min_area_m2`` large and ``min_width_m`` wide."""
+    found = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type != "Polygon" or part.is_empty:
+            continue
+        metric = to_metric(part)
+        if metric.area < min_area_m2:
+            continue
+        if min_width_m > 0 and shapely.buffer(metric, -min_width_m / 2).is_empty:
+            continue
+        found.append((part, float(metric.area)))
+    return found
 
 
 def find_overlaps(
     codes: Sequence[str], geoms: np.ndarray, *, min_area_m2: float,
-    min_width_m: float = DEFAULT_MIN_WIDTH_M, level: str = "",
+    min_width_m: float = DEFAULT_MIN_WIDTH_M, level: str = "", to_metric: ToMetric = _identity,
 ) -> list[Finding]:
     """Pairs of siblings whose interiors overlap by at least ``min_area_m2``.
 
-    ``geoms`` are in a metric CRS. Each pair is reported once, lower code first.
+    Each pair is reported once, lower code first.
     """
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
@@ -84,12 +98,12 @@ def find_overlaps(
     shared = shapely.intersection(geoms[left], geoms[right])
     findings = []
     for i, j, geom in zip(left.tolist(), right.tolist(), shared, strict=True):
-        parts = _parts_over(geom, min_area_m2, min_width_m)
+        parts = _parts_over(geom, min_area_m2, min_width_m, to_metric)
         if not parts:
             continue
-        area = sum(p.area for p in parts)
+        area = sum(a for _, a in parts)
         a, b = sorted((codes[i], codes[j]))
-        findings.append(Finding("overlap", level, (a, b), round(area, 2), _point(parts[0]),
+        findings.append(Finding("overlap", level, (a, b), round(area, 2), _point(parts[0][0]),
                                 f"{a} 与 {b} 重叠 {area:.1f} m²"))
     return sorted(findings, key=lambda f: f.codes)
 
@@ -102,6 +116,7 @@ def find_gaps(
     min_area_m2: float,
     min_width_m: float = DEFAULT_MIN_WIDTH_M,
     level: str = "",
+    to_metric: ToMetric = _identity,
 ) -> list[Finding]:
     """Parts of the parent that no child covers (children must tile their parent).
 
@@ -110,17 +125,17 @@ def find_gaps(
     [20.0]
     """
     covered = shapely.union_all(child_geoms) if len(child_geoms) else shapely.Polygon()
-    gaps = _parts_over(shapely.difference(parent_geom, covered), min_area_m2, min_width_m)
+    gaps = _parts_over(shapely.difference(parent_geom, covered), min_area_m2, min_width_m, to_metric)
     return [
-        Finding("gap", level, (parent_code,), round(g.area, 2), _point(g),
-                f"{parent_code} 内有 {g.area:.1f} m² 未被任何下级覆盖")
-        for g in gaps
+        Finding("gap", level, (parent_code,), round(area, 2), _point(g),
+                f"{parent_code} 内有 {area:.1f} m² 未被任何下级覆盖")
+        for g, area in gaps
     ]
 
 
 def find_holes(
     codes: Sequence[str], geoms: np.ndarray, *, min_area_m2: float,
-    min_width_m: float = DEFAULT_MIN_WIDTH_M, level: str = "",
+    min_width_m: float = DEFAULT_MIN_WIDTH_M, level: str = "", to_metric: ToMetric = _identity,
 ) -> list[Finding]:
     """Gaps enclosed between siblings that have no parent to compare with (the top level)."""
     union = shapely.union_all(geoms)
@@ -129,24 +144,24 @@ def find_holes(
     for poly in shapely.get_parts(union):
         for ring in poly.interiors:
             hole = shapely.Polygon(ring)
-            if not _parts_over(hole, min_area_m2, min_width_m):
-                continue
-            near = sorted(codes[i] for i in tree.query(hole, predicate="touches"))
-            findings.append(Finding("gap", level, tuple(near), round(hole.area, 2), _point(hole),
-                                    f"{', '.join(near)} 之间有 {hole.area:.1f} m² 的空隙"))
+            for _, area in _parts_over(hole, min_area_m2, min_width_m, to_metric):
+                near = sorted(codes[i] for i in tree.query(hole, predicate="touches"))
+                findings.append(Finding("gap", level, tuple(near), round(area, 2), _point(hole),
+                                        f"{', '.join(near)} 之间有 {area:.1f} m² 的空隙"))
     return findings
 
 
 def find_outside_parent(
     code: str, geom: shapely.Geometry, parent_code: str, parent_geom: shapely.Geometry,
     *, min_area_m2: float, min_width_m: float = DEFAULT_MIN_WIDTH_M, level: str = "",
+    to_metric: ToMetric = _identity,
 ) -> list[Finding]:
     """Parts of a child that stick out of its parent."""
-    out = _parts_over(shapely.difference(geom, parent_geom), min_area_m2, min_width_m)
+    out = _parts_over(shapely.difference(geom, parent_geom), min_area_m2, min_width_m, to_metric)
     return [
-        Finding("outside_parent", level, (code, parent_code), round(g.area, 2), _point(g),
-                f"{code} 有 {g.area:.1f} m² 超出上级 {parent_code}")
-        for g in out
+        Finding("outside_parent", level, (code, parent_code), round(area, 2), _point(g),
+                f"{code} 有 {area:.1f} m² 超出上级 {parent_code}")
+        for g, area in out
     ]
 
 
@@ -162,7 +177,8 @@ def find_orphans(
 
 
 def find_oversized(
-    codes: Sequence[str], areas_m2: Sequence[float], geoms: np.ndarray, *, max_area_m2: float, level: str = ""
+    codes: Sequence[str], areas_m2: Sequence[float] | np.ndarray, geoms: np.ndarray,
+    *, max_area_m2: float, level: str = "",
 ) -> list[Finding]:
     """Features larger than ``max_area_m2`` (a grid too big for one worker to patrol)."""
     return [
@@ -180,12 +196,3 @@ def group_by_parent(parent_codes: Sequence[str | None]) -> dict[str, list[int]]:
         if parent is not None:
             groups[parent].append(i)
     return groups
-
-
-def relocate(findings: list[Finding], locate: Locate) -> list[Finding]:
-    """Convert each finding's location (metric) with ``locate`` (usually to WGS84 lon/lat)."""
-    return [
-        Finding(f.kind, f.level, f.codes, f.area_m2,
-                None if f.location is None else locate(shapely.Point(f.location)), f.message)
-        for f in findings
-    ]

@@ -71,9 +71,10 @@ def build_map(
     m.default_js = [("leaflet", asset_url("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", asset_url("vendor/leaflet/leaflet.css"))]
     _add_basemap(m, basemap, tianditu_key)
-    groups = {}
+    groups: dict[str, folium.FeatureGroup] = {}
     for level, label, show, _ in LEVEL_LAYERS:
-        groups[level] = folium.FeatureGroup(name=label, show=show).add_to(m)
+        groups[level] = folium.FeatureGroup(name=label, show=show)
+        groups[level].add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     options = {
         "api": api_base,

@@ -20,8 +20,9 @@ def _asset_url(name: str) -> str:
 def index() -> str:
     basemap = current_app.config["GRIDMAP_BASEMAP"]
     if basemap not in BASEMAPS and "{z}" not in basemap:
-        raise InvalidInput(f"GRIDMAP_BASEMAP={basemap!r} 无效：应为 none、osm、tianditu 或含 {{z}}/{{x}}/{{y}} 的瓦片地址。",
-                           field="GRIDMAP_BASEMAP", code="bad_setting")
+        raise InvalidInput(
+            f"GRIDMAP_BASEMAP={basemap!r} 无效：应为 none、osm、tianditu 或含 {{z}}/{{x}}/{{y}} 的瓦片地址。",
+            field="GRIDMAP_BASEMAP", code="bad_setting")
     m = build_map(
         extent=boundary_service.map_extent(get_session()),
         basemap=basemap,

@@ -23,7 +23,7 @@ from geo.boundaries import (
     prepare_layer,
     read_boundary_file,
 )
-from geo.crs import WGS84, metric_areas, reproject, transformer
+from geo.crs import WGS84, metric_areas, reproject
 from geo.errors import InvalidInput
 from geo.exports import write_frame
 from geo.store import boundaries as store
@@ -34,9 +34,9 @@ __all__ = [
     "boundary_layer_geojson",
     "check_boundaries",
     "export_boundaries",
+    "has_boundaries",
     "load_boundaries",
     "map_extent",
-    "has_boundaries",
     "search_boundaries",
 ]
 
@@ -134,56 +134,57 @@ def _parent_layer(session: Session, level: str) -> ParentLayer | None:
 def check_boundaries(
     session: Session, *, levels: tuple[str, ...] = LEVELS, settings: BoundarySettings | None = None
 ) -> list[topology.Finding]:
-    """Gaps, overlaps, children outside parents, orphans and oversized grids, level by level."""
+    """Gaps, overlaps, children outside parents, orphans and oversized grids, level by level.
+
+    Locations are WGS84 lon/lat; areas are m² in ``settings.metric_crs``.
+    """
     settings = settings or BoundarySettings()
-    to_wgs84 = transformer(settings.metric_crs, WGS84)
-
-    def locate(point: Any) -> tuple[float, float]:
-        x, y = to_wgs84.transform(point.x, point.y)
-        return (round(x, 6), round(y, 6))
-
     findings: list[topology.Finding] = []
     for level in levels:
         check_level(level)
-        findings += topology.relocate(_check_one_level(session, level, settings), locate)
+        findings += _check_one_level(session, level, settings)
     return findings
+
+
+def _tolerances(settings: BoundarySettings) -> dict[str, Any]:
+    def project(geom: Any) -> Any:
+        return reproject(np.array([geom]), WGS84, settings.metric_crs)[0]
+
+    return {"min_area_m2": settings.min_finding_area_m2, "min_width_m": settings.min_finding_width_m,
+            "to_metric": project}
 
 
 def _check_one_level(session: Session, level: str, settings: BoundarySettings) -> list[topology.Finding]:
     features = store.current_features(session, level)
     if not len(features):
         return []
-    tol = {"min_area_m2": settings.min_finding_area_m2, "min_width_m": settings.min_finding_width_m}
-    geoms = reproject(features.geoms, WGS84, settings.metric_crs)
-    findings = topology.find_overlaps(features.codes, geoms, level=level, **tol)
+    tol = _tolerances(settings)
+    findings = topology.find_overlaps(features.codes, features.geoms, level=level, **tol)
     parent_level = PARENT_LEVEL[level]
     if parent_level is None:
-        findings += topology.find_holes(features.codes, geoms, level=level, **tol)
+        findings += topology.find_holes(features.codes, features.geoms, level=level, **tol)
     else:
-        findings += _check_against_parents(session, features, geoms, parent_level, settings)
+        findings += _check_against_parents(session, features, parent_level, tol)
     if level == "grid":
-        findings += topology.find_oversized(features.codes, features.areas_m2, geoms,
+        findings += topology.find_oversized(features.codes, features.areas_m2, features.geoms,
                                             max_area_m2=settings.max_grid_area_m2, level=level)
     return findings
 
 
 def _check_against_parents(
-    session: Session, features: store.StoredFeatures, geoms: np.ndarray, parent_level: str,
-    settings: BoundarySettings,
+    session: Session, features: store.StoredFeatures, parent_level: str, tol: dict[str, Any]
 ) -> list[topology.Finding]:
-    level = features.level
-    tol = {"min_area_m2": settings.min_finding_area_m2, "min_width_m": settings.min_finding_width_m}
+    level, geoms = features.level, features.geoms
     parents = store.current_features(session, parent_level)
     parent_index = {code: i for i, code in enumerate(parents.codes)}
-    parent_geoms = reproject(parents.geoms, WGS84, settings.metric_crs)
     findings = topology.find_orphans(features.codes, features.parent_codes, set(parent_index), level=level)
     groups = topology.group_by_parent(features.parent_codes)
     for parent_code, i in parent_index.items():
         members = groups.get(parent_code, [])
-        findings += topology.find_gaps(parent_code, parent_geoms[i], geoms[members], level=level, **tol)
+        findings += topology.find_gaps(parent_code, parents.geoms[i], geoms[members], level=level, **tol)
         for m in members:
             findings += topology.find_outside_parent(features.codes[m], geoms[m], parent_code,
-                                                     parent_geoms[i], level=level, **tol)
+                                                     parents.geoms[i], level=level, **tol)
     return findings
 
 

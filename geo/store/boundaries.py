@@ -58,7 +58,7 @@ def insert_version(
     codes: Sequence[str],
     names: Sequence[str],
     parent_codes: Sequence[str | None],
-    areas_m2: Sequence[float],
+    areas_m2: Sequence[float] | np.ndarray,
     geoms: np.ndarray,
     report: dict[str, Any],
 ) -> tuple[int, int | None]:
@@ -176,13 +176,13 @@ def extent(session: Session) -> tuple[float, float, float, float] | None:
     return None if row[0] is None else (row[0], row[1], row[2], row[3])
 
 
-def search(session: Session, query: str, *, limit: int) -> list[Row[Any]]:
+def search(session: Session, query: str, *, limit: int) -> list[tuple[Any, ...]]:
     """Current boundaries whose code starts with, or whose name contains, ``query``."""
     like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return list(session.execute(
+    return [tuple(row) for row in session.execute(
         text("SELECT b.level, b.code, b.name, ST_XMin(b.geom), ST_YMin(b.geom), ST_XMax(b.geom), ST_YMax(b.geom) "
              "FROM boundary b JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL "
              "WHERE b.code LIKE :prefix OR b.name LIKE :contains "
              "ORDER BY length(b.code), b.code LIMIT :limit"),
         {"prefix": like + "%", "contains": "%" + like + "%", "limit": limit},
-    ).all())
+    )]

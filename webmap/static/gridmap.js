@@ -11,6 +11,9 @@
   };
   // Levels small enough to load whole once; the others follow the view.
   var WHOLE = { district: true, street: true };
+  // Coarse outlines draw above fine ones (a street edge is never hidden under grid edges);
+  // only the finest level on screen is filled, so hovering names the smallest unit.
+  var ORDER = ['grid', 'community', 'street', 'district'];
 
   function textEl(tag, text, cls) {
     var el = document.createElement(tag);
@@ -69,26 +72,56 @@
     Legend(map, options.labels);
     if (options.extent) {
       var e = options.extent;
-      map.fitBounds([[e[1], e[0]], [e[3], e[2]]], { padding: [10, 10] });
+      map.fitBounds([[e[1], e[0]], [e[3], e[2]]], { padding: [10, 10], animate: false });
+    }
+
+    ORDER.forEach(function (level, i) {
+      map.createPane('gm-' + level).style.zIndex = String(410 + i);
+    });
+
+    function styleFor(level) {
+      var style = STYLES[level];
+      var filled = level === finest();
+      return { pane: 'gm-' + level, color: style.color, weight: style.weight, dashArray: style.dashArray,
+               fill: filled, fillColor: style.color, fillOpacity: filled ? style.fillOpacity : 0 };
+    }
+
+    function finest() {
+      var zoom = map.getZoom();
+      for (var i = 0; i < ORDER.length; i++) {
+        var level = ORDER[i];
+        if (groups[level] && map.hasLayer(groups[level]) && zoom >= options.minZoom[level] &&
+            state[level].count > 0) {
+          return level;
+        }
+      }
+      return null;
+    }
+
+    function restyle() {
+      Object.keys(groups).forEach(function (level) {
+        groups[level].eachLayer(function (layer) {
+          if (layer.setStyle) { layer.setStyle(styleFor(level)); }
+        });
+      });
     }
 
     function draw(level, data) {
       var group = groups[level];
       var style = STYLES[level];
       group.clearLayers();
+      state[level].count = (data.features || []).length;
+      state[level].truncated = !!data.truncated;
       L.geoJSON(data, {
-        style: function () {
-          return { color: style.color, weight: style.weight, fillOpacity: style.fillOpacity,
-                   fillColor: style.color, dashArray: style.dashArray };
-        },
+        pane: 'gm-' + level,
+        style: function () { return styleFor(level); },
         onEachFeature: function (feature, layer) {
           layer.bindTooltip(tooltipFor(feature.properties, options.labels[level]), { sticky: true });
           layer.on('mouseover', function () { layer.setStyle({ weight: style.weight + 2 }); });
           layer.on('mouseout', function () { layer.setStyle({ weight: style.weight }); });
         }
       }).addTo(group);
-      state[level].count = (data.features || []).length;
-      state[level].truncated = !!data.truncated;
+      restyle();
     }
 
     function load(level) {
@@ -98,6 +131,7 @@
       if (zoom < options.minZoom[level]) {
         groups[level].clearLayers();
         s.key = null;
+        s.count = 0;
         return;
       }
       var params = new URLSearchParams();
@@ -143,11 +177,12 @@
 
     function refresh() {
       Object.keys(groups).forEach(load);
+      restyle();
       refreshHint();
     }
 
-    Object.keys(groups).forEach(function (level) { state[level] = { key: null }; });
-    map.on('moveend overlayadd', refresh);
+    Object.keys(groups).forEach(function (level) { state[level] = { key: null, count: 0 }; });
+    map.on('moveend overlayadd overlayremove', refresh);
     initSearch(map);
     refresh();
     window.gridmapMap = map;

@@ -1,0 +1,165 @@
+"""Fixtures: a real PostGIS (started by `make test`), per-test rollback, fresh databases for CLI tests.
+
+`make test` exports GRIDMAP_TEST_ADMIN_URL (a throwaway cluster). Without it the database tests
+fail rather than skip: a skipped database test proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.services.schema import upgrade_schema
+from geo.store.db import normalize_url
+from webmap import create_app
+
+TEMPLATE_DB = "gridmap_test_template"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+# --- skipped tests fail the run ---------------------------------------------------------------
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and os.environ.get("GRIDMAP_FAIL_ON_SKIP"):
+        print(f"\n{len(_skipped)} test(s) skipped; skips are failures here: {', '.join(_skipped)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+def _db_url(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(admin_url: str, sql: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    url = os.environ.get("GRIDMAP_TEST_ADMIN_URL")
+    if not url:
+        pytest.fail("GRIDMAP_TEST_ADMIN_URL is not set: run the tests with `make test`, which starts PostGIS.")
+    return normalize_url(url)
+
+
+@pytest.fixture(scope="session")
+def template_db(admin_url: str) -> str:
+    """A database migrated to head, cloned by every other test database."""
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+    _admin(admin_url, f"CREATE DATABASE {TEMPLATE_DB}")
+    engine = create_engine(_db_url(admin_url, TEMPLATE_DB))
+    with engine.begin() as conn:
+        upgrade_schema(conn)
+    engine.dispose()
+    return TEMPLATE_DB
+
+
+def _clone(admin_url: str, template: str) -> tuple[str, str]:
+    name = f"gridmap_test_{uuid.uuid4().hex[:10]}"
+    _admin(admin_url, f"CREATE DATABASE {name} TEMPLATE {template}")
+    return name, _db_url(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def db_url(admin_url: str, template_db: str) -> Iterator[str]:
+    """The database that rolled-back tests share."""
+    name, url = _clone(admin_url, template_db)
+    yield url
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        yield conn
+        trans.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as s:
+        yield s
+
+
+@pytest.fixture
+def fresh_db(admin_url: str, template_db: str) -> Iterator[str]:
+    """A database of its own (migrated, empty) for tests that commit, such as CLI tests."""
+    name, url = _clone(admin_url, template_db)
+    yield url
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- the web app ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(db_url: str, connection: Connection) -> Flask:
+    """The app, its requests running inside the test's rolled-back transaction."""
+    application = create_app({"DATABASE_URL": db_url, "GRIDMAP_SECRET_KEY": "test", "TESTING": True})
+    application.extensions["gridmap"]["sessionmaker"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    return application
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# --- boundaries -------------------------------------------------------------------------------
+
+
+def load_tiny_hierarchy(session: Session, folder: Path) -> None:
+    """Load the four levels of tests/geometries.py through the real service."""
+    from geo.services.boundaries import load_boundaries
+    from tests import geometries as g
+
+    for level in ("district", "street", "community", "grid"):
+        path = g.write(g.frame(level), folder / f"{level}.geojson")
+        load_boundaries(session, path, level, parent_field=None if level == "district" else "parent_code")
+
+
+@pytest.fixture
+def loaded(session: Session, tmp_path: Path) -> Session:
+    """The session, with the tiny hierarchy loaded (rolled back after the test)."""
+    load_tiny_hierarchy(session, tmp_path)
+    return session
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Keep each phase's report on the test item, so fixtures can react to failures (screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,110 @@
+"""The map in a real browser: Playwright (pip) driving Debian's /usr/bin/chromium, never a download."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from tests.conftest import ARTIFACTS, load_tiny_hierarchy
+from webmap import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a real WSGI server (waitress) on 127.0.0.1, over a database with the tiny hierarchy."""
+    from waitress.server import create_server
+
+    from tests.conftest import _admin, _clone
+
+    name, url = _clone(admin_url, template_db)
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        load_tiny_hierarchy(session, tmp_path_factory.mktemp("boundaries"))
+    engine.dispose()
+    app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
+    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.effective_port}"
+    srv.close()
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium package"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")
+    pg = context.new_page()
+    yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def _paths(page) -> int:
+    return page.locator(".leaflet-map-pane path").count()
+
+
+def _open_at_zoom_14(page, server: str) -> None:
+    """Open the map and look at the whole tiny district at zoom 14 (below the grids' zoom 15)."""
+    page.goto(server + "/")
+    page.wait_for_function("window.gridmapMap !== undefined")
+    page.evaluate("window.gridmapMap.setView([39.91, 116.31], 14, {animate: false})")
+    # District, 2 streets and 4 communities; no grids yet.
+    page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length === 7")
+
+
+def test_map_draws_boundaries_and_makes_no_external_request(server, page):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    _open_at_zoom_14(page, server)
+    outside = [u for u in requests if not u.startswith(server)]
+    assert outside == []
+    assert page.get_by_text("放大到 15 级显示网格").is_visible()
+
+
+def test_grids_appear_when_zoomed_in_and_names_show_on_hover(server, page):
+    _open_at_zoom_14(page, server)
+    page.evaluate("window.gridmapMap.setView([39.905, 116.3025], 16, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length > 7")
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    assert "网格001001" in tooltip.inner_text()
+
+
+def test_layer_control_hides_a_level(server, page):
+    _open_at_zoom_14(page, server)
+    page.get_by_label("社区").uncheck()
+    page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length === 3")
+
+
+def test_search_jumps_to_a_boundary(server, page):
+    _open_at_zoom_14(page, server)
+    page.fill("#gm-search-input", "景山")
+    page.locator("#gm-search-results li").first.click()
+    page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lng - 116.315) < 0.001")

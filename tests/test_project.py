@@ -1,0 +1,40 @@
+"""Promises about the project itself: settings documented, schema and models agree, assets locked."""
+
+import json
+import re
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from geo.store.models import Base
+from webmap.config import DEFAULTS, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in DEFAULTS if f"`{name}`" not in readme]
+    assert missing == []
+
+
+def test_environment_overrides_defaults_and_mapping_overrides_environment():
+    config = load_config({"GRIDMAP_PGPORT": 1234}, environ={"GRIDMAP_PGPORT": "999", "GRIDMAP_BASEMAP": "osm"})
+    assert config["GRIDMAP_PGPORT"] == 1234 and config["GRIDMAP_BASEMAP"] == "osm"
+    assert config["DATABASE_URL"].endswith("@127.0.0.1:1234/gridmap")
+
+
+def test_models_match_the_migrations(engine):
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    # Ignore PostGIS's own tables (spatial_ref_sys and friends).
+    diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "spatial_ref_sys")]
+    assert diff == []
+
+
+def test_front_end_assets_are_pinned_in_the_lockfile():
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    for name in ("leaflet", "leaflet.markercluster", "jquery"):
+        entry = lock["packages"][f"node_modules/{name}"]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", entry["version"]) and entry["integrity"].startswith("sha512-")
