@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
+from flask_smorest import Blueprint
 
 from geo.boundaries import LEVELS
 from geo.errors import NotFound
@@ -11,13 +12,14 @@ from geo.services.schema import schema_status
 from webmap.db import get_session
 from webmap.params import parse_bbox, parse_float, parse_int
 
-bp = Blueprint("api", __name__)
+bp = Blueprint("boundaries", __name__, description="边界：区、街道、社区、网格")
 
 GEOJSON_MIMETYPE = "application/geo+json"
 
 
 @bp.get("/api/boundaries/<level>.geojson")
 def boundary_layer(level: str) -> Response:
+    """当前版本的一个层级（RFC 7946 GeoJSON）；bbox、zoom（按像素简化）、limit。"""
     if level not in LEVELS:
         raise NotFound(f"没有层级 {level!r}，可选：{', '.join(LEVELS)}。", field="level")
     body = boundary_service.boundary_layer_geojson(
@@ -33,6 +35,7 @@ def boundary_layer(level: str) -> Response:
 
 @bp.get("/api/boundaries/search")
 def boundary_search() -> Response:
+    """按编码前缀或名称查找边界（地图“跳转到”）。"""
     limit = parse_int(request.args.get("limit"), field="limit", low=1, high=100, default=20)
     return jsonify(results=boundary_service.search_boundaries(get_session(), request.args.get("q", ""),
                                                               limit=limit))
@@ -40,6 +43,7 @@ def boundary_search() -> Response:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
+    """数据库、PostGIS 版本和数据库结构版本；数据库不可用时 503。"""
     status = schema_status(get_session().connection())
     body = {"status": "ok", "database": "ok", "postgis": status.postgis,
             "schema": status.current, "schema_at_head": status.at_head}

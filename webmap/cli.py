@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -22,13 +24,19 @@ from geo.boundaries import LEVELS
 from geo.errors import GridmapError
 from geo.exports import FORMATS
 from geo.services import boundaries as boundary_service
+from geo.services import imports as import_service
+from geo.services import reference as reference_service
 from geo.services.boundaries import BoundarySettings
+from geo.services.cases import CaseSettings, export_cases
+from geo.store.cases import CaseFilters
 from geo.services.schema import schema_status, upgrade_schema
 from geo.store.db import make_engine
 from webmap import ROOT
-from webmap.config import load_config
+from webmap.config import boundary_settings, case_settings, load_config
 
 SAMPLE_DIR = ROOT / "data" / "boundaries"
+REFERENCE_DIR = ROOT / "data" / "reference"
+DEMO_TICKETS = ROOT / "data" / "demo" / "hotline_12345.csv"
 
 #: The sample files and how to read them (see data/boundaries/README.md).
 SAMPLE_LOADS: tuple[dict[str, Any], ...] = (
@@ -45,23 +53,25 @@ SAMPLE_LOADS: tuple[dict[str, Any], ...] = (
 class Context:
     def __init__(self) -> None:
         self.config = load_config()
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.config["DATABASE_URL"], pool_size=1, timezone=self.config["GRIDMAP_TIMEZONE"])
+        return self._engine
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        engine = make_engine(self.config["DATABASE_URL"], pool_size=1)
-        try:
-            with Session(engine) as session, session.begin():
-                yield session
-        finally:
-            engine.dispose()
+        """One transaction: committed when the block succeeds, rolled back when it raises."""
+        with Session(self.engine) as session, session.begin():
+            yield session
 
     def boundary_settings(self) -> BoundarySettings:
-        return BoundarySettings(
-            metric_crs=self.config["GRIDMAP_METRIC_CRS"],
-            min_finding_area_m2=self.config["GRIDMAP_CHECK_MIN_AREA_M2"],
-            min_finding_width_m=self.config["GRIDMAP_CHECK_MIN_WIDTH_M"],
-            max_grid_area_m2=self.config["GRIDMAP_GRID_MAX_AREA_M2"],
-        )
+        return boundary_settings(self.config)
+
+    def case_settings(self) -> CaseSettings:
+        return case_settings(self.config)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -196,6 +206,120 @@ def boundaries_export(ctx: Context, level: str, fmt: str, output: Path) -> None:
     click.echo(f"已导出 {count} 个 {level} 到 {output}")
 
 
+# --- reference data ---------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def categories() -> None:
+    """问题分类（4 位编码）。"""
+
+
+@categories.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+@pass_ctx
+def categories_load(ctx: Context, path: Path, encoding: str | None) -> None:
+    """新增或更新分类：code, name, major_name, urgency, resolve_limit_hours, clock。"""
+    with ctx.session() as session:
+        count = reference_service.load_categories(session, path, encoding=encoding)
+    click.echo(f"已加载 {count} 个分类")
+
+
+@main.group(cls=_Group)
+def departments() -> None:
+    """职能部门及其下属单位（可带辖区多边形）。"""
+
+
+@departments.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--encoding", help="编码（默认自动识别）")
+@pass_ctx
+def departments_load(ctx: Context, path: Path, encoding: str | None) -> None:
+    """新增或更新部门：CSV/XLSX（code, name, parent_code），或带辖区多边形的 GeoJSON/GPKG/SHP。"""
+    with ctx.session() as session:
+        count = reference_service.load_departments(session, path, encoding=encoding)
+    click.echo(f"已加载 {count} 个部门/单位")
+
+
+@main.group(cls=_Group)
+def duties() -> None:
+    """责任清单：分类 + 范围 → 主责部门和协办部门。"""
+
+
+@duties.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--encoding", help="编码（默认自动识别）")
+@pass_ctx
+def duties_load(ctx: Context, path: Path, encoding: str | None) -> None:
+    """整体替换责任清单：category, scope, lead, co, resolve_limit_hours。"""
+    with ctx.session() as session:
+        count = reference_service.load_duties(session, path, encoding=encoding)
+    click.echo(f"已加载 {count} 条责任清单规则")
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def cases() -> None:
+    """案件：批量导入 12345 工单、导出。"""
+
+
+@cases.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--crs", required=True, help="坐标系：wgs84、cgcs2000、gcj02（高德/腾讯）、bd09（百度）或 EPSG:n")
+@click.option("--source", required=True, help="来源名，如 12345；与工单编号一起保证不重复导入")
+@click.option("--id-field", help="工单编号列（默认识别 工单编号、编号 …）")
+@click.option("--lon-field", help="经度列")
+@click.option("--lat-field", help="纬度列")
+@click.option("--category-field", help="问题分类列（编码或名称）")
+@click.option("--description-field", help="诉求内容列")
+@click.option("--time-field", help="受理时间列（无时区的时间按 GRIDMAP_TIMEZONE）")
+@click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
+@click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
+@pass_ctx
+def cases_import(ctx: Context, path: Path, crs: str, source: str, encoding: str | None, rejects: Path | None,
+                 **fields: str | None) -> None:
+    """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）。"""
+    names = {k.removesuffix("_field"): v for k, v in fields.items()}
+    _run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects)
+
+
+def _run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[str, str | None],
+                encoding: str | None, rejects: Path | None) -> None:
+    started = time.perf_counter()
+    with ctx.session() as session:
+        plan, summary = import_service.prepare_import(
+            session, path, source=source, crs=crs, fields=fields, encoding=encoding,
+            settings=ctx.case_settings(), batch_size=ctx.config["GRIDMAP_IMPORT_BATCH"])
+    with tqdm(total=len(plan.validated.good), desc="导入", unit="行", file=sys.stderr) as bar:
+        for batch in plan.batches():
+            with ctx.session() as session:
+                imported, skipped, refused = import_service.import_batch(session, plan, batch)
+            summary.add(imported, skipped, refused)
+            bar.update(len(batch))
+    summary.seconds = time.perf_counter() - started
+    if rejects is not None:
+        import pandas as pd
+
+        count = import_service.write_rejects(rejects, plan, pd.concat(summary.refused))
+        click.echo(f"被拒绝的 {count} 行已写入 {rejects}")
+    click.echo(summary.line())
+
+
+@cases.command("export")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--status", multiple=True, help="只导出这些状态（可多次给出）")
+@click.option("--source", help="只导出这个来源")
+@pass_ctx
+def cases_export(ctx: Context, output: Path, fmt: str, status: tuple[str, ...], source: str | None) -> None:
+    """导出案件（WGS84）：id, external_id, source, category, status, lon, lat, 各级编码, 主责部门, 时间。"""
+    with ctx.session() as session:
+        count = export_cases(session, output, fmt, filters=CaseFilters(statuses=status, source=source))
+    click.echo(f"已导出 {count} 个案件到 {output}")
+
+
 # --- demo and serve ---------------------------------------------------------------------------
 
 
@@ -213,6 +337,12 @@ def demo(ctx: Context, if_empty: bool) -> None:
             report = boundary_service.load_boundaries(
                 session, SAMPLE_DIR / spec["path"], spec["level"], settings=ctx.boundary_settings(), **options)
             _print_load_report(report)
+        reference_service.load_departments(session, REFERENCE_DIR / "departments.csv")
+        reference_service.load_departments(session, REFERENCE_DIR / "police_units.geojson")
+        rules = reference_service.load_duties(session, REFERENCE_DIR / "duties.csv")
+        click.echo(f"已加载示例部门和责任清单（{rules} 条规则）")
+    if DEMO_TICKETS.exists():
+        _run_import(ctx, DEMO_TICKETS, source="12345", crs="gcj02", fields={}, encoding=None, rejects=None)
 
 
 @main.command("serve")

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "ENV_SETTINGS", "load_config", "local_database_url"]
+from geo.services.boundaries import BoundarySettings
+from geo.services.cases import CaseSettings
+
+__all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "load_config", "local_database_url"]
 
 #: Setting name → default. Environment variables use the same names.
 DEFAULTS: dict[str, Any] = {
@@ -24,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_GRID_MAX_AREA_M2": 1_000_000.0,
     "GRIDMAP_CHECK_MIN_AREA_M2": 1.0,
     "GRIDMAP_CHECK_MIN_WIDTH_M": 0.05,
+    "GRIDMAP_TIMEZONE": "Asia/Shanghai",  # naive times in requests and imports are local to it
+    "GRIDMAP_DUPLICATE_RADIUS_M": 50.0,
+    "GRIDMAP_DUPLICATE_DAYS": 7.0,
+    "GRIDMAP_IMPORT_BATCH": 100_000,
     "GRIDMAP_MAX_UPLOAD_MB": 50,
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_SERVE_THREADS": 8,
@@ -32,8 +39,10 @@ DEFAULTS: dict[str, Any] = {
 
 ENV_SETTINGS = tuple(DEFAULTS)
 
-_INT = {"GRIDMAP_PGPORT", "GRIDMAP_MAX_UPLOAD_MB", "GRIDMAP_DB_POOL_SIZE", "GRIDMAP_SERVE_THREADS"}
-_FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M"}
+_INT = {"GRIDMAP_PGPORT", "GRIDMAP_MAX_UPLOAD_MB", "GRIDMAP_DB_POOL_SIZE", "GRIDMAP_SERVE_THREADS",
+        "GRIDMAP_IMPORT_BATCH"}
+_FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M",
+          "GRIDMAP_DUPLICATE_RADIUS_M", "GRIDMAP_DUPLICATE_DAYS"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -75,3 +84,17 @@ def _read_instance_file(path: Path) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102 - operator's own file
     return {k: v for k, v in namespace.items() if k.isupper()}
+
+
+def case_settings(config: dict[str, Any]) -> CaseSettings:
+    return CaseSettings(timezone=config["GRIDMAP_TIMEZONE"], duplicate_radius_m=config["GRIDMAP_DUPLICATE_RADIUS_M"],
+                        duplicate_days=config["GRIDMAP_DUPLICATE_DAYS"])
+
+
+def boundary_settings(config: dict[str, Any]) -> BoundarySettings:
+    return BoundarySettings(
+        metric_crs=config["GRIDMAP_METRIC_CRS"],
+        min_finding_area_m2=config["GRIDMAP_CHECK_MIN_AREA_M2"],
+        min_finding_width_m=config["GRIDMAP_CHECK_MIN_WIDTH_M"],
+        max_grid_area_m2=config["GRIDMAP_GRID_MAX_AREA_M2"],
+    )

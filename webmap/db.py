@@ -5,9 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
-from geo.services.boundaries import BoundarySettings
-
-__all__ = ["boundary_settings", "get_session", "init_app"]
+__all__ = ["commit", "get_session", "init_app"]
 
 
 def get_session() -> Session:
@@ -27,11 +25,6 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def boundary_settings() -> BoundarySettings:
-    cfg = current_app.config
-    return BoundarySettings(
-        metric_crs=cfg["GRIDMAP_METRIC_CRS"],
-        min_finding_area_m2=cfg["GRIDMAP_CHECK_MIN_AREA_M2"],
-        min_finding_width_m=cfg["GRIDMAP_CHECK_MIN_WIDTH_M"],
-        max_grid_area_m2=cfg["GRIDMAP_GRID_MAX_AREA_M2"],
-    )
+def commit() -> None:
+    """The request is the edge: it commits what the service did."""
+    get_session().commit()

@@ -7,17 +7,21 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import GridmapError
+from webmap.schemas import first_error
 
 __all__ = ["init_app"]
 
 _HTTP_MESSAGES = {
-    400: "请求格式不对。",
+    400: "请求格式不对（JSON 无法解析？）。",
     404: "找不到这个地址。",
     405: "这个地址不支持该请求方法。",
     413: "上传内容太大。",
     500: "服务器内部错误，请稍后再试或联系管理员。",
     503: "数据库暂时不可用，请稍后再试。",
 }
+
+
+_WEBARGS_MESSAGES = {"Invalid JSON body.": "请求体不是有效的 JSON，请检查引号、逗号和括号。"}
 
 
 def _wants_json() -> bool:
@@ -38,6 +42,12 @@ def _domain_error(exc: GridmapError) -> tuple[Response | str, int]:
 
 def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
     status = exc.code or 500
+    messages = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
+    if messages:  # a request that failed schema validation (webargs)
+        field, message = first_error(messages)
+        message = _WEBARGS_MESSAGES.get(message, message)
+        return _render(status, "invalid_input" if status == 422 else "bad_request",
+                       f"{field}：{message}" if field else message, field)
     message = _HTTP_MESSAGES.get(status, exc.description or "")
     return _render(status, (exc.name or "error").lower().replace(" ", "_"), message)
 

@@ -28,6 +28,6 @@ def index() -> str:
         basemap=basemap,
         tianditu_key=current_app.config["GRIDMAP_TIANDITU_KEY"],
         asset_url=_asset_url,
-        api_base=url_for("api.boundary_layer", level="LEVEL").replace("LEVEL.geojson", ""),
+        api_base=url_for("boundaries.boundary_layer", level="LEVEL").replace("LEVEL.geojson", ""),
     )
     return render_template("pages/index.html", folium=render_parts(m))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
+from geo.services.reference import install_seed_categories
 from geo.store import migrate
 
 __all__ = ["SchemaStatus", "schema_status", "upgrade_schema"]
@@ -23,8 +25,9 @@ class SchemaStatus:
 
 
 def upgrade_schema(connection: Connection) -> SchemaStatus:
-    """Run every pending Alembic revision in the caller's transaction."""
+    """Run every pending Alembic revision and add missing seed categories, in the caller's transaction."""
     migrate.upgrade(connection)
+    install_seed_categories(Session(bind=connection))
     return schema_status(connection)
 
 

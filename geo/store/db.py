@@ -23,14 +23,18 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
-    """An engine with pre-ping, so connections survive a database restart."""
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, timezone: str = "Asia/Shanghai", echo: bool = False
+) -> Engine:
+    """An engine with pre-ping (connections survive a database restart) whose sessions speak
+    ``timezone``, so timestamps come back as local times (+08:00 in Beijing)."""
     return create_engine(
         normalize_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
         echo=echo,
+        connect_args={"options": f"-c timezone={timezone}"},
     )
 
 

@@ -8,6 +8,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -18,12 +19,23 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Boundary", "BoundaryPiece", "BoundaryVersion"]
+__all__ = [
+    "Base",
+    "Boundary",
+    "BoundaryPiece",
+    "BoundaryVersion",
+    "Case",
+    "CaseCounter",
+    "Category",
+    "Department",
+    "DutyRule",
+]
 
 LEVEL_CHECK = "level IN ('district', 'street', 'community', 'grid')"
+URGENCY_CHECK = "urgency IN ('emergency', 'utility', 'general', 'complex')"
 
 
 class Base(DeclarativeBase):
@@ -87,3 +99,104 @@ class BoundaryPiece(Base):
     level: Mapped[str] = mapped_column(String(16), nullable=False)
     code: Mapped[str] = mapped_column(String(32), nullable=False)
     geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+
+
+class Category(Base):
+    """A problem category (4 digits: major class + minor class) with its default urgency and clock."""
+
+    __tablename__ = "category"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{4}$' AND left(code, 2) = major_code", name="ck_category_code"),
+        CheckConstraint(URGENCY_CHECK, name="ck_category_urgency"),
+        CheckConstraint("clock IN ('natural', 'working')", name="ck_category_clock"),
+    )
+
+    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    major_code: Mapped[str] = mapped_column(String(2), nullable=False)
+    major_name: Mapped[str] = mapped_column(Text, nullable=False)
+    urgency: Mapped[str] = mapped_column(String(16), nullable=False, server_default="general")
+    resolve_limit_hours: Mapped[float | None] = mapped_column(Float)
+    clock: Mapped[str] = mapped_column(String(16), nullable=False, server_default="natural")
+
+
+class Department(Base):
+    """A functional department (条条) or one of its units, with an optional jurisdiction (辖区)."""
+
+    __tablename__ = "department"
+    __table_args__ = (Index("ix_department_jurisdiction", "jurisdiction", postgresql_using="gist"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("department.code", ondelete="CASCADE"))
+    jurisdiction = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+
+
+class DutyRule(Base):
+    """One line of the duty list (责任清单): category + scope → lead and co-departments."""
+
+    __tablename__ = "duty_rule"
+    __table_args__ = (
+        CheckConstraint("scope_kind IN ('citywide', 'boundary', 'jurisdiction')", name="ck_duty_rule_scope_kind"),
+        UniqueConstraint("category_code", "scope_kind", "scope", name="uq_duty_rule_scope"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), nullable=False)
+    scope_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    scope: Mapped[str] = mapped_column(String(32), nullable=False, server_default="")
+    lead_department: Mapped[str] = mapped_column(ForeignKey("department.code"), nullable=False)
+    co_departments: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")
+    resolve_limit_hours: Mapped[float | None] = mapped_column(Float)
+
+
+class CaseCounter(Base):
+    """The last sequence number used for readable case ids, per district and day."""
+
+    __tablename__ = "case_counter"
+
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[datetime] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Case(Base):
+    """One problem at one place, routed to its grid, boundaries and departments."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_cases_source_external_id"),
+        CheckConstraint(URGENCY_CHECK, name="ck_cases_urgency"),
+        Index("ix_cases_geom", "geom", postgresql_using="gist"),
+        Index("ix_cases_status", "status"),
+        Index("ix_cases_category", "category_code"),
+        Index("ix_cases_reported_at", "reported_at"),
+        Index("ix_cases_grid_code", "grid_code", postgresql_ops={"grid_code": "text_pattern_ops"}),
+        Index("ix_cases_street_code", "street_code", postgresql_ops={"street_code": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(48), nullable=False, unique=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    urgency: Mapped[str] = mapped_column(String(16), nullable=False)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    orig_x: Mapped[float] = mapped_column(Float, nullable=False)
+    orig_y: Mapped[float] = mapped_column(Float, nullable=False)
+    orig_crs: Mapped[str] = mapped_column(String(32), nullable=False)
+    grid_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    community_code: Mapped[str | None] = mapped_column(String(32))
+    street_code: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    boundary_version_id: Mapped[int] = mapped_column(ForeignKey("boundary_version.id"), nullable=False)
+    lead_department: Mapped[str | None] = mapped_column(String(32))
+    co_departments: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")
+    routing_rule: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="received")
+    dispatch_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    respond_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolve_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

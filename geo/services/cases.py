@@ -1,0 +1,187 @@
+"""Case use cases: create one (API, map pin, Open311), read, list, export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from geo import cases as rules
+from geo.coordinates import normalize_crs_name, to_wgs84
+from geo.deadlines import Calendar, check_urgency, deadlines
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.exports import write_frame
+from geo.routing import assign
+from geo.store import cases as store
+
+__all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases"]
+
+CASE_STATUSES = ("received", "dispatched", "signed", "responded", "in_progress", "resolved", "checked", "closed",
+                 "returned", "suspended", "void")
+EXPORT_COLUMNS = ("id", "external_id", "source", "category", "category_name", "status", "lon", "lat",
+                  "grid_code", "community_code", "street_code", "district_code", "lead_department",
+                  "co_departments", "urgency", "reported_at", "description")
+
+
+@dataclass(frozen=True)
+class CaseSettings:
+    timezone: str = "Asia/Shanghai"
+    duplicate_radius_m: float = 50.0
+    duplicate_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class NewCase:
+    lon: Any
+    lat: Any
+    category: Any
+    description: Any = ""
+    crs: str | None = None
+    urgency: str | None = None
+    external_id: str | None = None
+    source: str | None = None
+    reported_at: Any = None
+
+
+def create_case(session: Session, new: NewCase, *, settings: CaseSettings | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """Validate → convert to WGS84 → route (one query) → number and insert → look for duplicates.
+
+    Refuses with ``outside_area`` when the point is in no grid, ``unknown_category``, or a 409
+    when (source, external_id) exists. Nothing is stored on refusal.
+    """
+    settings = settings or CaseSettings()
+    now = now or datetime.now(timezone.utc)
+    tz = rules.zone(settings.timezone)
+    x, y = rules.check_point(new.lon, new.lat)
+    crs = normalize_crs_name(new.crs)
+    category = rules.check_category_code(new.category)
+    description = rules.check_text(new.description, field="description", max_length=rules.DESCRIPTION_MAX)
+    source = _source(new.source or "api")
+    external_id = rules.check_text(new.external_id, field="external_id", max_length=rules.EXTERNAL_ID_MAX) or None
+    reported_at = rules.parse_time(new.reported_at, tz, now=now) if new.reported_at else now.astimezone(tz)
+    lon_arr, lat_arr = to_wgs84(np.array([x]), np.array([y]), crs)
+    lon, lat = float(lon_arr[0]), float(lat_arr[0])
+
+    facts = store.point_facts(session, lon, lat, category, source, external_id)
+    if facts.category is None:
+        raise InvalidInput(f"问题分类 {category} 不存在。可用的分类见 /api/categories。", field="category",
+                           code="unknown_category")
+    if facts.existing_case_no:
+        raise Conflict(f"来源 {source} 的编号 {external_id} 已存在（案件 {facts.existing_case_no}）。",
+                       field="external_id", code="duplicate", details={"id": facts.existing_case_no})
+    if facts.placement is None or facts.version_id is None:
+        raise InvalidInput(f"位置 ({lon:.6f}, {lat:.6f}) 不在任何网格内（outside_area）。请检查坐标和坐标系 crs={crs}。",
+                           field="lon", code="outside_area")
+    urgency = check_urgency(new.urgency or facts.category["urgency"])
+    assignment = assign(facts.rules, facts.placement, facts.coverage)
+    due = _deadlines(reported_at.astimezone(tz), urgency, facts.category, assignment.resolve_limit_hours)
+    placement = facts.placement
+    values = {
+        "source": source, "external_id": external_id, "category_code": category, "description": description,
+        "urgency": urgency, "reported_at": reported_at, "lon": lon, "lat": lat, "orig_x": x, "orig_y": y,
+        "orig_crs": crs, "grid_code": placement.grid, "community_code": placement.community,
+        "street_code": placement.street, "district_code": placement.district or placement.grid[:6],
+        "boundary_version_id": facts.version_id, "lead_department": assignment.lead,
+        "co_departments": list(assignment.co), "routing_rule": assignment.rule,
+        "dispatch_due": due.dispatch_due, "respond_due": due.respond_due, "resolve_due": due.resolve_due,
+        "day": reported_at.astimezone(tz).date(),
+    }
+    try:
+        case_id, case_no = store.insert_case(session, values)
+    except IntegrityError as exc:  # a concurrent insert of the same (source, external_id)
+        raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate") from exc
+    duplicates = store.possible_duplicates(
+        session, lon=lon, lat=lat, category=category, since=now - timedelta(days=settings.duplicate_days),
+        radius_m=settings.duplicate_radius_m, exclude_id=case_id)
+    case = get_case(session, case_no)
+    case["possible_duplicates"] = [_iso(d) for d in duplicates]
+    return case
+
+
+def _source(text: str) -> str:
+    source = text.strip().lower()
+    if not rules.SOURCE_PATTERN.fullmatch(source):
+        raise InvalidInput(f"来源 source={text!r} 应为 1–32 位小写字母、数字、_ 或 -，如 api、grid_worker、12345。",
+                           field="source", code="bad_source")
+    return source
+
+
+def _deadlines(received_local: datetime, urgency: str, category: dict[str, Any], rule_hours: float | None) -> Any:
+    hours = rule_hours if rule_hours is not None else category.get("resolve_limit_hours")
+    return deadlines(received_local, urgency, clock=category.get("clock") or "natural",
+                     resolve_limit=None if hours is None else timedelta(hours=float(hours)), calendar=Calendar())
+
+
+def _iso(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def _feature(row: dict[str, Any]) -> dict[str, Any]:
+    props = _iso(row)
+    props.pop("id", None)
+    lon, lat = props.pop("lon"), props.pop("lat")
+    props["id"] = props.pop("case_no")
+    props["deadlines"] = {k: props.pop(k) for k in ("dispatch_due", "respond_due", "resolve_due")}
+    props["category"] = props.pop("category_code")
+    return {"type": "Feature", "id": props["id"], "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": props}
+
+
+def get_case(session: Session, case_no: str) -> dict[str, Any]:
+    """One case as a GeoJSON Feature (properties carry codes, departments, deadlines)."""
+    row = store.get_case(session, case_no)
+    if row is None:
+        raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
+    return _feature(row)
+
+
+def list_cases(session: Session, filters: store.CaseFilters, *, limit: int = 100,
+               cursor: str | None = None) -> dict[str, Any]:
+    """A FeatureCollection page, newest first; ``next`` is the cursor of the following page."""
+    for status in filters.statuses:
+        if status not in CASE_STATUSES:
+            raise InvalidInput(f"状态 {status!r} 无效，可选：{', '.join(CASE_STATUSES)}。", field="status",
+                               code="bad_status")
+    before = None
+    if cursor:
+        if not cursor.isdigit():
+            raise InvalidInput("分页游标 cursor 无效。", field="cursor", code="bad_cursor")
+        before = int(cursor)
+    rows = store.list_cases(session, filters, limit=limit + 1, before_id=before)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"type": "FeatureCollection", "features": [_feature(r) for r in rows],
+            "next": str(rows[-1]["id"]) if more else None}
+
+
+def export_cases(session: Session, path: str | Path, fmt: str, *, filters: store.CaseFilters) -> int:
+    """Write matching cases (WGS84) as CSV, GeoJSON or GeoPackage."""
+    records: list[dict[str, Any]] = []
+    for batch in store.iter_cases(session, filters):
+        records.extend(batch)
+    frame = gpd.GeoDataFrame(
+        {
+            "id": [r["case_no"] for r in records], "external_id": [r["external_id"] for r in records],
+            "source": [r["source"] for r in records], "category": [r["category_code"] for r in records],
+            "category_name": [r["category_name"] for r in records], "status": [r["status"] for r in records],
+            "lon": [r["lon"] for r in records], "lat": [r["lat"] for r in records],
+            "grid_code": [r["grid_code"] for r in records], "community_code": [r["community_code"] for r in records],
+            "street_code": [r["street_code"] for r in records], "district_code": [r["district_code"] for r in records],
+            "lead_department": [r["lead_department"] for r in records],
+            "co_departments": [";".join(r["co_departments"]) for r in records],
+            "urgency": [r["urgency"] for r in records],
+            "reported_at": [r["reported_at"].isoformat() for r in records],
+            "description": [r["description"] for r in records],
+        },
+        geometry=shapely.points([r["lon"] for r in records], [r["lat"] for r in records]) if records else [],
+        crs="EPSG:4326",
+    )
+    return write_frame(frame, path, fmt, layer="cases")

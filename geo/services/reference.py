@@ -1,0 +1,81 @@
+"""Reference-data use cases: the seed categories, and loading categories, departments, duty lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy.orm import Session
+
+from geo.boundaries import read_boundary_file
+from geo.crs import WGS84, reproject
+from geo.errors import InvalidInput
+from geo.reference import parse_categories, parse_departments, parse_duties
+from geo.store import reference as store
+from geo.tables import TABLE_SUFFIXES, read_table
+
+__all__ = [
+    "SEED_CATEGORIES",
+    "install_seed_categories",
+    "list_categories",
+    "load_categories",
+    "load_departments",
+    "load_duties",
+]
+
+#: The seed taxonomy of DOMAIN.md, installed by `gridmap db upgrade`.
+SEED_CATEGORIES = Path(__file__).resolve().parents[2] / "data" / "reference" / "categories.csv"
+
+
+def install_seed_categories(session: Session, path: Path = SEED_CATEGORIES) -> int:
+    """Add the seed categories a database lacks (edits made since are kept)."""
+    return store.insert_missing_categories(session, parse_categories(read_table(path)))
+
+
+def load_categories(session: Session, path: str | Path, *, encoding: str | None = None) -> int:
+    """Add or update categories from a CSV/XLSX (code, name, major_name, urgency, resolve_limit_hours, clock)."""
+    return store.upsert_categories(session, parse_categories(read_table(path, encoding=encoding)))
+
+
+def load_departments(session: Session, path: str | Path, *, encoding: str | None = None) -> int:
+    """Add or update departments and units from CSV/XLSX, or from GeoJSON/GeoPackage/Shapefile whose
+    polygons are the units' jurisdictions (辖区). A parent must exist or be in the same file."""
+    path = Path(path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        frame: pd.DataFrame = read_table(path, encoding=encoding)
+    else:
+        frame = _read_jurisdictions(path, encoding)
+    rows = parse_departments(frame)
+    known = store.department_codes(session) | {r.code for r in rows}
+    orphans = sorted({r.parent_code for r in rows if r.parent_code and r.parent_code not in known})
+    if orphans:
+        raise InvalidInput(f"上级部门不存在：{', '.join(orphans)}。请先加载这些部门。", field="parent_code",
+                           code="unknown_parent")
+    return store.upsert_departments(session, rows)
+
+
+def _read_jurisdictions(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
+    frame = read_boundary_file(path, encoding=encoding)
+    if frame.crs is None:
+        raise InvalidInput("辖区文件没有坐标系（缺 .prj）。", field="crs", code="missing_crs")
+    frame = frame.set_geometry(reproject(frame.geometry.values, frame.crs, WGS84), crs=WGS84)
+    bad = [str(c) for c, g in zip(frame["code"] if "code" in frame else [], frame.geometry, strict=False)
+           if g is not None and g.geom_type not in ("Polygon", "MultiPolygon")]
+    if bad:
+        raise InvalidInput(f"辖区必须是面，这些不是：{', '.join(bad[:10])}。", field="geometry", code="not_polygon")
+    multi = [g if g is None or g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in frame.geometry]
+    return frame.set_geometry(multi, crs=WGS84)
+
+
+def load_duties(session: Session, path: str | Path, *, encoding: str | None = None) -> int:
+    """Replace the duty list (责任清单) from CSV/XLSX: category, scope, lead, co, resolve_limit_hours."""
+    frame = read_table(path, encoding=encoding)
+    rules = parse_duties(frame, categories=set(store.all_categories(session)),
+                         departments=store.department_codes(session))
+    return store.replace_duty_rules(session, rules)
+
+
+def list_categories(session: Session) -> list[dict[str, object]]:
+    return list(store.all_categories(session).values())

@@ -1,0 +1,302 @@
+"""Case storage: the one-round-trip routing facts, inserts with readable ids, reads, bulk COPY."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.routing import Coverage, DutyRule, Placement
+
+__all__ = [
+    "CaseFilters",
+    "iter_cases",
+    "PointFacts",
+    "copy_cases",
+    "existing_external_ids",
+    "get_case",
+    "grid_chain",
+    "grid_pieces",
+    "insert_case",
+    "list_cases",
+    "point_facts",
+    "possible_duplicates",
+]
+
+#: Readable ids: district code, local date, a 6-digit sequence per district and day.
+CASE_NO_SQL = "{d} || '-' || to_char({day}, 'YYYYMMDD') || '-' || lpad(({n})::text, 6, '0')"
+
+_CURRENT = "JOIN boundary_version v ON v.id = {t}.version_id AND v.valid_to IS NULL"
+
+
+@dataclass(frozen=True)
+class PointFacts:
+    """Everything routing needs about one point, fetched in one round trip."""
+
+    placement: Placement | None
+    version_id: int | None
+    coverage: Coverage
+    rules: list[DutyRule]
+    category: dict[str, Any] | None
+    existing_case_no: str | None
+
+
+def point_facts(
+    session: Session, lon: float, lat: float, category: str, source: str, external_id: str | None
+) -> PointFacts:
+    """Grid (lowest code on shared edges) and its parents, covering jurisdictions, the category's
+    rules and row, and an existing case with the same (source, external_id): one query."""
+    row = session.execute(text(f"""
+        WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
+        grid AS (
+            SELECT p.code, p.version_id FROM boundary_piece p {_CURRENT.format(t='p')}, pt
+            WHERE p.level = 'grid' AND ST_Intersects(p.geom, pt.g)
+            ORDER BY p.code LIMIT 1)
+        SELECT grid.code, grid.version_id,
+               gb.parent_code AS community,
+               (SELECT b.parent_code FROM boundary b {_CURRENT.format(t='b')}
+                 WHERE b.level = 'community' AND b.code = gb.parent_code) AS street,
+               (SELECT s.parent_code FROM boundary s {_CURRENT.format(t='s')}
+                 WHERE s.level = 'street' AND s.code = (
+                    SELECT b.parent_code FROM boundary b {_CURRENT.format(t='b')}
+                     WHERE b.level = 'community' AND b.code = gb.parent_code)) AS district,
+               (SELECT coalesce(json_agg(json_build_array(d.code, d.parent_code)), '[]'::json)
+                  FROM department d, pt WHERE d.jurisdiction IS NOT NULL AND ST_Intersects(d.jurisdiction, pt.g)),
+               (SELECT coalesce(json_agg(json_build_array(r.scope_kind, r.scope, r.lead_department,
+                                                          r.co_departments, r.resolve_limit_hours)
+                                         ORDER BY r.id), '[]'::json)
+                  FROM duty_rule r WHERE r.category_code = :category),
+               (SELECT row_to_json(c) FROM category c WHERE c.code = :category),
+               (SELECT x.case_no FROM cases x WHERE x.source = :source AND x.external_id = :external_id)
+        FROM (SELECT 1) one
+        LEFT JOIN grid ON true
+        LEFT JOIN boundary gb ON gb.version_id = grid.version_id AND gb.code = grid.code
+        """), {"lon": lon, "lat": lat, "category": category, "source": source, "external_id": external_id}).one()
+    grid, version_id, community, street, district, units, rules, cat, existing = row
+    placement = Placement(grid, community, street, district) if grid else None
+    return PointFacts(
+        placement=placement,
+        version_id=version_id,
+        coverage=Coverage.from_pairs((u[0], u[1]) for u in units),
+        rules=[DutyRule(category, r[0], r[1], r[2], tuple(r[3]), r[4]) for r in rules],
+        category=cat,
+        existing_case_no=existing,
+    )
+
+
+def insert_case(session: Session, values: dict[str, Any]) -> tuple[int, str]:
+    """Insert one case, numbering it from the district's counter for the day: one statement."""
+    case_no = CASE_NO_SQL.format(d=":district_code", day=":day", n="n.last")
+    row = session.execute(text(f"""
+        WITH n AS (
+            INSERT INTO case_counter (district_code, day, last) VALUES (:district_code, :day, 1)
+            ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1
+            RETURNING last)
+        INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at,
+                           geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
+                           boundary_version_id, lead_department, co_departments, routing_rule,
+                           dispatch_due, respond_due, resolve_due)
+        SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
+               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
+               :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
+               :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due
+        FROM n
+        RETURNING id, case_no
+        """), values).one()  # noqa: S608 - fixed SQL pieces; values are bound
+    return int(row[0]), str(row[1])
+
+
+def possible_duplicates(
+    session: Session, *, lon: float, lat: float, category: str, since: datetime, radius_m: float,
+    exclude_id: int | None = None, limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Open cases of the same category within ``radius_m`` reported since ``since``, nearest first."""
+    rows = session.execute(text("""
+        SELECT case_no, status, description, reported_at,
+               round(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)::numeric, 1)
+        FROM cases
+        WHERE category_code = :category AND status NOT IN ('closed', 'void') AND reported_at >= :since
+          AND (:exclude IS NULL OR id <> :exclude)
+          AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
+        ORDER BY 5, reported_at DESC LIMIT :limit
+        """), {"lon": lon, "lat": lat, "category": category, "since": since, "radius": radius_m,
+               "exclude": exclude_id, "limit": limit}).all()
+    return [{"id": r[0], "status": r[1], "description": r[2], "reported_at": r[3], "distance_m": float(r[4])}
+            for r in rows]
+
+
+_CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, cat.name AS category_name,
+    c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+    c.orig_x, c.orig_y, c.orig_crs, c.grid_code, c.community_code, c.street_code, c.district_code,
+    c.boundary_version_id, c.lead_department, c.co_departments, c.routing_rule, c.status,
+    c.dispatch_due, c.respond_due, c.resolve_due"""
+
+
+def get_case(session: Session, case_no: str) -> dict[str, Any] | None:
+    row = session.execute(text(
+        f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
+        "WHERE c.case_no = :no"), {"no": case_no}).mappings().first()
+    return dict(row) if row else None
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    statuses: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    area: str | None = None  # any boundary code prefix
+    bbox: tuple[float, float, float, float] | None = None
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    source: str | None = None
+
+
+def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
+    clauses, params = ["true"], {}
+    if filters.statuses:
+        clauses.append("c.status = ANY(:statuses)")
+        params["statuses"] = list(filters.statuses)
+    if filters.categories:
+        clauses.append("c.category_code = ANY(:categories)")
+        params["categories"] = list(filters.categories)
+    if filters.area:
+        clauses.append("c.grid_code LIKE :area")
+        params["area"] = filters.area + "%"
+    if filters.bbox:
+        clauses.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)")
+        params.update(x0=filters.bbox[0], y0=filters.bbox[1], x1=filters.bbox[2], y1=filters.bbox[3])
+    if filters.reported_from:
+        clauses.append("c.reported_at >= :rfrom")
+        params["rfrom"] = filters.reported_from
+    if filters.reported_to:
+        clauses.append("c.reported_at < :rto")
+        params["rto"] = filters.reported_to
+    if filters.source:
+        clauses.append("c.source = :source")
+        params["source"] = filters.source
+    return " AND ".join(clauses), params
+
+
+def list_cases(session: Session, filters: CaseFilters, *, limit: int, before_id: int | None) -> list[dict[str, Any]]:
+    """Newest first, keyset-paginated on the internal id (``before_id`` from the previous page)."""
+    where, params = _where(filters)
+    if before_id is not None:
+        where += " AND c.id < :before"
+        params["before"] = before_id
+    params["limit"] = limit
+    rows = session.execute(text(
+        f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
+        f"WHERE {where} ORDER BY c.id DESC LIMIT :limit"), params).mappings().all()  # noqa: S608
+    return [dict(r) for r in rows]
+
+
+def iter_cases(session: Session, filters: CaseFilters, *, batch: int = 50_000) -> Any:
+    """All matching cases, oldest first, in batches (for exports)."""
+    where, params = _where(filters)
+    last = 0
+    while True:
+        rows = session.execute(text(
+            f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
+            f"WHERE {where} AND c.id > :last ORDER BY c.id LIMIT :batch"),  # noqa: S608
+            {**params, "last": last, "batch": batch}).mappings().all()
+        if not rows:
+            return
+        yield [dict(r) for r in rows]
+        last = rows[-1]["id"]
+
+
+# --- bulk -------------------------------------------------------------------------------------
+
+
+def grid_pieces(session: Session) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(codes, polygons, version id) of the current grid pieces, the same the one-case path uses."""
+    rows = session.execute(text(
+        f"SELECT p.code, ST_AsBinary(p.geom), p.version_id FROM boundary_piece p {_CURRENT.format(t='p')} "
+        "WHERE p.level = 'grid' ORDER BY p.code, p.id")).all()
+    if not rows:
+        return np.empty(0, dtype=object), np.empty(0, dtype=object), None
+    codes = np.array([r[0] for r in rows], dtype=object)
+    return codes, shapely.from_wkb([bytes(r[1]) for r in rows]), int(rows[0][2])
+
+
+def grid_chain(session: Session) -> dict[str, Placement]:
+    """Every current grid with its community, street and district (as the one-case query finds them)."""
+    rows = session.execute(text(f"""
+        SELECT g.code, g.parent_code, c.parent_code, s.parent_code
+        FROM boundary g {_CURRENT.format(t='g')}
+        LEFT JOIN (SELECT b.* FROM boundary b {_CURRENT.format(t='b')} WHERE b.level = 'community') c
+               ON c.code = g.parent_code
+        LEFT JOIN (SELECT b.* FROM boundary b {_CURRENT.format(t='b')} WHERE b.level = 'street') s
+               ON s.code = c.parent_code
+        WHERE g.level = 'grid'""")).all()
+    return {r[0]: Placement(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def existing_external_ids(session: Session, source: str, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 50_000):
+        chunk = list(ids[start:start + 50_000])
+        found.update(session.execute(text(
+            "SELECT external_id FROM cases WHERE source = :source AND external_id = ANY(:ids)"),
+            {"source": source, "ids": chunk}).scalars())
+    return found
+
+
+_STAGING_COLUMNS = (
+    "line", "external_id", "category_code", "description", "urgency", "reported_at", "lon", "lat",
+    "orig_x", "orig_y", "grid_code", "community_code", "street_code", "district_code", "lead_department",
+    "co_departments", "routing_rule", "dispatch_due", "respond_due", "resolve_due", "day",
+)
+
+
+def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: str, version_id: int) -> int:
+    """Write routed rows with COPY into a staging table, then number and insert them in one statement.
+
+    Rows whose (source, external_id) already exists are skipped (the caller filtered them; this
+    guards against a concurrent import). Returns the number of rows inserted.
+    """
+    conn = session.connection()
+    session.execute(text("""
+        CREATE TEMP TABLE IF NOT EXISTS case_staging (
+            line integer, external_id text, category_code text, description text, urgency text,
+            reported_at timestamptz, lon float8, lat float8, orig_x float8, orig_y float8,
+            grid_code text, community_code text, street_code text, district_code text,
+            lead_department text, co_departments text[], routing_rule text,
+            dispatch_due timestamptz, respond_due timestamptz, resolve_due timestamptz, day date
+        ) ON COMMIT DELETE ROWS"""))
+    session.execute(text("TRUNCATE case_staging"))
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    columns = [frame[c].tolist() for c in _STAGING_COLUMNS]
+    with raw.cursor() as cur, cur.copy(f"COPY case_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy:
+        for record in zip(*columns, strict=True):
+            copy.write_row(record)
+    case_no = CASE_NO_SQL.format(d="s.district_code", day="s.day", n="b.base + s.rn")
+    result = session.execute(text(f"""
+        WITH counts AS (
+            SELECT district_code, day, count(*) AS n FROM case_staging GROUP BY 1, 2),
+        bumped AS (
+            INSERT INTO case_counter (district_code, day, last) SELECT district_code, day, n FROM counts
+            ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + EXCLUDED.last
+            RETURNING district_code, day, last),
+        b AS (SELECT bumped.district_code, bumped.day, bumped.last - counts.n AS base
+              FROM bumped JOIN counts USING (district_code, day)),
+        s AS (SELECT *, row_number() OVER (PARTITION BY district_code, day ORDER BY line) AS rn FROM case_staging)
+        INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at, geom,
+                           orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
+                           boundary_version_id, lead_department, co_departments, routing_rule,
+                           dispatch_due, respond_due, resolve_due)
+        SELECT {case_no}, :source, s.external_id, s.category_code, s.description, s.urgency, s.reported_at,
+               ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
+               s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
+               s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due
+        FROM s JOIN b USING (district_code, day)
+        ON CONFLICT (source, external_id) DO NOTHING
+        """), {"source": source, "crs": orig_crs, "version": version_id})  # noqa: S608
+    return int(getattr(result, "rowcount", 0) or 0)

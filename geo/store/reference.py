@@ -1,0 +1,120 @@
+"""Storage of reference data: categories, departments with jurisdictions, the duty list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.reference import CategoryRow, DepartmentRow
+from geo.routing import DutyRule
+
+__all__ = [
+    "all_categories",
+    "all_duty_rules",
+    "department_codes",
+    "department_names",
+    "insert_missing_categories",
+    "jurisdictions",
+    "replace_duty_rules",
+    "upsert_categories",
+    "upsert_departments",
+]
+
+
+def upsert_categories(session: Session, rows: Sequence[CategoryRow]) -> int:
+    """Insert new categories and update existing ones (codes never disappear: cases use them)."""
+    if rows:
+        session.execute(
+            text("INSERT INTO category (code, name, major_code, major_name, urgency, resolve_limit_hours, clock) "
+                 "VALUES (:code, :name, :major_code, :major_name, :urgency, :resolve_limit_hours, :clock) "
+                 "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, major_name = EXCLUDED.major_name, "
+                 "urgency = EXCLUDED.urgency, resolve_limit_hours = EXCLUDED.resolve_limit_hours, "
+                 "clock = EXCLUDED.clock"),
+            [row.__dict__ for row in rows],
+        )
+    return len(rows)
+
+
+def insert_missing_categories(session: Session, rows: Sequence[CategoryRow]) -> int:
+    """Add the seed categories a database lacks, leaving edited ones alone."""
+    if not rows:
+        return 0
+    result = session.execute(
+        text("INSERT INTO category (code, name, major_code, major_name, urgency, resolve_limit_hours, clock) "
+             "VALUES (:code, :name, :major_code, :major_name, :urgency, :resolve_limit_hours, :clock) "
+             "ON CONFLICT (code) DO NOTHING"),
+        [row.__dict__ for row in rows],
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def all_categories(session: Session) -> dict[str, dict[str, Any]]:
+    rows = session.execute(text(
+        "SELECT code, name, major_code, major_name, urgency, resolve_limit_hours, clock FROM category ORDER BY code"
+    )).mappings().all()
+    return {r["code"]: dict(r) for r in rows}
+
+
+def upsert_departments(session: Session, rows: Sequence[DepartmentRow]) -> int:
+    """Insert or update; a row without geometry keeps the jurisdiction the department had."""
+    params = [
+        {"code": r.code, "name": r.name, "parent": r.parent_code,
+         "wkb": None if r.jurisdiction is None else shapely.to_wkb(r.jurisdiction, output_dimension=2)}
+        for r in rows
+    ]
+    # Parents first, so the foreign key holds within one file.
+    params.sort(key=lambda p: (p["parent"] is not None, p["code"]))
+    if params:
+        session.execute(
+            text("INSERT INTO department (code, name, parent_code, jurisdiction) "
+                 "VALUES (:code, :name, :parent, ST_Multi(ST_GeomFromWKB(:wkb, 4326))) "
+                 "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, parent_code = EXCLUDED.parent_code, "
+                 "jurisdiction = COALESCE(EXCLUDED.jurisdiction, department.jurisdiction)"),
+            params,
+        )
+    return len(params)
+
+
+def department_codes(session: Session) -> set[str]:
+    return set(session.execute(text("SELECT code FROM department")).scalars())
+
+
+def department_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(text("SELECT code, name FROM department")).tuples().all())
+
+
+def jurisdictions(session: Session) -> tuple[list[str], list[str | None], np.ndarray]:
+    """(codes, parent codes, polygons) of every department unit that has a jurisdiction."""
+    rows = session.execute(text(
+        "SELECT code, parent_code, ST_AsBinary(jurisdiction) FROM department "
+        "WHERE jurisdiction IS NOT NULL ORDER BY code")).all()
+    geoms = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else np.empty(0, dtype=object)
+    return [r[0] for r in rows], [r[1] for r in rows], geoms
+
+
+def replace_duty_rules(session: Session, rules: Sequence[DutyRule]) -> int:
+    """The duty list is replaced whole, atomically, in the caller's transaction."""
+    session.execute(text("DELETE FROM duty_rule"))
+    if rules:
+        session.execute(
+            text("INSERT INTO duty_rule (category_code, scope_kind, scope, lead_department, co_departments, "
+                 "resolve_limit_hours) VALUES (:category, :scope_kind, :scope, :lead, :co, :limit)"),
+            [{"category": r.category, "scope_kind": r.scope_kind, "scope": r.scope, "lead": r.lead,
+              "co": list(r.co), "limit": r.resolve_limit_hours} for r in rules],
+        )
+    return len(rules)
+
+
+def all_duty_rules(session: Session) -> dict[str, list[DutyRule]]:
+    """Rules grouped by category."""
+    grouped: dict[str, list[DutyRule]] = {}
+    for r in session.execute(text(
+            "SELECT category_code, scope_kind, scope, lead_department, co_departments, resolve_limit_hours "
+            "FROM duty_rule ORDER BY id")).all():
+        grouped.setdefault(r[0], []).append(DutyRule(r[0], r[1], r[2], r[3], tuple(r[4]), r[5]))
+    return grouped

@@ -1,0 +1,92 @@
+"""Request and response schemas: they validate requests and generate /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
+from geo.deadlines import URGENCIES
+
+_REQUIRED = {"required": "必填。", "null": "不能为空（null）。"}
+
+
+class StrictFloat(fields.Float):
+    """A JSON number: strings, booleans, NaN and infinities are refused."""
+
+    default_error_messages = {**fields.Float.default_error_messages, "invalid": "必须是数字。",
+                              "special": "不能是 NaN 或无穷大。"}
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, (str, bool)):
+            raise self.make_error("invalid")
+        return super()._validated(value)  # type: ignore[no-any-return]
+
+
+class Text(fields.String):
+    default_error_messages = {**fields.String.default_error_messages, "invalid": "必须是文字。"}
+
+
+class CaseCreate(Schema):
+    """A new case (a grid worker's pin, an API client, a whistle)."""
+
+    lon = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED,
+                      metadata={"description": "经度（按 crs）", "example": 116.3912})
+    lat = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED,
+                      metadata={"description": "纬度（按 crs）", "example": 39.9075})
+    crs = Text(load_default="wgs84", metadata={
+        "description": "坐标系：wgs84、cgcs2000、gcj02（高德/腾讯）、bd09（百度）或 EPSG:n", "example": "gcj02"})
+    category = Text(required=True, error_messages=_REQUIRED,
+                    metadata={"description": "4 位问题分类编码（见 /api/categories）", "example": "0101"})
+    description = Text(load_default="", validate=validate.Length(max=DESCRIPTION_MAX),
+                       metadata={"description": f"问题描述，最多 {DESCRIPTION_MAX} 字"})
+    urgency = Text(load_default=None, allow_none=True, validate=validate.OneOf(URGENCIES),
+                   metadata={"description": "紧急程度；默认取分类的默认值"})
+    external_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=EXTERNAL_ID_MAX),
+                       metadata={"description": "来源系统中的编号；与 source 一起唯一"})
+    source = Text(load_default="api", metadata={"description": "来源，如 api、grid_worker、12345"})
+    reported_at = Text(load_default=None, allow_none=True, metadata={
+        "description": "发生/受理时间，ISO 8601；无时区按 Asia/Shanghai", "example": "2026-11-28T09:30:00+08:00"})
+
+
+class CaseQuery(Schema):
+    status = Text(metadata={"description": "状态，逗号分隔"})
+    category = Text(metadata={"description": "分类编码，逗号分隔"})
+    area = Text(metadata={"description": "区划编码前缀（区、街道、社区或网格）"})
+    district = Text()
+    street = Text()
+    community = Text()
+    grid = Text()
+    bbox = Text(metadata={"description": "最小经度,最小纬度,最大经度,最大纬度（WGS84）"})
+    source = Text()
+    from_ = Text(data_key="from", metadata={"description": "受理时间起（含）"})
+    to = Text(metadata={"description": "受理时间止（不含）"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    cursor = Text(metadata={"description": "上一页返回的 next"})
+
+
+class ErrorBody(Schema):
+    code = Text()
+    message = Text()
+    field = Text(allow_none=True)
+
+
+class ApiError(Schema):
+    error = fields.Nested(ErrorBody)
+
+
+def first_error(messages: Any) -> tuple[str | None, str]:
+    """The first (field, message) of webargs/marshmallow error messages."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key in ("json", "query", "form", "querystring", "view_args", "files"):
+                return first_error(value)
+            field, message = first_error(value)
+            return (str(key) if field is None else field), message
+    if isinstance(messages, list) and messages:
+        return first_error(messages[0])
+    return None, str(messages)
+
+
+__all__ = ["ApiError", "CaseCreate", "CaseQuery", "StrictFloat", "ValidationError", "first_error"]
