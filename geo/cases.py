@@ -44,7 +44,8 @@ def check_point(lon: Any, lat: Any) -> tuple[float, float]:
     values = []
     for name, label, value, bound in (("lon", "经度", lon, 180.0), ("lat", "纬度", lat, 90.0)):
         if isinstance(value, bool) or value is None:
-            raise InvalidInput(f"{label} {name} 必须是数字。", field=name, code="missing" if value is None else "bad_number")
+            code = "missing" if value is None else "bad_number"
+            raise InvalidInput(f"{label} {name} 必须是数字。", field=name, code=code)
         try:
             number = float(value)
         except (TypeError, ValueError) as exc:
@@ -61,7 +62,8 @@ def check_point(lon: Any, lat: Any) -> tuple[float, float]:
 def check_category_code(code: Any, *, field: str = "category") -> str:
     text = str(code or "").strip()
     if not re.fullmatch(r"[0-9]{4}", text):
-        raise InvalidInput(f"问题分类 {text!r} 应为 4 位数字编码，如 0101（暴露垃圾）。", field=field, code="unknown_category")
+        raise InvalidInput(f"问题分类 {text!r} 应为 4 位数字编码，如 0101（暴露垃圾）。", field=field,
+                           code="unknown_category")
     return text
 
 

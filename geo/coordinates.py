@@ -13,6 +13,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from geo.crs import WGS84, parse_crs, transformer
@@ -77,14 +79,27 @@ def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def _invert(forward, lon: np.ndarray, lat: np.ndarray, start: tuple[np.ndarray, np.ndarray]):  # type: ignore[no-untyped-def]
-    """Solve forward(x) = (lon, lat) by fixed-point iteration from ``start``."""
-    x, y = start
+Forward = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _invert(
+    forward: Forward, lon: np.ndarray, lat: np.ndarray, start: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve forward(x) = (lon, lat) by fixed-point iteration from ``start``.
+
+    Each point stops once its own error is below the tolerance, so a point's result never depends
+    on which other points were converted with it (one case and a bulk import agree exactly).
+    """
+    x, y = np.array(start[0], dtype=float), np.array(start[1], dtype=float)
+    active = np.ones(x.shape, dtype=bool)
     for _ in range(_MAX_ITERATIONS):
-        fx, fy = forward(x, y)
-        ex, ey = lon - fx, lat - fy
-        x, y = x + ex, y + ey
-        if np.all(np.abs(ex) < _TOLERANCE_DEG) and np.all(np.abs(ey) < _TOLERANCE_DEG):
+        fx, fy = forward(x[active], y[active])
+        ex, ey = lon[active] - fx, lat[active] - fy
+        x[active] += ex
+        y[active] += ey
+        done = (np.abs(ex) < _TOLERANCE_DEG) & (np.abs(ey) < _TOLERANCE_DEG)
+        active[np.flatnonzero(active)[done]] = False
+        if not active.any():
             break
     return x, y
 

@@ -62,7 +62,8 @@ class Deadlines:
 
 def check_urgency(urgency: str, *, field: str = "urgency") -> str:
     if urgency not in URGENCIES:
-        raise InvalidInput(f"紧急程度 {urgency!r} 无效，可选：{', '.join(URGENCIES)}（紧急、水电气热、一般、疑难复杂）。",
+        raise InvalidInput(f"紧急程度 {urgency!r} 无效，可选：{', '.join(URGENCIES)}"
+                           "（紧急、水电气热、一般、疑难复杂）。",
                            field=field, code="bad_urgency")
     return urgency
 

@@ -19,6 +19,7 @@ __all__ = [
     "GridmapError",
     "InvalidInput",
     "NotFound",
+    "TooLarge",
     "Unavailable",
     "preview",
 ]
@@ -75,6 +76,11 @@ class NotFound(GridmapError):
 class Conflict(GridmapError):
     status = 409
     default_code = "conflict"
+
+
+class TooLarge(GridmapError):
+    status = 413
+    default_code = "too_large"
 
 
 class Unavailable(GridmapError):

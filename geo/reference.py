@@ -66,7 +66,8 @@ def _text(value: Any) -> str:
 def _require_columns(frame: pd.DataFrame, needed: tuple[str, ...], what: str) -> None:
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise InvalidInput(f"{what}文件缺少列：{', '.join(missing)}。文件中的列有：{', '.join(map(str, frame.columns))}。",
+        have = ", ".join(map(str, frame.columns))
+        raise InvalidInput(f"{what}文件缺少列：{', '.join(missing)}。文件中的列有：{have}。",
                            field=missing[0], code="missing_field")
 
 

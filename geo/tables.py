@@ -60,10 +60,7 @@ def read_table(path: str | Path, *, encoding: str | None = None, sheet: str | in
     if suffix not in TABLE_SUFFIXES:
         raise InvalidInput(f"不支持的文件类型 {suffix or '（无扩展名）'}：请用 CSV 或 XLSX。", field="path",
                            code="unsupported_format")
-    if suffix in (".xlsx", ".xlsm"):
-        frame = _read_xlsx(path, sheet)
-    else:
-        frame = _read_csv(path, encoding)
+    frame = _read_xlsx(path, sheet) if suffix in (".xlsx", ".xlsm") else _read_csv(path, encoding)
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     return frame.astype(object).where(frame.notna(), None)
 

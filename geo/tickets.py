@@ -79,7 +79,8 @@ def resolve_columns(columns: list[str], given: dict[str, str | None]) -> Columns
             continue
         found[role] = next((folded[c.casefold()] for c in candidates if c.casefold() in folded), None)
         if found[role] is None and role in _REQUIRED:
-            raise InvalidInput(f"找不到{_role_name(role)}列，请用 {_OPTIONS[role]} 指定。文件中的列有：{', '.join(columns)}。",
+            raise InvalidInput(f"找不到{_role_name(role)}列，请用 {_OPTIONS[role]} 指定。"
+                               f"文件中的列有：{', '.join(columns)}。",
                                field=_OPTIONS[role].lstrip("-").replace("-", "_"), code="missing_field")
     return Columns(**found)  # type: ignore[arg-type]
 

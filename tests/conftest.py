@@ -163,3 +163,50 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# --- reference data for routing -----------------------------------------------------------------
+
+TINY_DEPARTMENTS = """code,name,parent_code
+CGW,城管委,
+CGZF,城管执法局,
+GA,公安分局,
+HBJ,生态环境局,
+"""
+TINY_DUTIES = """category,scope,lead,co,resolve_limit_hours
+0101,,CGW,CGZF,
+0503,,CGZF,GA,
+0503,辖区:GA,GA,CGZF,
+0602,,HBJ,GA;CGZF,
+0602,110101,HBJ,CGZF,
+0602,110101002,GA,HBJ,12
+"""
+
+
+def load_tiny_reference(session: Session, folder: Path) -> None:
+    """Departments, a police unit whose jurisdiction (辖区) is the western street, and a duty list.
+
+    0101 has only a citywide rule; 0503 has a citywide rule and one for GA's jurisdiction; 0602 has
+    citywide, district 110101 and street 110101002 rules; 0699 has none (street fallback).
+    """
+    import geopandas as gpd
+    import shapely
+
+    from geo.services.reference import load_departments, load_duties
+    from tests import geometries as g
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "departments.csv").write_text(TINY_DEPARTMENTS, encoding="utf-8")
+    load_departments(session, folder / "departments.csv")
+    units = gpd.GeoDataFrame({"code": ["GA-W"], "name": ["西派出所"], "parent_code": ["GA"]},
+                             geometry=[shapely.box(*g.STREETS["110101001"])], crs="EPSG:4326")
+    load_departments(session, g.write(units, folder / "units.geojson"))
+    (folder / "duties.csv").write_text(TINY_DUTIES, encoding="utf-8")
+    load_duties(session, folder / "duties.csv")
+
+
+@pytest.fixture
+def routed(loaded: Session, tmp_path: Path) -> Session:
+    """The tiny hierarchy plus departments and duty list (rolled back after the test)."""
+    load_tiny_reference(loaded, tmp_path / "reference")
+    return loaded

@@ -9,7 +9,7 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from geo.cases import parse_time, zone
-from geo.errors import GridmapError
+from geo.errors import TooLarge
 from geo.services import cases as case_service
 from geo.services.reference import list_categories
 from geo.store.cases import CaseFilters
@@ -28,7 +28,7 @@ GEOJSON = "application/geo+json"
 @bp.before_request
 def _limit_body() -> None:
     if request.method == "POST" and (request.content_length or 0) > JSON_BODY_MAX:
-        raise GridmapError(f"请求体太大（最多 {JSON_BODY_MAX // 1024} KB）。", field="body", code="too_large")
+        raise TooLarge(f"请求体太大（最多 {JSON_BODY_MAX // 1024} KB）。", field="body")
 
 
 @bp.post("/cases")

@@ -28,8 +28,8 @@ from geo.services import imports as import_service
 from geo.services import reference as reference_service
 from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings, export_cases
-from geo.store.cases import CaseFilters
 from geo.services.schema import schema_status, upgrade_schema
+from geo.store.cases import CaseFilters
 from geo.store.db import make_engine
 from webmap import ROOT
 from webmap.config import boundary_settings, case_settings, load_config
@@ -58,7 +58,8 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.config["DATABASE_URL"], pool_size=1, timezone=self.config["GRIDMAP_TIMEZONE"])
+            self._engine = make_engine(self.config["DATABASE_URL"], pool_size=1,
+                                       timezone=self.config["GRIDMAP_TIMEZONE"])
         return self._engine
 
     @contextmanager

@@ -9,23 +9,24 @@ from marshmallow import Schema, ValidationError, fields, validate
 from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.deadlines import URGENCIES
 
-_REQUIRED = {"required": "必填。", "null": "不能为空（null）。"}
+_REQUIRED: dict[str, Any] = {"required": "必填。", "null": "不能为空（null）。"}
 
 
 class StrictFloat(fields.Float):
     """A JSON number: strings, booleans, NaN and infinities are refused."""
 
-    default_error_messages = {**fields.Float.default_error_messages, "invalid": "必须是数字。",
-                              "special": "不能是 NaN 或无穷大。"}
+    default_error_messages: dict[str, Any] = {  # noqa: RUF012 - marshmallow's own attribute
+        **fields.Float.default_error_messages, "invalid": "必须是数字。", "special": "不能是 NaN 或无穷大。"}
 
     def _validated(self, value: Any) -> float:
         if isinstance(value, (str, bool)):
             raise self.make_error("invalid")
-        return super()._validated(value)  # type: ignore[no-any-return]
+        return super()._validated(value)
 
 
 class Text(fields.String):
-    default_error_messages = {**fields.String.default_error_messages, "invalid": "必须是文字。"}
+    default_error_messages: dict[str, Any] = {  # noqa: RUF012 - marshmallow's own attribute**fields.String.default_error_messages,
+                                                         "invalid": "必须是文字。"}
 
 
 class CaseCreate(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def create_case(session: Session, new: NewCase, *, settings: CaseSettings | None
     when (source, external_id) exists. Nothing is stored on refusal.
     """
     settings = settings or CaseSettings()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tz = rules.zone(settings.timezone)
     x, y = rules.check_point(new.lon, new.lat)
     crs = normalize_crs_name(new.crs)
@@ -78,7 +78,8 @@ def create_case(session: Session, new: NewCase, *, settings: CaseSettings | None
         raise Conflict(f"来源 {source} 的编号 {external_id} 已存在（案件 {facts.existing_case_no}）。",
                        field="external_id", code="duplicate", details={"id": facts.existing_case_no})
     if facts.placement is None or facts.version_id is None:
-        raise InvalidInput(f"位置 ({lon:.6f}, {lat:.6f}) 不在任何网格内（outside_area）。请检查坐标和坐标系 crs={crs}。",
+        raise InvalidInput(f"位置 ({lon:.6f}, {lat:.6f}) 不在任何网格内（outside_area）。"
+                           f"请检查坐标和坐标系 crs={crs}。",
                            field="lon", code="outside_area")
     urgency = check_urgency(new.urgency or facts.category["urgency"])
     assignment = assign(facts.rules, facts.placement, facts.coverage)

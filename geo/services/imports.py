@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ def prepare_import(
     columns = resolve_columns([str(c) for c in raw.columns], fields or {})
     context = _routing_context(session)
     validated = validate_rows(raw, columns, categories=category_lookup(context.categories),
-                              tz=case_rules.zone(settings.timezone), now=now or datetime.now(timezone.utc))
+                              tz=case_rules.zone(settings.timezone), now=now or datetime.now(UTC))
     summary = ImportSummary(read=len(raw))
     summary.add(0, 0, validated.refused)
     summary.seconds = time.perf_counter() - started
@@ -227,7 +227,7 @@ def _deadlines(plan: ImportPlan, rows: pd.DataFrame) -> None:
     rows["dispatch_due"] = local + rows["urgency"].map(DEFAULT_LIMITS["dispatch"])
     rows["respond_due"] = local + rows["urgency"].map(DEFAULT_LIMITS["respond"])
     resolve = rows["urgency"].map(DEFAULT_LIMITS["resolve"])
-    resolve = resolve.where(hours.isna(), pd.to_timedelta(hours.astype(float), unit="h"))
+    resolve = resolve.where(hours.isna(), pd.to_timedelta(hours.astype(float), unit="h"))  # type: ignore[arg-type]
     due = local + resolve
     working = (clock == "working").to_numpy()
     if working.any():

@@ -61,7 +61,8 @@ def _read_jurisdictions(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
     if frame.crs is None:
         raise InvalidInput("辖区文件没有坐标系（缺 .prj）。", field="crs", code="missing_crs")
     frame = frame.set_geometry(reproject(frame.geometry.values, frame.crs, WGS84), crs=WGS84)
-    bad = [str(c) for c, g in zip(frame["code"] if "code" in frame else [], frame.geometry, strict=False)
+    codes = frame["code"] if "code" in frame.columns else frame.index
+    bad = [str(c) for c, g in zip(codes, frame.geometry, strict=True)
            if g is not None and g.geom_type not in ("Polygon", "MultiPolygon")]
     if bad:
         raise InvalidInput(f"辖区必须是面，这些不是：{', '.join(bad[:10])}。", field="geometry", code="not_polygon")

@@ -159,7 +159,7 @@ def features_geojson(
         WHERE b.level = :level {where}
         ORDER BY b.code
         LIMIT :limit
-        """),  # noqa: S608 - ``where`` is one of two fixed strings; values are bound
+        """),
         params,
     ).scalars().all()
     truncated = len(rows) > limit

@@ -17,7 +17,6 @@ from geo.routing import Coverage, DutyRule, Placement
 
 __all__ = [
     "CaseFilters",
-    "iter_cases",
     "PointFacts",
     "copy_cases",
     "existing_external_ids",
@@ -25,6 +24,7 @@ __all__ = [
     "grid_chain",
     "grid_pieces",
     "insert_case",
+    "iter_cases",
     "list_cases",
     "point_facts",
     "possible_duplicates",
@@ -109,7 +109,7 @@ def insert_case(session: Session, values: dict[str, Any]) -> tuple[int, str]:
                :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due
         FROM n
         RETURNING id, case_no
-        """), values).one()  # noqa: S608 - fixed SQL pieces; values are bound
+        """), values).one()
     return int(row[0]), str(row[1])
 
 
@@ -158,7 +158,8 @@ class CaseFilters:
 
 
 def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["true"], {}
+    clauses: list[str] = ["true"]
+    params: dict[str, Any] = {}
     if filters.statuses:
         clauses.append("c.status = ANY(:statuses)")
         params["statuses"] = list(filters.statuses)
@@ -192,7 +193,7 @@ def list_cases(session: Session, filters: CaseFilters, *, limit: int, before_id:
     params["limit"] = limit
     rows = session.execute(text(
         f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
-        f"WHERE {where} ORDER BY c.id DESC LIMIT :limit"), params).mappings().all()  # noqa: S608
+        f"WHERE {where} ORDER BY c.id DESC LIMIT :limit"), params).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -203,7 +204,7 @@ def iter_cases(session: Session, filters: CaseFilters, *, batch: int = 50_000) -
     while True:
         rows = session.execute(text(
             f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
-            f"WHERE {where} AND c.id > :last ORDER BY c.id LIMIT :batch"),  # noqa: S608
+            f"WHERE {where} AND c.id > :last ORDER BY c.id LIMIT :batch"),
             {**params, "last": last, "batch": batch}).mappings().all()
         if not rows:
             return
@@ -271,8 +272,7 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             dispatch_due timestamptz, respond_due timestamptz, resolve_due timestamptz, day date
         ) ON COMMIT DELETE ROWS"""))
     session.execute(text("TRUNCATE case_staging"))
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
+    raw: Any = conn.connection.dbapi_connection  # psycopg.Connection
     columns = [frame[c].tolist() for c in _STAGING_COLUMNS]
     with raw.cursor() as cur, cur.copy(f"COPY case_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy:
         for record in zip(*columns, strict=True):
@@ -298,5 +298,5 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
                s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due
         FROM s JOIN b USING (district_code, day)
         ON CONFLICT (source, external_id) DO NOTHING
-        """), {"source": source, "crs": orig_crs, "version": version_id})  # noqa: S608
+        """), {"source": source, "crs": orig_crs, "version": version_id})
     return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,174 @@
+"""`gridmap cases import` / `cases export` against a fresh database: encodings, XLSX, rejects,
+idempotence, and batches that are whole or absent when an import dies."""
+
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from tests.conftest import load_tiny_hierarchy, load_tiny_reference
+from webmap.cli import main
+
+GOOD = [
+    ("T-1", "2026/11/01 08:00:00", "暴露垃圾", "东门垃圾", 116.3025, 39.9025),
+    ("T-2", "2026-11-02 09:30", "0602", "夜里施工", 116.3175, 39.9025),
+    ("T-3", "2026年11月3日 10:00", "0503", "占用消防通道", 116.3025, 39.9175),
+]
+BAD = [
+    ("T-1", "2026/11/01 08:00:00", "0101", "重复", 116.3025, 39.9025),  # duplicate id in the file
+    ("T-5", "2026/11/01 08:00:00", "0101", "没坐标", None, None),
+    ("T-6", "2026/11/01 08:00:00", "0101", "写反了", 39.9, 116.3),
+    ("T-7", "2026/11/01 08:00:00", "0101", "在外面", 117.5, 40.5),
+    ("T-8", "2026/11/01 08:00:00", "9999", "没这个分类", 116.3025, 39.9025),
+    ("T-9", "下周一", "0101", "时间错", 116.3025, 39.9025),
+]
+COLUMNS = ["工单编号", "受理时间", "问题分类", "诉求内容", "经度", "纬度"]
+
+
+@pytest.fixture
+def db(fresh_db, tmp_path):
+    engine = create_engine(fresh_db)
+    with Session(engine) as session, session.begin():
+        load_tiny_hierarchy(session, tmp_path / "boundaries")
+        load_tiny_reference(session, tmp_path / "reference")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def cli(fresh_db, monkeypatch):
+    def run(*args: str, batch: int = 100_000):
+        monkeypatch.setenv("GRIDMAP_IMPORT_BATCH", str(batch))
+        return CliRunner().invoke(main, list(args), env={"DATABASE_URL": fresh_db}, catch_exceptions=False)
+
+    return run
+
+
+def _cases(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT external_id, grid_code, category_code, lead_department, to_char(reported_at AT TIME ZONE "
+            "'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') FROM cases ORDER BY external_id")).all()
+
+
+def _write(rows, path: Path, **kwargs) -> Path:
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    if path.suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_csv(path, index=False, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("utf8.csv", {"encoding": "utf-8"}),
+    ("bom.csv", {"encoding": "utf-8-sig"}),
+    ("gbk.csv", {"encoding": "gbk"}),
+    ("export.xlsx", {}),
+])
+def test_import_reads_every_export_form(db, cli, tmp_path, name, kwargs):
+    path = _write(GOOD, tmp_path / name, **kwargs)
+    result = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345")
+    assert result.exit_code == 0, result.output
+    assert "导入 3" in result.output
+    assert _cases(db) == [
+        ("T-1", "110101001001001", "0101", "CGW", "2026-11-01 08:00"),
+        ("T-2", "110101002001002", "0602", "GA", "2026-11-02 09:30"),
+        ("T-3", "110101001002001", "0503", "GA-W", "2026-11-03 10:00"),
+    ]
+
+
+def test_bad_rows_go_to_the_rejects_file_with_line_and_reason(db, cli, tmp_path):
+    path = _write(GOOD + BAD, tmp_path / "mixed.csv", encoding="gbk")
+    rejects = tmp_path / "rejects.csv"
+    result = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345", "--rejects", str(rejects))
+    assert result.exit_code == 0, result.output
+    assert "导入 3" in result.output and "拒绝 6" in result.output
+    table = pd.read_csv(rejects, dtype=str, encoding="utf-8-sig")
+    assert list(zip(table["line"], table["reason"], strict=True)) == [
+        ("5", "duplicate"), ("6", "missing_coordinates"), ("7", "out_of_range_coordinates"),
+        ("8", "outside_area"), ("9", "unknown_category"), ("10", "bad_time")]
+    assert list(table["工单编号"]) == ["T-1", "T-5", "T-6", "T-7", "T-8", "T-9"]
+    assert len(_cases(db)) == 3
+
+
+def test_importing_the_same_file_twice_adds_nothing(db, cli, tmp_path):
+    path = _write(GOOD, tmp_path / "a.csv")
+    cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345")
+    again = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345")
+    assert "导入 0" in again.output and "已存在跳过 3" in again.output
+    assert len(_cases(db)) == 3
+    other_source = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "grid_app")
+    assert "导入 3" in other_source.output
+
+
+def test_gcj02_import_lands_in_the_same_grids_as_wgs84(db, cli, tmp_path):
+    import numpy as np
+
+    from geo.coordinates import wgs84_to_gcj02
+
+    rows = []
+    for row in GOOD:
+        x, y = wgs84_to_gcj02(np.array([row[4]]), np.array([row[5]]))
+        rows.append((*row[:4], round(float(x[0]), 7), round(float(y[0]), 7)))
+    cli("cases", "import", str(_write(rows, tmp_path / "gcj.csv")), "--crs", "gcj02", "--source", "12345")
+    assert [c[1] for c in _cases(db)] == ["110101001001001", "110101002001002", "110101001002001"]
+
+
+def test_an_import_that_dies_leaves_whole_batches_and_a_rerun_completes_it(db, cli, tmp_path, monkeypatch):
+    from geo.store import cases as case_store
+
+    rows = [(f"K-{i:02d}", "2026/11/01 08:00", "0101", "", 116.3025 + i * 1e-4, 39.9025) for i in range(10)]
+    path = _write(rows, tmp_path / "big.csv")
+    real_copy, calls = case_store.copy_cases, []
+
+    class Killed(Exception):
+        pass
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed("the process died here")
+        return real_copy(*args, **kwargs)
+
+    monkeypatch.setattr(case_store, "copy_cases", dies_on_second_batch)
+    with pytest.raises(Killed):
+        cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345", batch=4)
+    assert [c[0] for c in _cases(db)] == [f"K-{i:02d}" for i in range(4)]  # batch 1 whole, batch 2 absent
+    monkeypatch.setattr(case_store, "copy_cases", real_copy)
+    result = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345", batch=4)
+    assert "导入 6" in result.output and "已存在跳过 4" in result.output
+    assert [c[0] for c in _cases(db)] == [f"K-{i:02d}" for i in range(10)]
+    with db.connect() as conn:
+        numbers = conn.execute(text("SELECT case_no FROM cases ORDER BY case_no")).scalars().all()
+    assert len(set(numbers)) == 10
+
+
+def test_missing_column_is_refused_naming_the_option(db, cli, tmp_path):
+    frame = pd.DataFrame([("T-1", "2026/11/01", "0101", 117.3, 39.9)],
+                         columns=["编号", "时间", "分类", "X坐标", "纬度"])
+    frame.to_csv(tmp_path / "odd.csv", index=False)
+    result = cli("cases", "import", str(tmp_path / "odd.csv"), "--crs", "wgs84", "--source", "12345")
+    assert result.exit_code == 1 and "--lon-field" in result.output and "X坐标" in result.output
+    ok = cli("cases", "import", str(tmp_path / "odd.csv"), "--crs", "wgs84", "--source", "12345",
+             "--lon-field", "X坐标")
+    assert ok.exit_code == 0 and "拒绝 1（outside_area 1）" in ok.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "gpkg"])
+def test_export_reads_back(db, cli, tmp_path, fmt):
+    cli("cases", "import", str(_write(GOOD, tmp_path / "a.csv")), "--crs", "wgs84", "--source", "12345")
+    out = tmp_path / f"cases.{fmt}"
+    result = cli("cases", "export", "-o", str(out), "--format", fmt)
+    assert result.exit_code == 0 and "已导出 3 个" in result.output
+    table = pd.read_csv(out, dtype=str, encoding="utf-8-sig") if fmt == "csv" else pyogrio.read_dataframe(out)
+    for column in ("id", "external_id", "source", "category", "status", "lon", "lat", "grid_code", "community_code",
+                   "street_code", "district_code", "lead_department", "reported_at"):
+        assert column in table.columns, column
+    assert sorted(table["external_id"]) == ["T-1", "T-2", "T-3"]
+    row = table[table["external_id"] == "T-2"].iloc[0]
+    assert (row["grid_code"], row["lead_department"], float(row["lon"])) == ("110101002001002", "GA", 116.3175)
