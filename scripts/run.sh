@@ -7,6 +7,5 @@ bash scripts/setup.sh
 if [ -z "${DATABASE_URL:-}" ]; then
   bash scripts/pg.sh start var/pg "${GRIDMAP_PGPORT:-54329}" gridmap
 fi
-.venv/bin/gridmap db upgrade
-.venv/bin/gridmap demo --if-empty
-exec .venv/bin/gridmap serve --host "${GRIDMAP_HOST:-127.0.0.1}" --port "${GRIDMAP_PORT:-5000}"
+# One process migrates, loads the sample data on first run only, and serves.
+exec .venv/bin/gridmap serve --upgrade --demo-if-empty --host "${GRIDMAP_HOST:-127.0.0.1}" --port "${GRIDMAP_PORT:-5000}"

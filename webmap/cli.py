@@ -350,12 +350,21 @@ def demo(ctx: Context, if_empty: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", type=int, help="工作线程数（默认 GRIDMAP_SERVE_THREADS）")
-@pass_ctx
-def serve(ctx: Context, host: str, port: int, threads: int | None) -> None:
+@click.option("--upgrade", is_flag=True, help="先升级数据库结构（同 gridmap db upgrade）")
+@click.option("--demo-if-empty", is_flag=True, help="数据库没有边界时先加载示例数据（同 gridmap demo --if-empty）")
+@click.pass_context
+def serve(click_ctx: click.Context, host: str, port: int, threads: int | None, upgrade: bool,
+          demo_if_empty: bool) -> None:
     """用 waitress（生产级 WSGI 服务器）提供网页和 API。"""
     from waitress import serve as waitress_serve
 
     from webmap import create_app
+
+    if upgrade:
+        click_ctx.invoke(db_upgrade)
+    if demo_if_empty:
+        click_ctx.invoke(demo, if_empty=True)
+    ctx = click_ctx.ensure_object(Context)
 
     app = create_app()
     threads = threads or ctx.config["GRIDMAP_SERVE_THREADS"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ __all__ = [
 #: Readable ids: district code, local date, a 6-digit sequence per district and day.
 CASE_NO_SQL = "{d} || '-' || to_char({day}, 'YYYYMMDD') || '-' || lpad(({n})::text, 6, '0')"
 
+_METRES_PER_DEGREE = 111_320.0
 _CURRENT = "JOIN boundary_version v ON v.id = {t}.version_id AND v.valid_to IS NULL"
 
 
@@ -124,12 +126,19 @@ def possible_duplicates(
         FROM cases
         WHERE category_code = :category AND status NOT IN ('closed', 'void') AND reported_at >= :since
           AND (:exclude IS NULL OR id <> :exclude)
+          AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees)
           AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
         ORDER BY 5, reported_at DESC LIMIT :limit
         """), {"lon": lon, "lat": lat, "category": category, "since": since, "radius": radius_m,
-               "exclude": exclude_id, "limit": limit}).all()
+               "degrees": _degrees_covering(radius_m, lat), "exclude": exclude_id, "limit": limit}).all()
     return [{"id": r[0], "status": r[1], "description": r[2], "reported_at": r[3], "distance_m": float(r[4])}
             for r in rows]
+
+
+def _degrees_covering(metres: float, lat: float) -> float:
+    """A box half-width in degrees that surely covers ``metres`` around latitude ``lat``, so the
+    geography distance test runs only on rows the GiST index on ``geom`` found."""
+    return 1.5 * metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
 
 
 _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, cat.name AS category_name,

@@ -129,6 +129,7 @@
       var zoom = map.getZoom();
       if (!map.hasLayer(groups[level])) { return; }
       if (zoom < options.minZoom[level]) {
+        if (s.abort) { s.abort.abort(); }  // a response for the old view must not draw now
         groups[level].clearLayers();
         s.key = null;
         s.count = 0;
@@ -152,7 +153,10 @@
           if (!r.ok) { throw new Error('HTTP ' + r.status); }
           return r.json();
         })
-        .then(function (data) { s.error = false; draw(level, data); refreshHint(); })
+        .then(function (data) {
+          if (s.key !== key) { return; }  // the view moved on while this was loading
+          s.error = false; draw(level, data); refreshHint();
+        })
         .catch(function (err) {
           if (err.name === 'AbortError') { return; }
           s.error = true; s.key = null; refreshHint();
