@@ -16,10 +16,12 @@ from typing import Any
 __all__ = [
     "BoundaryFileError",
     "Conflict",
+    "Forbidden",
     "GridmapError",
     "InvalidInput",
     "NotFound",
     "TooLarge",
+    "Unauthorized",
     "Unavailable",
     "preview",
 ]
@@ -66,6 +68,16 @@ class BoundaryFileError(InvalidInput):
     """A boundary file cannot be loaded as given; nothing was written."""
 
     default_code = "bad_boundary_file"
+
+
+class Unauthorized(GridmapError):
+    status = 401
+    default_code = "unauthorized"
+
+
+class Forbidden(GridmapError):
+    status = 403
+    default_code = "forbidden"
 
 
 class NotFound(GridmapError):

@@ -133,8 +133,37 @@ def app(db_url: str, connection: Connection) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def anon(app: Flask) -> FlaskClient:
+    """A client that has not signed in."""
     return app.test_client()
+
+
+def make_user(session: Session, username: str, role: str, scope: str = "", department: str | None = None) -> str:
+    """Create a user and return a bearer token for it."""
+    from geo.services.accounts import create_token, create_user
+
+    create_user(session, username, role=role, password="password-" + username, scope=scope, department=department)
+    return create_token(session, username)[1]
+
+
+@pytest.fixture
+def client_as(app: Flask, session: Session):
+    """client_as(role, scope, department) → a test client signed in (bearer token) as a new user."""
+    counter = iter(range(1_000_000))
+
+    def make(role: str, scope: str = "", department: str | None = None) -> FlaskClient:
+        token = make_user(session, f"{role}{next(counter)}", role, scope, department)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def client(client_as) -> FlaskClient:
+    """Signed in as the street leader of the whole tiny district (may report and read everything there)."""
+    return client_as("street_leader", "110101")
 
 
 # --- boundaries -------------------------------------------------------------------------------

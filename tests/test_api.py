@@ -48,8 +48,8 @@ def test_search_by_name_and_code(client, loaded):
     assert len(names[0]["bbox"]) == 4
 
 
-def test_healthz_reports_database_and_schema(client):
-    body = client.get("/healthz").get_json()
+def test_healthz_reports_database_and_schema(anon):
+    body = anon.get("/healthz").get_json()
     assert body["status"] == "ok" and body["schema_at_head"] is True and body["postgis"].startswith("3.")
 
 
@@ -74,18 +74,18 @@ def test_map_page_is_chinese_and_uses_only_local_assets(client, loaded):
         assert json.dumps(label) in html
 
 
-def test_map_page_with_osm_basemap_names_the_tile_server(app, loaded):
+def test_map_page_with_osm_basemap_names_the_tile_server(app, client, loaded):
     app.config["GRIDMAP_BASEMAP"] = "osm"
-    html = app.test_client().get("/").get_data(as_text=True)
+    html = client.get("/").get_data(as_text=True)
     assert "tile.openstreetmap.org" in html
 
 
-def test_map_page_with_intranet_tiles(app, loaded):
+def test_map_page_with_intranet_tiles(app, client, loaded):
     app.config["GRIDMAP_BASEMAP"] = "http://10.1.2.3/tiles/{z}/{x}/{y}.png"
-    html = app.test_client().get("/").get_data(as_text=True)
+    html = client.get("/").get_data(as_text=True)
     assert "http://10.1.2.3/tiles/{z}/{x}/{y}.png" in html
 
 
-def test_unknown_page_is_a_chinese_html_404(client):
+def test_unknown_page_is_a_chinese_html_404(client):  # signed in: anonymous visitors go to /login
     resp = client.get("/nowhere")
     assert resp.status_code == 404 and "找不到" in resp.get_data(as_text=True)

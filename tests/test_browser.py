@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from geo.services.accounts import create_user
 from tests.conftest import ARTIFACTS, load_tiny_hierarchy
 from webmap import create_app
+
+PASSWORD = "street-leader-pw"
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +32,7 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
     engine = create_engine(url)
     with Session(engine) as session, session.begin():
         load_tiny_hierarchy(session, tmp_path_factory.mktemp("boundaries"))
+        create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
     engine.dispose()
     app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
     srv = create_server(app, host="127.0.0.1", port=0, threads=4)
@@ -68,9 +72,16 @@ def _paths(page) -> int:
     return page.locator(".leaflet-map-pane path").count()
 
 
+def _login(page, server: str, password: str = PASSWORD) -> None:
+    page.goto(server + "/")  # → the login page
+    page.fill("#username", "leader")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
 def _open_at_zoom_14(page, server: str) -> None:
-    """Open the map and look at the whole tiny district at zoom 14 (below the grids' zoom 15)."""
-    page.goto(server + "/")
+    """Sign in, open the map and look at the whole tiny district at zoom 14 (below the grids' zoom 15)."""
+    _login(page, server)
     page.wait_for_function("window.gridmapMap !== undefined")
     page.evaluate("window.gridmapMap.setView([39.91, 116.31], 14, {animate: false})")
     # District, 2 streets and 4 communities; no grids yet.
@@ -108,3 +119,17 @@ def test_search_jumps_to_a_boundary(server, page):
     page.fill("#gm-search-input", "景山")
     page.locator("#gm-search-results li").first.click()
     page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lng - 116.315) < 0.001")
+
+
+def test_wrong_password_stays_on_the_login_page_with_a_chinese_error(server, page):
+    _login(page, server, password="wrong-password")
+    assert page.get_by_role("alert").inner_text() == "用户名或密码不正确。"
+    assert "/login" in page.url
+
+
+def test_logout_ends_the_session(server, page):
+    _open_at_zoom_14(page, server)
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login")
+    page.goto(server + "/")
+    assert "/login" in page.url

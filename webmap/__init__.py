@@ -33,7 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_smorest import Api
 
-    from webmap import db, errors
+    from webmap import auth, db, errors
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
     from webmap.pages import bp as pages_bp
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(cases_bp)
     app.register_blueprint(pages_bp)
     db.init_app(app)
+    auth.init_app(app)
     errors.init_app(app)  # after the Api, so our error bodies win over flask-smorest's
     return app
 

@@ -11,12 +11,14 @@ from flask_smorest import Blueprint
 from geo.cases import parse_time, zone
 from geo.errors import TooLarge
 from geo.services import cases as case_service
+from geo.services import workflow as workflow_service
 from geo.services.reference import list_categories
 from geo.store.cases import CaseFilters
+from webmap.auth import current
 from webmap.config import case_settings
 from webmap.db import commit, get_session
 from webmap.params import parse_bbox
-from webmap.schemas import ApiError, CaseCreate, CaseQuery
+from webmap.schemas import ApiError, CaseAction, CaseCreate, CaseQuery
 
 bp = Blueprint("cases", __name__, url_prefix="/api", description="案件：上报、查询")
 
@@ -38,7 +40,7 @@ def _limit_body() -> None:
 @bp.alt_response(422, schema=ApiError, description="参数不合法、分类不存在或位置不在任何网格内（outside_area）")
 def create_case(body: dict[str, Any]) -> Response:
     """上报一个案件：换算坐标、定位到网格、按责任清单派给部门，返回编号、各级区划、部门、时限和疑似重复。"""
-    case = case_service.create_case(get_session(), case_service.NewCase(**body),
+    case = case_service.create_case(get_session(), case_service.NewCase(**body), user=current(),
                                     settings=case_settings(current_app.config))
     commit()
     response = jsonify(case)
@@ -58,7 +60,8 @@ def list_cases(query: dict[str, Any]) -> Response:
         bbox=parse_bbox(query.get("bbox")), source=query.get("source"),
         reported_from=_time(query.get("from_"), "from"), reported_to=_time(query.get("to"), "to"),
     )
-    page = case_service.list_cases(get_session(), filters, limit=query["limit"], cursor=query.get("cursor"))
+    page = case_service.list_cases(get_session(), case_service.scoped(filters, current()), limit=query["limit"],
+                                   cursor=query.get("cursor"))
     return Response(current_app.json.dumps(page), mimetype=GEOJSON)
 
 
@@ -67,7 +70,30 @@ def list_cases(query: dict[str, Any]) -> Response:
 @bp.alt_response(404, schema=ApiError)
 def get_case(case_id: str) -> Response:
     """一个案件（GeoJSON Feature）。"""
-    return Response(current_app.json.dumps(case_service.get_case(get_session(), case_id)), mimetype=GEOJSON)
+    case = case_service.get_case(get_session(), case_id, user=current())
+    return Response(current_app.json.dumps(case), mimetype=GEOJSON)
+
+
+@bp.post("/cases/<case_id>/actions")
+@bp.arguments(CaseAction)
+@bp.response(200)
+@bp.alt_response(403, schema=ApiError, description="角色、范围或主责部门不允许")
+@bp.alt_response(409, schema=ApiError, description="案件当前状态不允许，或刚被别人处理过")
+def case_action(body: dict[str, Any], case_id: str) -> Response:
+    """推进案件：dispatch、void、sign、return、respond、start、suspend、resolve、check、reject_check、close、
+    callback、reopen。按状态表、角色、范围和主责部门检查；并发时只有一个成功，其余得到 409。"""
+    callback = {k: body.get(k) for k in ("contacted", "solved", "satisfied")}
+    result = workflow_service.act(get_session(), current(), case_id, body["action"], note=body.get("note", ""),
+                                  lon=body.get("lon"), lat=body.get("lat"), crs=body.get("crs"), callback=callback)
+    commit()
+    return jsonify(result)
+
+
+@bp.get("/cases/<case_id>/events")
+@bp.response(200)
+def case_events(case_id: str) -> Response:
+    """案件的全部事件（只追加，不可修改）：谁、什么角色、何时、何地、从什么状态到什么状态、原因。"""
+    return jsonify(events=workflow_service.case_events(get_session(), current(), case_id))
 
 
 @bp.get("/categories")

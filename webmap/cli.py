@@ -23,6 +23,7 @@ from tqdm import tqdm
 from geo.boundaries import LEVELS
 from geo.errors import GridmapError
 from geo.exports import FORMATS
+from geo.services import accounts
 from geo.services import boundaries as boundary_service
 from geo.services import imports as import_service
 from geo.services import reference as reference_service
@@ -31,12 +32,23 @@ from geo.services.cases import CaseSettings, export_cases
 from geo.services.schema import schema_status, upgrade_schema
 from geo.store.cases import CaseFilters
 from geo.store.db import make_engine
+from geo.workflow import ROLE_NAMES, ROLES
 from webmap import ROOT
 from webmap.config import boundary_settings, case_settings, load_config
 
 SAMPLE_DIR = ROOT / "data" / "boundaries"
 REFERENCE_DIR = ROOT / "data" / "reference"
 DEMO_TICKETS = ROOT / "data" / "demo" / "hotline_12345.csv"
+DEMO_PASSWORD = "gridmap-demo"  # noqa: S105 - printed on purpose: demo accounts on a local machine
+#: (username, role, scope, department, display name)
+DEMO_USERS = (
+    ("wangge1", "grid_worker", "110102004004", None, "网格员 李明"),
+    ("jiedao1", "street_leader", "110102004", None, "新街口街道 王主任"),
+    ("cgw1", "department_staff", "", "CGW", "城管委 赵科长"),
+    ("ga1", "department_staff", "", "GA", "公安分局 孙警官"),
+    ("guihua1", "planner", "", None, "规划分析 周工"),
+    ("admin", "admin", "", None, "系统管理员"),
+)
 
 #: The sample files and how to read them (see data/boundaries/README.md).
 SAMPLE_LOADS: tuple[dict[str, Any], ...] = (
@@ -207,6 +219,60 @@ def boundaries_export(ctx: Context, level: str, fmt: str, output: Path) -> None:
     click.echo(f"已导出 {count} 个 {level} 到 {output}")
 
 
+# --- people -----------------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def users() -> None:
+    """用户：角色、范围（区划编码前缀）、部门。"""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--scope", default="", help="区划编码前缀：网格员为网格或社区编码，街道负责人为街道编码；空为全市")
+@click.option("--department", help="部门人员所属部门编码")
+@click.option("--display-name", default="", help="显示名（如 张三）")
+@click.option("--password-stdin", is_flag=True, required=True, help="从标准输入读密码（不进命令历史）")
+@pass_ctx
+def users_create(ctx: Context, username: str, role: str, scope: str, department: str | None, display_name: str,
+                 password_stdin: bool) -> None:
+    """新建用户；密码从标准输入读，以 scrypt 散列保存。"""
+    password = sys.stdin.readline().rstrip("\n")
+    with ctx.session() as session:
+        user = accounts.create_user(session, username, role=role, password=password, scope=scope,
+                                    department=department, display_name=display_name)
+    click.echo(f"已创建用户 {user.username}（{ROLE_NAMES[user.role]}，范围 {user.scope or '全市'}"
+               f"{'，部门 ' + user.department if user.department else ''}）")
+
+
+@main.group(cls=_Group)
+def tokens() -> None:
+    """API 令牌（Authorization: Bearer …）。"""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="令牌用途，如 12345 对接")
+@pass_ctx
+def tokens_create(ctx: Context, username: str, name: str) -> None:
+    """为用户生成令牌并打印（只显示这一次；库里只存散列）。"""
+    with ctx.session() as session:
+        token_id, token = accounts.create_token(session, username, name=name)
+    click.echo(f"令牌 {token_id}（请妥善保存，只显示这一次）：", err=True)
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@pass_ctx
+def tokens_revoke(ctx: Context, token_id: int) -> None:
+    """吊销令牌，立即失效。"""
+    with ctx.session() as session:
+        accounts.revoke_token(session, token_id)
+    click.echo(f"令牌 {token_id} 已吊销")
+
+
 # --- reference data ---------------------------------------------------------------------------
 
 
@@ -342,6 +408,13 @@ def demo(ctx: Context, if_empty: bool) -> None:
         reference_service.load_departments(session, REFERENCE_DIR / "police_units.geojson")
         rules = reference_service.load_duties(session, REFERENCE_DIR / "duties.csv")
         click.echo(f"已加载示例部门和责任清单（{rules} 条规则）")
+        for username, role, scope, department, name in DEMO_USERS:
+            accounts.create_user(session, username, role=role, password=DEMO_PASSWORD, scope=scope,
+                                 department=department, display_name=name)
+        click.echo(f"示例用户（密码都是 {DEMO_PASSWORD}，仅供演示，上线前请删除）：")
+        for username, role, scope, department, name in DEMO_USERS:
+            click.echo(f"  {username:<10} {ROLE_NAMES[role]}  {name}  范围 {scope or '全市'}"
+                       f"{'  部门 ' + department if department else ''}")
     if DEMO_TICKETS.exists():
         _run_import(ctx, DEMO_TICKETS, source="12345", crs="gcj02", fields={}, encoding=None, rejects=None)
 

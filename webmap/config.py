@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: the project-local cluster on GRIDMAP_PGPORT
     "GRIDMAP_PGPORT": 54329,
     "GRIDMAP_SECRET_KEY": None,  # None: a random key per process (sessions end on restart)
+    "GRIDMAP_SECURE_COOKIES": "",  # set (1) behind HTTPS so cookies are never sent in clear
     "GRIDMAP_BASEMAP": "none",  # none | osm | tianditu | an XYZ URL template
     "GRIDMAP_TIANDITU_KEY": "",
     "GRIDMAP_METRIC_CRS": "EPSG:4548",

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from geo.errors import GridmapError
 from webmap.schemas import first_error
 
-__all__ = ["init_app"]
+__all__ = ["init_app", "render_error"]
 
 _HTTP_MESSAGES = {
     400: "请求格式不对（JSON 无法解析？）。",
@@ -30,14 +30,14 @@ def _wants_json() -> bool:
     )
 
 
-def _render(status: int, code: str, message: str, field: str | None = None) -> tuple[Response | str, int]:
+def render_error(status: int, code: str, message: str, field: str | None = None) -> tuple[Response | str, int]:
     if _wants_json():
         return jsonify(error={"code": code, "message": message, "field": field}), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
 def _domain_error(exc: GridmapError) -> tuple[Response | str, int]:
-    return _render(exc.status, exc.code, exc.message, exc.field)
+    return render_error(exc.status, exc.code, exc.message, exc.field)
 
 
 def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
@@ -46,14 +46,14 @@ def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
     if messages:  # a request that failed schema validation (webargs)
         field, message = first_error(messages)
         message = _WEBARGS_MESSAGES.get(message, message)
-        return _render(status, "invalid_input" if status == 422 else "bad_request",
+        return render_error(status, "invalid_input" if status == 422 else "bad_request",
                        f"{field}：{message}" if field else message, field)
     message = _HTTP_MESSAGES.get(status, exc.description or "")
-    return _render(status, (exc.name or "error").lower().replace(" ", "_"), message)
+    return render_error(status, (exc.name or "error").lower().replace(" ", "_"), message)
 
 
 def _database_down(_exc: OperationalError) -> tuple[Response | str, int]:
-    return _render(503, "database_unavailable", _HTTP_MESSAGES[503])
+    return render_error(503, "database_unavailable", _HTTP_MESSAGES[503])
 
 
 def init_app(app: Flask) -> None:

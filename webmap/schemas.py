@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.deadlines import URGENCIES
+from geo.workflow import ACTIONS
 
 _REQUIRED: dict[str, Any] = {"required": "必填。", "null": "不能为空（null）。"}
 
@@ -49,6 +50,21 @@ class CaseCreate(Schema):
     source = Text(load_default="api", metadata={"description": "来源，如 api、grid_worker、12345"})
     reported_at = Text(load_default=None, allow_none=True, metadata={
         "description": "发生/受理时间，ISO 8601；无时区按 Asia/Shanghai", "example": "2026-11-28T09:30:00+08:00"})
+
+
+class CaseAction(Schema):
+    """One step of the lifecycle."""
+
+    action = Text(required=True, error_messages=_REQUIRED, validate=validate.OneOf(tuple(ACTIONS)),
+                  metadata={"description": "操作名", "example": "dispatch"})
+    note = Text(load_default="", validate=validate.Length(max=2000),
+                metadata={"description": "备注；退回、挂账、不予立案、核查不通过、重办必须填写原因"})
+    lon = StrictFloat(load_default=None, allow_none=True, allow_nan=False)
+    lat = StrictFloat(load_default=None, allow_none=True, allow_nan=False)
+    crs = Text(load_default="wgs84")
+    contacted = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "回访：是否联系上"})
+    solved = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "回访：是否解决"})
+    satisfied = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "回访：是否满意"})
 
 
 class CaseQuery(Schema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ from geo.coordinates import normalize_crs_name, to_wgs84
 from geo.deadlines import Calendar, check_urgency, deadlines
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.exports import write_frame
+from geo.permissions import User, check_can_report, check_visible, visible_area
 from geo.routing import assign
 from geo.store import cases as store
+from geo.store import events as event_store
 
 __all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases"]
 
@@ -50,8 +52,8 @@ class NewCase:
     reported_at: Any = None
 
 
-def create_case(session: Session, new: NewCase, *, settings: CaseSettings | None = None,
-                now: datetime | None = None) -> dict[str, Any]:
+def create_case(session: Session, new: NewCase, *, user: User | None = None,
+                settings: CaseSettings | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Validate → convert to WGS84 → route (one query) → number and insert → look for duplicates.
 
     Refuses with ``outside_area`` when the point is in no grid, ``unknown_category``, or a 409
@@ -81,6 +83,8 @@ def create_case(session: Session, new: NewCase, *, settings: CaseSettings | None
         raise InvalidInput(f"位置 ({lon:.6f}, {lat:.6f}) 不在任何网格内（outside_area）。"
                            f"请检查坐标和坐标系 crs={crs}。",
                            field="lon", code="outside_area")
+    if user is not None:
+        check_can_report(user, facts.placement.grid)
     urgency = check_urgency(new.urgency or facts.category["urgency"])
     assignment = assign(facts.rules, facts.placement, facts.coverage)
     due = _deadlines(reported_at.astimezone(tz), urgency, facts.category, assignment.resolve_limit_hours)
@@ -99,6 +103,10 @@ def create_case(session: Session, new: NewCase, *, settings: CaseSettings | None
         case_id, case_no = store.insert_case(session, values)
     except IntegrityError as exc:  # a concurrent insert of the same (source, external_id)
         raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate") from exc
+    event_store.insert_event(session, case_id=case_id, actor_user_id=user.id if user else None,
+                             actor_name=user.username if user else source, actor_role=user.role if user else "",
+                             action="receive", from_status=None, to_status="received", lon=lon, lat=lat,
+                             details={"source": source, "routing_rule": assignment.rule})
     duplicates = store.possible_duplicates(
         session, lon=lon, lat=lat, category=category, since=now - timedelta(days=settings.duplicate_days),
         radius_m=settings.duplicate_radius_m, exclude_id=case_id)
@@ -136,12 +144,23 @@ def _feature(row: dict[str, Any]) -> dict[str, Any]:
             "properties": props}
 
 
-def get_case(session: Session, case_no: str) -> dict[str, Any]:
+def get_case(session: Session, case_no: str, *, user: User | None = None) -> dict[str, Any]:
     """One case as a GeoJSON Feature (properties carry codes, departments, deadlines)."""
     row = store.get_case(session, case_no)
     if row is None:
         raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
+    if user is not None:
+        check_visible(user, row, case_no)
     return _feature(row)
+
+
+def scoped(filters: store.CaseFilters, user: User | None) -> store.CaseFilters:
+    """Narrow filters to what ``user`` may see (None: the system itself, e.g. the CLI)."""
+    if user is None:
+        return filters
+    if user.role == "department_staff":
+        return replace(filters, departments=tuple(sorted(user.departments or {user.department or ""})))
+    return replace(filters, visible_area=visible_area(user))
 
 
 def list_cases(session: Session, filters: store.CaseFilters, *, limit: int = 100,

@@ -164,6 +164,8 @@ class CaseFilters:
     reported_from: datetime | None = None
     reported_to: datetime | None = None
     source: str | None = None
+    visible_area: str | None = None  # the reader's scope (a boundary code prefix)
+    departments: tuple[str, ...] | None = None  # department staff: cases these lead or assist
 
 
 def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
@@ -190,6 +192,12 @@ def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
     if filters.source:
         clauses.append("c.source = :source")
         params["source"] = filters.source
+    if filters.visible_area:
+        clauses.append("c.grid_code LIKE :visible")
+        params["visible"] = filters.visible_area + "%"
+    if filters.departments is not None:
+        clauses.append("(c.lead_department = ANY(:depts) OR c.co_departments && CAST(:depts AS varchar[]))")
+        params["depts"] = list(filters.departments)
     return " AND ".join(clauses), params
 
 
@@ -296,16 +304,23 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             RETURNING district_code, day, last),
         b AS (SELECT bumped.district_code, bumped.day, bumped.last - counts.n AS base
               FROM bumped JOIN counts USING (district_code, day)),
-        s AS (SELECT *, row_number() OVER (PARTITION BY district_code, day ORDER BY line) AS rn FROM case_staging)
-        INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at, geom,
-                           orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
-                           boundary_version_id, lead_department, co_departments, routing_rule,
-                           dispatch_due, respond_due, resolve_due)
-        SELECT {case_no}, :source, s.external_id, s.category_code, s.description, s.urgency, s.reported_at,
-               ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
-               s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
-               s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due
-        FROM s JOIN b USING (district_code, day)
-        ON CONFLICT (source, external_id) DO NOTHING
+        s AS (SELECT *, row_number() OVER (PARTITION BY district_code, day ORDER BY line) AS rn FROM case_staging),
+        inserted AS (
+            INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at, geom,
+                               orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
+                               boundary_version_id, lead_department, co_departments, routing_rule,
+                               dispatch_due, respond_due, resolve_due)
+            SELECT {case_no}, :source, s.external_id, s.category_code, s.description, s.urgency, s.reported_at,
+                   ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
+                   s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
+                   s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due
+            FROM s JOIN b USING (district_code, day)
+            ON CONFLICT (source, external_id) DO NOTHING
+            RETURNING id, reported_at, geom, routing_rule)
+        INSERT INTO case_event (case_id, at, actor_name, action, to_status, lon, lat, details)
+        SELECT id, reported_at, :source, 'receive', 'received', ST_X(geom), ST_Y(geom),
+               jsonb_build_object('source', CAST(:source AS text), 'routing_rule', routing_rule, 'import', true)
+        FROM inserted
         """), {"source": source, "crs": orig_crs, "version": version_id})
+    # One 'receive' event per inserted case: the event count is the case count.
     return int(getattr(result, "rowcount", 0) or 0)

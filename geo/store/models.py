@@ -7,6 +7,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -18,20 +19,27 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ApiToken",
+    "AppUser",
     "Base",
     "Boundary",
     "BoundaryPiece",
     "BoundaryVersion",
+    "CalendarDay",
     "Case",
     "CaseCounter",
+    "CaseEvent",
     "Category",
     "Department",
     "DutyRule",
+    "Outbox",
 ]
 
 LEVEL_CHECK = "level IN ('district', 'street', 'community', 'grid')"
@@ -200,3 +208,91 @@ class Case(Base):
     dispatch_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     respond_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolve_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class AppUser(Base):
+    """A person: a role, a boundary scope (code prefix) and, for department staff, a department."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('grid_worker', 'street_leader', 'department_staff', 'planner', 'admin')",
+                        name="ck_app_user_role"),
+        CheckConstraint("role <> 'department_staff' OR department_code IS NOT NULL", name="ck_app_user_department"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    display_name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    scope: Mapped[str] = mapped_column(String(32), nullable=False, server_default="")
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class ApiToken(Base):
+    """A bearer token for API clients, stored as its SHA-256 (the token itself is shown once)."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseEvent(Base):
+    """One change to a case: who, role, when, where, from → to, why. Append-only (a trigger refuses
+    UPDATE, DELETE and TRUNCATE)."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (
+        Index("ix_case_event_case", "case_id", "id"),
+        Index("ix_case_event_action_at", "action", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor_name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    actor_role: Mapped[str] = mapped_column(String(32), nullable=False, server_default="")
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+
+class CalendarDay(Base):
+    """A holiday (节假日) or a weekend day that is a workday (调休) for working-day clocks."""
+
+    __tablename__ = "calendar_day"
+    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="ck_calendar_day_kind"),)
+
+    day: Mapped[datetime] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+
+
+class Outbox(Base):
+    """A notification an SMS, WeCom or e-mail channel could send (nothing is sent here)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    recipient: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    payload: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

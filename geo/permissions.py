@@ -1,0 +1,94 @@
+"""Who may see and do what, scoped by boundary codes (DOMAIN.md "People and roles").
+
+| role             | sees                                      | may                                           |
+|------------------|-------------------------------------------|-----------------------------------------------|
+| grid_worker      | cases of their community                  | report in their grids; check cases there      |
+| street_leader    | everything in their street                | dispatch, void, check, close, callback, reopen |
+| department_staff | cases their department leads or assists   | sign … resolve (lead department only)         |
+| planner          | everything in scope (read-only)           | nothing                                       |
+| admin            | everything in scope                       | reference data and users, not cases           |
+
+A scope is a boundary code prefix ("" = the whole city). A grid worker's scope is their grid or
+community code; they see the whole community (its first 12 digits).
+
+>>> worker = User(1, "w", "grid_worker", "110102003001004")
+>>> can_see(worker, {"grid_code": "110102003001009", "lead_department": None, "co_departments": []})
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo.errors import Forbidden, NotFound
+from geo.workflow import Action, Actor
+
+__all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "check_can_act", "check_can_report", "visible_area"]
+
+COMMUNITY_CODE_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    scope: str = ""
+    department: str | None = None
+    display_name: str = ""
+    #: The user's department and its units (department staff act for both).
+    departments: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.role, self.scope, self.department)
+
+
+def visible_area(user: User) -> str:
+    """The boundary-code prefix of what the user may see ("" = everything in the city)."""
+    if user.role == "grid_worker":
+        return user.scope[:COMMUNITY_CODE_LENGTH]
+    return user.scope
+
+
+def _handles(user: User, case: Mapping[str, Any]) -> bool:
+    involved = {case.get("lead_department"), *(case.get("co_departments") or [])}
+    return bool(involved & (user.departments or {user.department}))
+
+
+def can_see(user: User, case: Mapping[str, Any]) -> bool:
+    if user.role == "department_staff":
+        return _handles(user, case)
+    return str(case["grid_code"]).startswith(visible_area(user))
+
+
+def check_visible(user: User, case: Mapping[str, Any], case_no: str) -> None:
+    """Cases outside the user's sight are 'not found' (their existence is not revealed)."""
+    if not can_see(user, case):
+        raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
+
+
+def check_can_act(user: User, action: Action, case: Mapping[str, Any]) -> None:
+    """Beyond the role (checked by the workflow): the scope, the lead department, the grid."""
+    grid = str(case["grid_code"])
+    if user.role in ("street_leader", "grid_worker") and not grid.startswith(user.scope):
+        raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
+    if action.lead_only and case.get("lead_department") not in (user.departments or {user.department}):
+        raise Forbidden("只有主责部门可以推进案件；协办部门可以查看、备注和报到。", field="action")
+
+
+def check_can_report(user: User, grid_code: str) -> None:
+    """Grid workers report in their grids, street leaders in their street; departments anywhere."""
+    if user.role in ("planner", "admin"):
+        raise Forbidden("规划/分析人员和管理员不能上报案件。", field="role")
+    if user.role in ("grid_worker", "street_leader") and not grid_code.startswith(user.scope):
+        raise Forbidden(f"位置在网格 {grid_code}，不在您的管辖范围 {user.scope} 内。", field="lon")
+
+
+def family(department: str | None, units: Iterable[tuple[str, str | None]]) -> frozenset[str]:
+    """A department and its units, from (code, parent code) pairs."""
+    if department is None:
+        return frozenset()
+    return frozenset({department} | {code for code, parent in units if parent == department})

@@ -1,0 +1,125 @@
+"""Accounts: users with a role and a boundary scope, logins that slow down attackers, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from geo.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from geo.passwords import hash_password, verify_password
+from geo.permissions import User, family
+from geo.store import accounts as store
+from geo.store import reference as reference_store
+from geo.workflow import ROLES
+
+__all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "load_user", "revoke_token",
+           "user_from_token"]
+
+MIN_PASSWORD = 8
+#: After this many failed logins in a row, each further failure locks the account for longer.
+FREE_ATTEMPTS = 5
+LOCK_BASE = timedelta(seconds=30)
+LOCK_MAX = timedelta(minutes=15)
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password("a password nobody has")
+
+
+def create_user(session: Session, username: str, *, role: str, password: str, scope: str = "",
+                department: str | None = None, display_name: str = "") -> User:
+    if not _USERNAME.fullmatch(username):
+        raise InvalidInput("用户名应为 2–64 位字母、数字或 _.@-。", field="username", code="bad_username")
+    if role not in ROLES:
+        raise InvalidInput(f"角色 {role!r} 无效，可选：{', '.join(ROLES)}。", field="role", code="bad_role")
+    if scope and not scope.isdigit():
+        raise InvalidInput("范围应为区划编码前缀（数字），如 110102003；留空表示全市。", field="scope",
+                           code="bad_scope")
+    if role in ("grid_worker", "street_leader") and not scope:
+        raise InvalidInput("网格员和街道负责人必须有范围（网格/社区或街道编码）。", field="scope", code="bad_scope")
+    if role == "department_staff":
+        if not department:
+            raise InvalidInput("部门人员必须指定 --department。", field="department", code="missing")
+        if department not in reference_store.department_codes(session):
+            raise InvalidInput(f"部门 {department} 不存在。", field="department", code="unknown_department")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"密码至少 {MIN_PASSWORD} 位。", field="password", code="weak_password")
+    try:
+        with session.begin_nested():
+            user_id = store.insert_user(session, username=username, display_name=display_name or username,
+                                        password_hash=hash_password(password), role=role, scope=scope,
+                                        department_code=department)
+    except IntegrityError as exc:
+        raise Conflict(f"用户名 {username} 已存在。", field="username", code="duplicate") from exc
+    return load_user(session, user_id)
+
+
+def _user(session: Session, row: dict[str, Any]) -> User:
+    department = row["department_code"]
+    units = store.department_units(session, department) if department else []
+    return User(row["id"], row["username"], row["role"], row["scope"], department, row["display_name"],
+                family(department, units))
+
+
+def load_user(session: Session, user_id: int) -> User:
+    row = store.user_by_id(session, user_id)
+    if row is None or not row["active"]:
+        raise NotFound("用户不存在或已停用。", field="user", code="not_found")
+    return _user(session, row)
+
+
+def authenticate(session: Session, username: str, password: str, *, now: datetime | None = None) -> User:
+    """The user, or Unauthorized with one message for every failure (no account enumeration).
+
+    After ``FREE_ATTEMPTS`` failures the account locks for 30 s, doubling per failure up to 15 min.
+    """
+    now = now or datetime.now(UTC)
+    row = store.user_by_name(session, username)
+    refused = Unauthorized("用户名或密码不正确。", field="password", code="bad_credentials")
+    if row is None or not row["active"]:
+        verify_password(password, _dummy_hash())  # same time as a real check
+        raise refused
+    if row["locked_until"] is not None and row["locked_until"] > now:
+        wait = int((row["locked_until"] - now).total_seconds()) + 1
+        raise Unauthorized(f"登录失败次数过多，请 {wait} 秒后再试。", field="password", code="locked")
+    if not verify_password(password, row["password_hash"]):
+        failures = row["failed_logins"] + 1
+        lock = None
+        if failures >= FREE_ATTEMPTS:
+            lock = now + min(LOCK_BASE * 2 ** (failures - FREE_ATTEMPTS), LOCK_MAX)
+        store.record_login(session, row["id"], ok=False, locked_until=lock)
+        raise refused
+    store.record_login(session, row["id"], ok=True, locked_until=None)
+    return _user(session, row)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, username: str, *, name: str = "") -> tuple[int, str]:
+    """A new bearer token (shown once; only its SHA-256 is stored)."""
+    row = store.user_by_name(session, username)
+    if row is None:
+        raise NotFound(f"用户 {username} 不存在。", field="username", code="not_found")
+    token = "gm_" + secrets.token_urlsafe(32)
+    return store.insert_token(session, row["id"], name, _token_hash(token)), token
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    if not store.revoke_token(session, token_id):
+        raise NotFound(f"令牌 {token_id} 不存在或已吊销。", field="token", code="not_found")
+
+
+def user_from_token(session: Session, token: str) -> User | None:
+    row = store.user_by_token_hash(session, _token_hash(token))
+    return None if row is None or not row["active"] else _user(session, row)

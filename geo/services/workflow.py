@@ -1,0 +1,99 @@
+"""Workflow use cases: act on a case (dispatch … reopen), read its events, drain the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from geo import permissions, workflow
+from geo.coordinates import normalize_crs_name, to_wgs84
+from geo.deadlines import DEFAULT_LIMITS, Calendar, add_limit
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.permissions import User
+from geo.store import events as store
+from geo.store import reference as reference_store
+
+__all__ = ["act", "case_events"]
+
+NOTE_MAX = 2000
+
+
+def _calendar(session: Session) -> Calendar:
+    holidays, workdays = store.calendar(session)
+    return Calendar(holidays, workdays)
+
+
+def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
+    case = store.case_for_action(session, case_no)
+    if case is None:
+        raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
+    permissions.check_visible(user, case, case_no)
+    return case
+
+
+def act(session: Session, user: User, case_no: str, action: str, *, note: str = "",
+        lon: float | None = None, lat: float | None = None, crs: str | None = None,
+        callback: dict[str, Any] | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Apply one action: state table, role, scope and lead department checked; the status changes only
+    if nobody changed the case since it was read (409 otherwise); one event records it."""
+    now = now or datetime.now(UTC)
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise InvalidInput(f"备注最多 {NOTE_MAX} 字。", field="note", code="too_long")
+    case = _case(session, user, case_no)
+    plan = workflow.plan(action, case["status"], user.actor, reason=note)
+    permissions.check_can_act(user, plan.action, case)
+    details = _callback_details(callback) if action == "callback" else {}
+    updates = _deadline_updates(session, case, action, now)
+    position = _position(lon, lat, crs)
+    if not store.transition(session, case["id"], status=case["status"], revision=case["revision"],
+                            to_status=plan.to_status, updates=updates):
+        raise Conflict("案件刚被其他人处理过，请刷新后再操作。", field="action", code="concurrent_change")
+    event = store.insert_event(session, case_id=case["id"], actor_user_id=user.id, actor_name=user.username,
+                               actor_role=user.role, action=action, from_status=case["status"],
+                               to_status=plan.to_status, note=note, lon=position[0], lat=position[1],
+                               details={**details, **{k: v.isoformat() for k, v in updates.items()}})
+    if action in ("dispatch", "reopen") and case["lead_department"]:
+        store.insert_outbox(session, "dispatch", case["lead_department"],
+                            {"case": case_no, "action": action, "resolve_due": updates.get("resolve_due")})
+    return {"case": case_no, "status": plan.to_status, "event": event}
+
+
+def _callback_details(callback: dict[str, Any] | None) -> dict[str, Any]:
+    values = callback or {}
+    out = {}
+    for key, label in (("contacted", "是否联系上"), ("solved", "是否解决"), ("satisfied", "是否满意")):
+        value = values.get(key)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"回访需要填写{label}（{key}: true/false）。", field=key, code="missing")
+        out[key] = value
+    return out
+
+
+def _deadline_updates(session: Session, case: dict[str, Any], action: str, now: datetime) -> dict[str, datetime]:
+    """Dispatching (and re-dispatching) starts the respond and resolve clocks."""
+    if action not in ("dispatch", "reopen"):
+        return {}
+    category = reference_store.all_categories(session)[case["category_code"]]
+    urgency = case["urgency"]
+    resolve = DEFAULT_LIMITS["resolve"][urgency]
+    if category["resolve_limit_hours"]:
+        resolve = timedelta(hours=float(category["resolve_limit_hours"]))
+    calendar = _calendar(session)
+    return {"respond_due": now + DEFAULT_LIMITS["respond"][urgency],
+            "resolve_due": add_limit(now, resolve, category["clock"], calendar)}
+
+
+def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[float | None, float | None]:
+    if lon is None or lat is None:
+        return None, None
+    x, y = to_wgs84(np.array([lon]), np.array([lat]), normalize_crs_name(crs))
+    return float(x[0]), float(y[0])
+
+
+def case_events(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:
+    case = _case(session, user, case_no)
+    return store.events_of(session, case["id"])

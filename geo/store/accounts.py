@@ -1,0 +1,65 @@
+"""Users and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+__all__ = ["department_units", "insert_token", "insert_user", "record_login", "revoke_token", "user_by_id",
+           "user_by_name", "user_by_token_hash"]
+
+_USER = ("SELECT id, username, display_name, password_hash, role, scope, department_code, active, failed_logins, "
+         "locked_until FROM app_user")
+
+
+def insert_user(session: Session, **values: Any) -> int:
+    return int(session.execute(text(
+        "INSERT INTO app_user (username, display_name, password_hash, role, scope, department_code) "
+        "VALUES (:username, :display_name, :password_hash, :role, :scope, :department_code) RETURNING id"),
+        values).scalar_one())
+
+
+def user_by_name(session: Session, username: str) -> dict[str, Any] | None:
+    row = session.execute(text(_USER + " WHERE username = :u"), {"u": username}).mappings().first()
+    return dict(row) if row else None
+
+
+def user_by_id(session: Session, user_id: int) -> dict[str, Any] | None:
+    row = session.execute(text(_USER + " WHERE id = :id"), {"id": user_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def user_by_token_hash(session: Session, token_hash: str) -> dict[str, Any] | None:
+    row = session.execute(text(
+        "UPDATE api_token SET last_used_at = now() WHERE token_hash = :h AND revoked_at IS NULL RETURNING user_id"),
+        {"h": token_hash}).first()
+    return user_by_id(session, int(row[0])) if row else None
+
+
+def record_login(session: Session, user_id: int, *, ok: bool, locked_until: datetime | None) -> None:
+    if ok:
+        session.execute(text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
+                        {"id": user_id})
+    else:
+        session.execute(text("UPDATE app_user SET failed_logins = failed_logins + 1, locked_until = :until "
+                             "WHERE id = :id"), {"id": user_id, "until": locked_until})
+
+
+def insert_token(session: Session, user_id: int, name: str, token_hash: str) -> int:
+    return int(session.execute(text(
+        "INSERT INTO api_token (user_id, name, token_hash) VALUES (:u, :n, :h) RETURNING id"),
+        {"u": user_id, "n": name, "h": token_hash}).scalar_one())
+
+
+def revoke_token(session: Session, token_id: int) -> bool:
+    row = session.execute(text("UPDATE api_token SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL "
+                               "RETURNING id"), {"id": token_id}).first()
+    return row is not None
+
+
+def department_units(session: Session, department: str) -> list[tuple[str, str | None]]:
+    return [(r[0], r[1]) for r in session.execute(text(
+        "SELECT code, parent_code FROM department WHERE code = :d OR parent_code = :d"), {"d": department}).all()]

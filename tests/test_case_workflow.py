@@ -1,0 +1,214 @@
+"""Acting on cases through the API: scenario, permissions by role and scope, audit, concurrency."""
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from tests.conftest import load_tiny_hierarchy, load_tiny_reference, make_user
+
+EAST = {"lon": 116.3175, "lat": 39.9025}  # grid 110101002001002, street 110101002
+WEST = {"lon": 116.3025, "lat": 39.9025}  # grid 110101001001001, street 110101001
+
+
+def act(client, case_id, action, **body):
+    return client.post(f"/api/cases/{case_id}/actions", json={"action": action, **body})
+
+
+@pytest.fixture
+def people(client_as, routed):
+    return {
+        "worker": client_as("grid_worker", "110101002001002"),
+        "other_worker": client_as("grid_worker", "110101001001001"),
+        "leader": client_as("street_leader", "110101002"),
+        "other_leader": client_as("street_leader", "110101001"),
+        "cgw": client_as("department_staff", department="CGW"),
+        "cgzf": client_as("department_staff", department="CGZF"),
+        "ga": client_as("department_staff", department="GA"),
+        "planner": client_as("planner"),
+        "admin": client_as("admin"),
+    }
+
+
+def test_scenario_from_pin_to_callback(people, routed):
+    p = people
+    created = p["worker"].post("/api/cases", json={**EAST, "category": "0101", "description": "垃圾满溢"})
+    assert created.status_code == 201
+    case = created.get_json()["id"]
+    steps = [
+        ("leader", "dispatch", {}, "dispatched"),
+        ("cgw", "sign", {}, "signed"),
+        ("cgw", "respond", {"note": "已电话联系诉求人"}, "responded"),
+        ("cgw", "start", {}, "in_progress"),
+        ("cgw", "resolve", {"note": "已清运"}, "resolved"),
+        ("worker", "reject_check", {"note": "还有散落垃圾"}, "in_progress"),
+        ("cgw", "resolve", {"note": "已全部清理"}, "resolved"),
+        ("worker", "check", {**EAST}, "checked"),
+        ("leader", "close", {}, "closed"),
+        ("leader", "callback", {"contacted": True, "solved": True, "satisfied": False}, "closed"),
+        ("leader", "reopen", {"note": "群众不满意"}, "dispatched"),
+    ]
+    for who, action, body, status in steps:
+        resp = act(p[who], case, action, **body)
+        assert resp.status_code == 200, (action, resp.get_json())
+        assert resp.get_json()["status"] == status
+    events = p["leader"].get(f"/api/cases/{case}/events").get_json()["events"]
+    assert [e["action"] for e in events] == ["receive"] + [s[1] for s in steps]
+    assert [e["to_status"] for e in events][-3:] == ["closed", "closed", "dispatched"]
+    callback = events[-2]
+    assert callback["details"] == {"contacted": True, "solved": True, "satisfied": False}
+    assert events[1]["actor_role"] == "street_leader" and "resolve_due" in events[1]["details"]
+    check = events[8]
+    assert (check["lon"], check["lat"]) == pytest.approx((EAST["lon"], EAST["lat"]))
+    props = p["leader"].get(f"/api/cases/{case}").get_json()["properties"]
+    assert props["status"] == "dispatched"
+
+
+def _case(people, where=EAST, category="0101"):
+    return people["leader" if where is EAST else "other_leader"].post(
+        "/api/cases", json={**where, "category": category}).get_json()["id"]
+
+
+@pytest.mark.parametrize(("who", "status"), [
+    ("leader", 200), ("other_leader", 404), ("worker", 403), ("cgw", 403), ("planner", 403), ("admin", 403)])
+def test_only_the_street_leader_of_the_street_dispatches(people, who, status):
+    case = _case(people)
+    assert act(people[who], case, "dispatch").status_code == status
+
+
+@pytest.mark.parametrize(("who", "status"), [("cgw", 200), ("cgzf", 403), ("ga", 404), ("leader", 403)])
+def test_only_the_lead_department_signs(people, who, status):
+    case = _case(people)
+    act(people["leader"], case, "dispatch")
+    assert act(people[who], case, "sign").status_code == status
+
+
+@pytest.mark.parametrize(("who", "sees"), [
+    ("worker", True), ("other_worker", False), ("leader", True), ("other_leader", False),
+    ("cgw", True), ("cgzf", True), ("ga", False), ("planner", True), ("admin", True)])
+def test_who_sees_a_case(people, who, sees):
+    case = _case(people)  # lead CGW, co CGZF, in grid 110101002001002
+    assert people[who].get(f"/api/cases/{case}").status_code == (200 if sees else 404)
+    listed = [f["id"] for f in people[who].get("/api/cases").get_json(force=True)["features"]]
+    assert (case in listed) == sees
+    assert people[who].get(f"/api/cases/{case}/events").status_code == (200 if sees else 404)
+
+
+@pytest.mark.parametrize(("who", "where", "status"), [
+    ("worker", EAST, 201), ("worker", WEST, 403), ("leader", WEST, 403), ("other_leader", WEST, 201),
+    ("cgw", WEST, 201), ("planner", EAST, 403), ("admin", EAST, 403)])
+def test_who_may_report_where(people, who, where, status):
+    assert people[who].post("/api/cases", json={**where, "category": "0101"}).status_code == status
+
+
+def test_unit_of_the_lead_department_acts_for_it(people, client_as):
+    # 0503 in the west is GA's jurisdiction rule; the unit GA-W leads. GA staff act for their unit.
+    case = people["other_leader"].post("/api/cases", json={**WEST, "category": "0503"}).get_json()
+    assert case["properties"]["lead_department"] == "GA-W"
+    act(people["other_leader"], case["id"], "dispatch")
+    assert act(people["ga"], case["id"], "sign").status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["/api/cases", "/api/cases/x", "/api/cases/x/events",
+                                      "/api/boundaries/grid.geojson", "/api/categories", "/"])
+def test_every_read_needs_sign_in(anon, endpoint):
+    resp = anon.get(endpoint)
+    assert resp.status_code in (401, 302)
+    if resp.status_code == 302:
+        assert "/login" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("endpoint", ["/api/cases", "/api/cases/x/actions"])
+def test_no_write_without_sign_in(anon, routed, endpoint):
+    resp = anon.post(endpoint, json={**EAST, "category": "0101", "action": "dispatch"})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
+    assert routed.execute(text("SELECT count(*) FROM cases")).scalar_one() == 0
+
+
+def test_reason_missing_and_illegal_transition(people):
+    case = _case(people)
+    resp = act(people["leader"], case, "void")
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "note"
+    resp = act(people["leader"], case, "close")
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "bad_state"
+
+
+def test_callback_needs_the_three_answers(people):
+    case = _case(people)
+    resp = act(people["leader"], case, "callback")
+    assert resp.status_code == 409  # not closed yet; the answers are checked once it is
+
+
+def test_events_cannot_be_changed_or_deleted(people, routed):
+    _case(people)
+    for sql in ("UPDATE case_event SET note = 'x'", "DELETE FROM case_event", "TRUNCATE case_event"):
+        with pytest.raises(DBAPIError, match="append-only"), routed.begin_nested():
+            routed.execute(text(sql))
+
+
+# --- concurrency, through a real server ---------------------------------------------------------
+
+
+@pytest.fixture
+def live(admin_url, template_db, tmp_path):
+    """A real WSGI server over a committed database with the tiny world and three users."""
+    from waitress.server import create_server
+
+    from tests.conftest import _admin, _clone
+    from webmap import create_app
+
+    name, url = _clone(admin_url, template_db)
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        load_tiny_hierarchy(session, tmp_path / "b")
+        load_tiny_reference(session, tmp_path / "r")
+        tokens = {"leader": make_user(session, "leader", "street_leader", "110101002"),
+                  "cgw": make_user(session, "cgw", "department_staff", department="CGW")}
+    app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "t", "GRIDMAP_DB_POOL_SIZE": 20})
+    server = create_server(app, host="127.0.0.1", port=0, threads=20)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}", tokens, engine
+    server.close()
+    engine.dispose()
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _post(url, token, body):
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_twenty_concurrent_identical_actions_one_success_one_event(live):
+    base, tokens, engine = live
+    status, case = _post(base + "/api/cases", tokens["leader"], {**EAST, "category": "0101"})
+    assert status == 201
+    barrier = threading.Barrier(20)
+    results: list[int] = []
+
+    def dispatch():
+        barrier.wait()
+        results.append(_post(f"{base}/api/cases/{case['id']}/actions", tokens["leader"], {"action": "dispatch"})[0])
+
+    threads = [threading.Thread(target=dispatch) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == [200] + [409] * 19
+    with engine.connect() as conn:
+        events = conn.execute(text("SELECT action FROM case_event e JOIN cases c ON c.id = e.case_id "
+                                   "WHERE c.case_no = :no ORDER BY e.id"), {"no": case["id"]}).scalars().all()
+        outbox = conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'dispatch'")).scalar_one()
+    assert events == ["receive", "dispatch"] and outbox == 1

@@ -1,0 +1,54 @@
+"""The lifecycle table (pure): every action from every state, reasons, roles."""
+
+import pytest
+
+from geo.errors import Conflict, Forbidden, InvalidInput
+from geo.workflow import ACTIONS, STATES, Actor, plan
+
+ROLE_FOR = {name: Actor(action.roles[0]) for name, action in ACTIONS.items()}
+EXPECTED = {  # action: (from states, to state) — DOMAIN.md's table, written out
+    "dispatch": ({"received", "returned"}, "dispatched"),
+    "void": ({"received"}, "void"),
+    "sign": ({"dispatched"}, "signed"),
+    "return": ({"dispatched", "signed"}, "returned"),
+    "respond": ({"signed"}, "responded"),
+    "start": ({"signed", "responded", "suspended"}, "in_progress"),
+    "suspend": ({"in_progress"}, "suspended"),
+    "resolve": ({"in_progress"}, "resolved"),
+    "check": ({"resolved"}, "checked"),
+    "reject_check": ({"resolved"}, "in_progress"),
+    "close": ({"checked"}, "closed"),
+    "callback": ({"closed"}, "closed"),
+    "reopen": ({"closed"}, "dispatched"),
+}
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED))
+@pytest.mark.parametrize("status", sorted(STATES))
+def test_every_action_from_every_state(action, status):
+    allowed, to_status = EXPECTED[action]
+    if status in allowed:
+        assert plan(action, status, ROLE_FOR[action], reason="原因").to_status == to_status
+    else:
+        with pytest.raises(Conflict):
+            plan(action, status, ROLE_FOR[action], reason="原因")
+
+
+@pytest.mark.parametrize("action", ["return", "void", "suspend", "reject_check", "reopen"])
+def test_reason_required(action):
+    status = sorted(EXPECTED[action][0])[0]
+    with pytest.raises(InvalidInput) as err:
+        plan(action, status, ROLE_FOR[action], reason="  ")
+    assert err.value.field == "note"
+
+
+@pytest.mark.parametrize(("action", "role"), [("dispatch", "department_staff"), ("sign", "street_leader"),
+                                              ("close", "grid_worker"), ("check", "planner"), ("void", "admin")])
+def test_wrong_role_is_forbidden(action, role):
+    with pytest.raises(Forbidden):
+        plan(action, sorted(EXPECTED[action][0])[0], Actor(role), reason="原因")
+
+
+def test_unknown_action():
+    with pytest.raises(InvalidInput):
+        plan("teleport", "received", Actor("street_leader"))
