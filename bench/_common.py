@@ -198,7 +198,8 @@ def gridmap(url: str, *args: str, timeout: float = 300, quiet: bool = False) -> 
                           timeout=timeout, cwd=ROOT)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"gridmap {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"gridmap {' '.join(args)} failed ({proc.returncode}):\n"
+                           f"{proc.stdout}\n{proc.stderr[-3000:]}")
     if not quiet:
         for line in proc.stdout.strip().splitlines():
             log(f"    {line}")

@@ -25,6 +25,7 @@ the actual send. Phase B, closed loop: C clients send back to back for 20 s (C =
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import json
@@ -44,8 +45,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as common  # noqa: E402
-from _common import Cluster, log  # noqa: E402
+import _common as common
+from _common import Cluster, log
 
 GOAL_P95_MS = 20.0
 GOAL_RATE = 100.0
@@ -146,6 +147,51 @@ class CpuMeter:
         return {k: now[k] - self.start[k] for k in now}
 
 
+class WaitSampler:
+    """What the server's PostgreSQL backends are doing, sampled ~20 times a second from pg_stat_activity
+    (a separate connection of this process): CPU, waiting for the client (idle in transaction), or
+    waiting on a lock, and in which statement. Shows serialization that CPU figures cannot."""
+
+    def __init__(self, url: str, db: str) -> None:
+        self.url, self.db = url, db
+        self.counts: dict[tuple[str, str], int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> WaitSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        sql = """SELECT CASE WHEN state = 'active' THEN coalesce(wait_event_type || ':' || wait_event, 'on CPU')
+                             ELSE state END,
+                        CASE WHEN state = 'active' THEN left(regexp_replace(query, '\\s+', ' ', 'g'), 60) ELSE '' END
+                 FROM pg_stat_activity
+                 WHERE datname = %s AND backend_type = 'client backend' AND pid <> pg_backend_pid()"""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                for state, query in conn.execute(sql, (self.db,)):
+                    self.counts[(state, query)] = self.counts.get((state, query), 0) + 1
+                self.samples += 1
+
+    def report(self, top: int = 5) -> list[dict[str, Any]]:
+        rows = sorted(self.counts.items(), key=lambda kv: -kv[1])[:top]
+        out = [{"state": k[0], "query": k[1].strip(), "avg_backends": v / max(self.samples, 1)} for k, v in rows]
+        log(f"    PostgreSQL backends, average number in each state ({self.samples} samples):")
+        for r in out:
+            log(f"      {r['avg_backends']:5.2f}  {r['state']:<28} {r['query']}")
+        return out
+
+
 # --- load -----------------------------------------------------------------------------------------
 
 
@@ -208,6 +254,7 @@ class PhaseResult:
     latency_ms: np.ndarray  # of 201 responses, from the (scheduled) start
     service_ms: np.ndarray  # of 201 responses, from the actual send
     cpu: dict[str, float]
+    waits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -226,7 +273,7 @@ class PhaseResult:
         return {"name": self.name, "sent": self.sent, "created": self.ok, "errors": self.sent - self.ok,
                 "statuses": self.statuses, "seconds": self.seconds, "creates_per_s": self.rate,
                 "p50_ms": p[0], "p95_ms": p[1], "p99_ms": p[2], "service_p50_ms": s[0], "service_p95_ms": s[1],
-                "service_p99_ms": s[2], "cpu_seconds": self.cpu}
+                "service_p99_ms": s[2], "cpu_seconds": self.cpu, "waits": self.waits}
 
     def report(self) -> None:
         p, s = self.pct(), self.pct("service")
@@ -366,6 +413,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 16], help="phase B concurrency levels")
     parser.add_argument("--preload", type=int, default=0, help="historical tickets imported before serving")
+    parser.add_argument("--no-waits", dest="waits", action="store_false",
+                        help="do not sample pg_stat_activity during the phases")
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--keep", action="store_true", help="keep the cluster for debugging")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -423,12 +472,18 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
         if warm.ok == 0:
             raise RuntimeError(f"no request succeeded during warm-up; server log:\n{server.log_tail()}")
         log(f"\n[phase A] open loop: {args.rate:.0f} requests/s for {args.duration:.0f} s")
-        phases.append(open_loop(port, headers, bodies, meter, rate=args.rate, duration=args.duration))
+        with WaitSampler(url, "gridmap") if args.waits else contextlib.nullcontext() as waits:
+            phases.append(open_loop(port, headers, bodies, meter, rate=args.rate, duration=args.duration))
         phases[-1].report()
+        if waits is not None:
+            phases[-1].waits = waits.report()
         for clients in args.clients:
             log(f"\n[phase B] closed loop: {clients} clients for {args.duration:.0f} s")
-            phases.append(closed_loop(port, headers, bodies, meter, clients=clients, duration=args.duration))
+            with WaitSampler(url, "gridmap") if args.waits else contextlib.nullcontext() as waits:
+                phases.append(closed_loop(port, headers, bodies, meter, clients=clients, duration=args.duration))
             phases[-1].report()
+            if waits is not None:
+                phases[-1].waits = waits.report()
     created = sum(p.ok for p in phases) + warm.ok
     stored = pg.query("gridmap", "SELECT count(*) FROM cases")[0][0] - before
     log(f"\n[check] 201 responses {created}, new rows in cases {stored}"

@@ -27,6 +27,7 @@ def people(client_as, routed):
         "cgw": client_as("department_staff", department="CGW"),
         "cgzf": client_as("department_staff", department="CGZF"),
         "ga": client_as("department_staff", department="GA"),
+        "hbj": client_as("department_staff", department="HBJ"),
         "planner": client_as("planner"),
         "admin": client_as("admin"),
     }
@@ -212,3 +213,99 @@ def test_twenty_concurrent_identical_actions_one_success_one_event(live):
                                    "WHERE c.case_no = :no ORDER BY e.id"), {"no": case["id"]}).scalars().all()
         outbox = conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'dispatch'")).scalar_one()
     assert events == ["receive", "dispatch"] and outbox == 1
+
+
+# --- whistle and report -------------------------------------------------------------------------
+
+
+def test_scenario_with_a_whistle_two_departments_one_on_site_one_too_far(people, routed):
+    from datetime import datetime, timedelta
+
+    p = people
+    case = p["worker"].post("/api/cases", json={**EAST, "category": "0602", "description": "夜间噪声"}).get_json()
+    case_id = case["id"]
+    assert case["properties"]["lead_department"] == "GA"  # the street rule for 0602 in 110101002
+    dispatched = act(p["leader"], case_id, "dispatch").get_json()
+    at = datetime.fromisoformat(dispatched["event"]["at"])
+    due = p["leader"].get(f"/api/cases/{case_id}").get_json()["properties"]["deadlines"]
+    assert datetime.fromisoformat(due["respond_due"]) - at == pytest.approx(timedelta(hours=24), abs=timedelta(seconds=2))
+    assert datetime.fromisoformat(due["resolve_due"]) - at == pytest.approx(timedelta(hours=12), abs=timedelta(seconds=2))
+
+    whistle = p["leader"].post("/api/whistles", json={
+        "case_ids": [case_id], "lead_department": "GA", "co_departments": ["HBJ"], "reason": "综合执法"})
+    assert whistle.status_code == 201, whistle.get_json()
+    w = whistle.get_json()
+    assert [s["department_code"] for s in w["summons"]] == ["GA", "HBJ"] and w["status"] == "open"
+    near = p["ga"].post(f"/api/whistles/{w['id']}/reports", json={"lon": EAST["lon"] + 0.001, "lat": EAST["lat"]})
+    assert near.status_code == 201 and 80 < near.get_json()["distance_m"] < 90 and near.get_json()["late"] is False
+    again = p["ga"].post(f"/api/whistles/{w['id']}/reports", json=EAST)
+    assert again.status_code == 409
+    far = p["hbj"].post(f"/api/whistles/{w['id']}/reports", json={"lon": EAST["lon"] + 0.004, "lat": EAST["lat"]})
+    assert far.status_code == 422 and far.get_json()["error"]["code"] == "not_on_site"
+
+    for who, action, body, status in [
+        ("ga", "sign", {}, "signed"), ("ga", "start", {}, "in_progress"), ("ga", "resolve", {}, "resolved"),
+        ("worker", "check", {}, "checked"), ("leader", "close", {}, "closed"),
+        ("leader", "callback", {"contacted": True, "solved": True, "satisfied": True}, "closed"),
+    ]:
+        resp = act(p[who], case_id, action, **body)
+        assert resp.status_code == 200 and resp.get_json()["status"] == status, resp.get_json()
+    timeline = p["leader"].get(f"/api/whistles/{w['id']}").get_json()
+    assert timeline["status"] == "closed"
+    assert [e["action"] for e in timeline["timeline"]] == [
+        "receive", "dispatch", "whistle", "check_in", "sign", "start", "resolve", "check", "close", "callback"]
+    checkins = [s for s in timeline["summons"] if s["reported_at"]]
+    assert [s["department_code"] for s in checkins] == ["GA"]
+
+
+def test_check_in_too_far_is_refused_and_nothing_recorded(people, client_as, routed):
+    case_id = people["leader"].post("/api/cases", json={**EAST, "category": "0602"}).get_json()["id"]
+    w = people["leader"].post("/api/whistles", json={"case_ids": [case_id], "lead_department": "GA",
+                                                    "co_departments": ["HBJ"], "reason": "群众诉求"}).get_json()
+    hbj = client_as("department_staff", department="HBJ")
+    far = hbj.post(f"/api/whistles/{w['id']}/reports", json={"lon": EAST["lon"] + 0.004, "lat": EAST["lat"]})
+    assert far.status_code == 422 and far.get_json()["error"]["code"] == "not_on_site"
+    assert "米" in far.get_json()["error"]["message"]
+    summons = people["leader"].get(f"/api/whistles/{w['id']}").get_json()["summons"]
+    assert all(s["reported_at"] is None for s in summons)
+    outsider = people["cgw"].post(f"/api/whistles/{w['id']}/reports", json=EAST)
+    assert outsider.status_code == 403
+
+
+def test_whistle_closes_only_when_all_its_cases_are_resolved(people):
+    p = people
+    first = p["leader"].post("/api/cases", json={**EAST, "category": "0101"}).get_json()["id"]
+    second = p["leader"].post("/api/cases", json={**EAST, "category": "0101"}).get_json()["id"]
+    w = p["leader"].post("/api/whistles", json={"case_ids": [first, second], "lead_department": "CGW",
+                                               "reason": "重点工作"}).get_json()
+    for case_id in (first, second):
+        act(p["leader"], case_id, "dispatch")
+        for step in ("sign", "start", "resolve"):
+            assert act(p["cgw"], case_id, step).status_code == 200
+        status = p["leader"].get(f"/api/whistles/{w['id']}").get_json()["status"]
+        assert status == ("open" if case_id == first else "closed")
+    timeline = p["leader"].get(f"/api/whistles/{w['id']}").get_json()["timeline"]
+    assert [e["action"] for e in timeline].count("whistle") == 2
+
+
+@pytest.mark.parametrize(("who", "status"), [("leader", 201), ("other_leader", 404), ("worker", 403),
+                                              ("cgw", 403), ("planner", 403)])
+def test_who_may_whistle(people, who, status):
+    case_id = _case(people)
+    resp = people[who].post("/api/whistles", json={"case_ids": [case_id], "lead_department": "CGW",
+                                                   "reason": "群众诉求"})
+    assert resp.status_code == status
+
+
+def test_late_check_in_is_flagged(session, routed):
+    from datetime import datetime, timedelta, timezone
+
+    from geo.services import accounts, cases, whistles
+
+    leader = accounts.create_user(session, "lead1", role="street_leader", scope="110101002", password="password-1")
+    ga = accounts.create_user(session, "ga01", role="department_staff", department="GA", password="password-1")
+    case = cases.create_case(session, cases.NewCase(lon=EAST["lon"], lat=EAST["lat"], category="0602"), user=leader)
+    t0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
+    w = whistles.blow(session, leader, case_nos=[case["id"]], lead="GA", co=[], reason="应急处置", now=t0)
+    late = whistles.report(session, ga, w["id"], lon=EAST["lon"], lat=EAST["lat"], now=t0 + timedelta(minutes=31))
+    assert late["late"] is True and late["distance_m"] == 0

@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from datetime import date, datetime
+
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from geo.store.db import make_engine, make_sessionmaker
 from webmap.config import load_config
@@ -17,6 +20,18 @@ __all__ = ["ROOT", "create_app"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class IsoJSONProvider(DefaultJSONProvider):
+    """JSON with ISO 8601 times (2026-11-28T09:30:00+08:00), not HTTP dates, and Chinese unescaped."""
+
+    ensure_ascii = False
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, (datetime, date)):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The application factory: settings, database, blueprints, error handlers."""
     settings = load_config(config)
@@ -24,8 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["GRIDMAP_SECRET_KEY"] or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = int(settings["GRIDMAP_MAX_UPLOAD_MB"]) * 1024 * 1024
-    app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = IsoJSONProvider(app)
 
     engine = make_engine(settings["DATABASE_URL"], pool_size=settings["GRIDMAP_DB_POOL_SIZE"],
                          timezone=settings["GRIDMAP_TIMEZONE"])
@@ -37,11 +51,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
     from webmap.pages import bp as pages_bp
+    from webmap.whistles import bp as whistles_bp
 
     app.config.update(OPENAPI_SETTINGS)
     api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     api.register_blueprint(boundaries_bp)
     api.register_blueprint(cases_bp)
+    api.register_blueprint(whistles_bp)
     app.register_blueprint(pages_bp)
     db.init_app(app)
     auth.init_app(app)

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.deadlines import URGENCIES
+from geo.services.whistles import REASONS as WHISTLE_REASONS
 from geo.workflow import ACTIONS
 
 _REQUIRED: dict[str, Any] = {"required": "必填。", "null": "不能为空（null）。"}
@@ -65,6 +66,21 @@ class CaseAction(Schema):
     contacted = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "回访：是否联系上"})
     solved = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "回访：是否解决"})
     satisfied = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "回访：是否满意"})
+
+
+class WhistleCreate(Schema):
+    case_ids = fields.List(Text(), required=True, error_messages=_REQUIRED, validate=validate.Length(1, 100))
+    lead_department = Text(required=True, error_messages=_REQUIRED)
+    co_departments = fields.List(Text(), load_default=list)
+    reason = Text(required=True, error_messages=_REQUIRED, validate=validate.OneOf(WHISTLE_REASONS),
+                  metadata={"description": "群众诉求、重点工作、综合执法、应急处置"})
+    note = Text(load_default="", validate=validate.Length(max=2000))
+
+
+class WhistleReport(Schema):
+    lon = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED)
+    lat = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED)
+    crs = Text(load_default="wgs84")
 
 
 class CaseQuery(Schema):

@@ -98,6 +98,7 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         "co_departments": list(assignment.co), "routing_rule": assignment.rule,
         "dispatch_due": due.dispatch_due, "respond_due": due.respond_due, "resolve_due": due.resolve_due,
         "day": reported_at.astimezone(tz).date(),
+        "resolve_limit_hours": assignment.resolve_limit_hours or facts.category.get("resolve_limit_hours"),
     }
     try:
         case_id, case_no = store.insert_case(session, values)

@@ -233,6 +233,7 @@ def _deadlines(plan: ImportPlan, rows: pd.DataFrame) -> None:
     if working.any():
         due[working] = _working_due(local[working], resolve[working], Calendar())
     rows["resolve_due"] = due
+    rows["resolve_limit_hours"] = hours.astype(float).where(hours.notna(), None)
 
 
 def _working_due(local: pd.Series, limit: pd.Series, calendar: Calendar) -> pd.Series:

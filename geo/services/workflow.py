@@ -15,6 +15,7 @@ from geo.errors import Conflict, InvalidInput, NotFound
 from geo.permissions import User
 from geo.store import events as store
 from geo.store import reference as reference_store
+from geo.store import whistles as whistle_store
 
 __all__ = ["act", "case_events"]
 
@@ -55,7 +56,9 @@ def act(session: Session, user: User, case_no: str, action: str, *, note: str = 
     event = store.insert_event(session, case_id=case["id"], actor_user_id=user.id, actor_name=user.username,
                                actor_role=user.role, action=action, from_status=case["status"],
                                to_status=plan.to_status, note=note, lon=position[0], lat=position[1],
-                               details={**details, **{k: v.isoformat() for k, v in updates.items()}})
+                               details={**details, **{k: v.isoformat() for k, v in updates.items()}}, at=now)
+    if plan.to_status in whistle_store.FINISHED:
+        whistle_store.close_finished(session, case["id"])
     if action in ("dispatch", "reopen") and case["lead_department"]:
         store.insert_outbox(session, "dispatch", case["lead_department"],
                             {"case": case_no, "action": action, "resolve_due": updates.get("resolve_due")})
@@ -80,8 +83,8 @@ def _deadline_updates(session: Session, case: dict[str, Any], action: str, now: 
     category = reference_store.all_categories(session)[case["category_code"]]
     urgency = case["urgency"]
     resolve = DEFAULT_LIMITS["resolve"][urgency]
-    if category["resolve_limit_hours"]:
-        resolve = timedelta(hours=float(category["resolve_limit_hours"]))
+    if case["resolve_limit_hours"]:  # the duty rule's or the category's own limit, fixed at intake
+        resolve = timedelta(hours=float(case["resolve_limit_hours"]))
     calendar = _calendar(session)
     return {"respond_due": now + DEFAULT_LIMITS["respond"][urgency],
             "resolve_due": add_limit(now, resolve, category["clock"], calendar)}

@@ -104,11 +104,11 @@ def insert_case(session: Session, values: dict[str, Any]) -> tuple[int, str]:
         INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at,
                            geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                            boundary_version_id, lead_department, co_departments, routing_rule,
-                           dispatch_due, respond_due, resolve_due)
+                           dispatch_due, respond_due, resolve_due, resolve_limit_hours)
         SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
                ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
                :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
-               :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due
+               :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours
         FROM n
         RETURNING id, case_no
         """), values).one()
@@ -269,7 +269,7 @@ def existing_external_ids(session: Session, source: str, ids: Sequence[str]) -> 
 _STAGING_COLUMNS = (
     "line", "external_id", "category_code", "description", "urgency", "reported_at", "lon", "lat",
     "orig_x", "orig_y", "grid_code", "community_code", "street_code", "district_code", "lead_department",
-    "co_departments", "routing_rule", "dispatch_due", "respond_due", "resolve_due", "day",
+    "co_departments", "routing_rule", "dispatch_due", "respond_due", "resolve_due", "day", "resolve_limit_hours",
 )
 
 
@@ -286,7 +286,8 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             reported_at timestamptz, lon float8, lat float8, orig_x float8, orig_y float8,
             grid_code text, community_code text, street_code text, district_code text,
             lead_department text, co_departments text[], routing_rule text,
-            dispatch_due timestamptz, respond_due timestamptz, resolve_due timestamptz, day date
+            dispatch_due timestamptz, respond_due timestamptz, resolve_due timestamptz, day date,
+            resolve_limit_hours float8
         ) ON COMMIT DELETE ROWS"""))
     session.execute(text("TRUNCATE case_staging"))
     raw: Any = conn.connection.dbapi_connection  # psycopg.Connection
@@ -309,11 +310,11 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at, geom,
                                orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
-                               dispatch_due, respond_due, resolve_due)
+                               dispatch_due, respond_due, resolve_due, resolve_limit_hours)
             SELECT {case_no}, :source, s.external_id, s.category_code, s.description, s.urgency, s.reported_at,
                    ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
                    s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
-                   s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due
+                   s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due, s.resolve_limit_hours
             FROM s JOIN b USING (district_code, day)
             ON CONFLICT (source, external_id) DO NOTHING
             RETURNING id, reported_at, geom, routing_rule)

@@ -40,6 +40,9 @@ __all__ = [
     "Department",
     "DutyRule",
     "Outbox",
+    "Whistle",
+    "WhistleCase",
+    "WhistleSummons",
 ]
 
 LEVEL_CHECK = "level IN ('district', 'street', 'community', 'grid')"
@@ -209,6 +212,7 @@ class Case(Base):
     respond_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolve_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    resolve_limit_hours: Mapped[float | None] = mapped_column(Float)
 
 
 class AppUser(Base):
@@ -296,3 +300,47 @@ class Outbox(Base):
     payload: Mapped[dict] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Whistle(Base):
+    """A street's whistle (吹哨) summoning departments to one or more of its open cases."""
+
+    __tablename__ = "whistle"
+    __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="ck_whistle_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    street_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    lead_department: Mapped[str] = mapped_column(ForeignKey("department.code"), nullable=False)
+    co_departments: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WhistleCase(Base):
+    __tablename__ = "whistle_case"
+    __table_args__ = (Index("ix_whistle_case_case", "case_id"),)
+
+    whistle_id: Mapped[int] = mapped_column(ForeignKey("whistle.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+
+
+class WhistleSummons(Base):
+    """A department summoned by a whistle, and its check-in (报到): when, where, how far, late or not."""
+
+    __tablename__ = "whistle_summons"
+    __table_args__ = (CheckConstraint("role IN ('lead', 'co')", name="ck_whistle_summons_role"),)
+
+    whistle_id: Mapped[int] = mapped_column(ForeignKey("whistle.id", ondelete="CASCADE"), primary_key=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    report_lon: Mapped[float | None] = mapped_column(Float)
+    report_lat: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    late: Mapped[bool | None] = mapped_column(Boolean)
