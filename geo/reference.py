@@ -15,6 +15,7 @@ jurisdiction polygons of department CODE or its units).
 from __future__ import annotations
 
 import math
+from datetime import date
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from geo.routing import DutyRule
 __all__ = [
     "CategoryRow",
     "DepartmentRow",
+    "parse_calendar",
     "parse_categories",
     "parse_departments",
     "parse_duties",
@@ -181,3 +183,24 @@ def _refuse_duplicates(keys: list[str], what: str) -> None:
     dupes = sorted({k for k in keys if k in seen or seen.add(k)})  # type: ignore[func-returns-value]
     if dupes:
         raise InvalidInput(f"{what}重复：{preview(dupes)}。", field="path", code="duplicate_code")
+
+
+def parse_calendar(frame: pd.DataFrame) -> list[tuple[date, str, str]]:
+    """Columns: day (2026-10-01), kind (holiday 节假日 / workday 调休上班), name."""
+    _require_columns(frame, ("day", "kind"), "日历")
+    kinds = {"holiday": "holiday", "节假日": "holiday", "休": "holiday", "workday": "workday", "调休": "workday",
+             "班": "workday"}
+    rows, problems = [], []
+    for line, rec in enumerate(frame.to_dict("records"), start=2):
+        text, kind = _text(rec.get("day")), kinds.get(_text(rec.get("kind")))
+        try:
+            day = date.fromisoformat(text.replace("/", "-")[:10])
+        except ValueError:
+            problems.append(f"第 {line} 行日期 {text!r} 无效（如 2026-10-01）")
+            continue
+        if kind is None:
+            problems.append(f"第 {line} 行 kind 应为 holiday 或 workday")
+            continue
+        rows.append((day, kind, _text(rec.get("name"))))
+    _refuse(problems, "日历")
+    return rows

@@ -309,3 +309,49 @@ def test_late_check_in_is_flagged(session, routed):
     w = whistles.blow(session, leader, case_nos=[case["id"]], lead="GA", co=[], reason="应急处置", now=t0)
     late = whistles.report(session, ga, w["id"], lon=EAST["lon"], lat=EAST["lat"], now=t0 + timedelta(minutes=31))
     assert late["late"] is True and late["distance_m"] == 0
+
+
+# --- deadlines, overdue, outbox -------------------------------------------------------------------
+
+
+def test_overdue_cases_are_flagged_and_filterable(people, routed):
+    fresh = _case(people)
+    late = _case(people)
+    routed.execute(text("UPDATE cases SET dispatch_due = now() - interval '1 minute' WHERE case_no = :no"),
+                   {"no": late})
+    overdue = people["leader"].get("/api/cases?overdue=true").get_json(force=True)["features"]
+    assert [f["id"] for f in overdue] == [late] and overdue[0]["properties"]["overdue"] is True
+    on_time = people["leader"].get("/api/cases?overdue=false").get_json(force=True)["features"]
+    assert [f["id"] for f in on_time] == [fresh]
+
+
+def test_outbox_drain_prints_dispatch_and_overdue_once(people, routed):
+    from geo.services.outbox import drain
+
+    case = _case(people)
+    act(people["leader"], case, "dispatch")
+    routed.execute(text("UPDATE cases SET resolve_due = now() - interval '1 hour' WHERE case_no = :no"),
+                   {"no": case})
+    first = drain(routed)
+    assert [(r["kind"], r["recipient"], r["payload"]["case"]) for r in first] == [
+        ("dispatch", "CGW", case), ("overdue", "CGW", case)]
+    assert first[1]["payload"]["step"] == "resolve"
+    assert drain(routed) == []  # marked sent, and the overdue step is not notified twice
+
+
+def test_working_day_calendar_moves_deadlines(session, routed, tmp_path):
+    from datetime import date, datetime, timedelta, timezone
+
+    from geo.services import accounts, cases, workflow
+    from geo.services.reference import load_calendar
+
+    (tmp_path / "cal.csv").write_text("day,kind,name\n2026-11-30,holiday,测试假日\n", encoding="utf-8")
+    assert load_calendar(session, tmp_path / "cal.csv") == 1
+    leader = accounts.create_user(session, "lead2", role="street_leader", scope="110101", password="password-1")
+    # 0699 (其他) is complex, 15 days on a working-day clock; dispatched on Friday 27 Nov.
+    case = cases.create_case(session, cases.NewCase(lon=116.3175, lat=39.9025, category="0699"), user=leader)
+    friday = datetime(2026, 11, 27, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+    workflow.act(session, leader, case["id"], "dispatch", now=friday)
+    due = session.execute(text("SELECT resolve_due FROM cases WHERE case_no = :no"), {"no": case["id"]}).scalar_one()
+    # 15 working days from Fri 27 Nov, skipping weekends and Mon 30 Nov: Mon 21 Dec.
+    assert due.astimezone(friday.tzinfo).date() == date(2026, 12, 21)

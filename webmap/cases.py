@@ -57,7 +57,7 @@ def list_cases(query: dict[str, Any]) -> Response:
     area = next((query.get(k) for k in ("grid", "community", "street", "district", "area") if query.get(k)), None)
     filters = CaseFilters(
         statuses=_split(query.get("status")), categories=_split(query.get("category")), area=area,
-        bbox=parse_bbox(query.get("bbox")), source=query.get("source"),
+        bbox=parse_bbox(query.get("bbox")), source=query.get("source"), overdue=query.get("overdue"),
         reported_from=_time(query.get("from_"), "from"), reported_to=_time(query.get("to"), "to"),
     )
     page = case_service.list_cases(get_session(), case_service.scoped(filters, current()), limit=query["limit"],

@@ -26,6 +26,7 @@ from geo.exports import FORMATS
 from geo.services import accounts
 from geo.services import boundaries as boundary_service
 from geo.services import imports as import_service
+from geo.services import outbox as outbox_service
 from geo.services import reference as reference_service
 from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings, export_cases
@@ -322,6 +323,38 @@ def duties_load(ctx: Context, path: Path, encoding: str | None) -> None:
     with ctx.session() as session:
         count = reference_service.load_duties(session, path, encoding=encoding)
     click.echo(f"已加载 {count} 条责任清单规则")
+
+
+@main.group(cls=_Group)
+def calendar() -> None:
+    """工作日日历：节假日和调休上班日（按工作日计时的分类用）。"""
+
+
+@calendar.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--encoding", help="编码（默认自动识别）")
+@pass_ctx
+def calendar_load(ctx: Context, path: Path, encoding: str | None) -> None:
+    """加载节假日/调休：day, kind（holiday/workday）, name。"""
+    with ctx.session() as session:
+        count = reference_service.load_calendar(session, path, encoding=encoding)
+    click.echo(f"已加载 {count} 天")
+
+
+@main.group(cls=_Group)
+def outbox() -> None:
+    """通知发件箱（派遣、召集、超期）；本系统不发送，只交给短信/企业微信/邮件通道。"""
+
+
+@outbox.command("drain")
+@pass_ctx
+def outbox_drain(ctx: Context) -> None:
+    """先为新超期的案件写通知，再打印所有未发送的通知并标记为已发送（JSON，每行一条）。"""
+    with ctx.session() as session:
+        rows = outbox_service.drain(session)
+    for row in rows:
+        click.echo(json.dumps({**row, "created_at": row["created_at"].isoformat()}, ensure_ascii=False))
+    click.echo(f"共 {len(rows)} 条通知", err=True)
 
 
 # --- cases ------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ class CaseQuery(Schema):
     source = Text()
     from_ = Text(data_key="from", metadata={"description": "受理时间起（含）"})
     to = Text(metadata={"description": "受理时间止（不含）"})
+    overdue = fields.Boolean(metadata={"description": "true：只看超期；false：只看未超期"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     cursor = Text(metadata={"description": "上一页返回的 next"})
 

@@ -141,6 +141,7 @@ def _feature(row: dict[str, Any]) -> dict[str, Any]:
     props["id"] = props.pop("case_no")
     props["deadlines"] = {k: props.pop(k) for k in ("dispatch_due", "respond_due", "resolve_due")}
     props["category"] = props.pop("category_code")
+    props["overdue"] = bool(props.get("overdue"))
     return {"type": "Feature", "id": props["id"], "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "properties": props}
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from geo.boundaries import read_boundary_file
 from geo.crs import WGS84, reproject
 from geo.errors import InvalidInput
-from geo.reference import parse_categories, parse_departments, parse_duties
+from geo.reference import parse_calendar, parse_categories, parse_departments, parse_duties
 from geo.store import reference as store
 from geo.tables import TABLE_SUFFIXES, read_table
 
@@ -20,6 +20,7 @@ __all__ = [
     "SEED_CATEGORIES",
     "install_seed_categories",
     "list_categories",
+    "load_calendar",
     "load_categories",
     "load_departments",
     "load_duties",
@@ -80,3 +81,11 @@ def load_duties(session: Session, path: str | Path, *, encoding: str | None = No
 
 def list_categories(session: Session) -> list[dict[str, object]]:
     return list(store.all_categories(session).values())
+
+
+def load_calendar(session: Session, path: str | Path, *, encoding: str | None = None) -> int:
+    """Holidays and make-up workdays (调休) for working-day clocks: CSV/XLSX with day, kind, name."""
+    frame = read_table(path, encoding=encoding)
+    rows = parse_calendar(frame)
+    store.upsert_calendar(session, rows)
+    return len(rows)

@@ -141,11 +141,23 @@ def _degrees_covering(metres: float, lat: float) -> float:
     return 1.5 * metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
 
 
+#: A case is overdue (超期) when the clock of the step it waits for has run out.
+OVERDUE_SQL = """(
+    (c.status = 'received' AND c.dispatch_due < now())
+    OR (c.status IN ('dispatched', 'signed') AND c.respond_due < now())
+    OR (c.status IN ('dispatched', 'signed', 'responded', 'in_progress', 'returned', 'suspended')
+        AND c.resolve_due < now()))"""
+OVERDUE_STEP_SQL = """CASE
+    WHEN c.status = 'received' AND c.dispatch_due < now() THEN 'dispatch'
+    WHEN c.status IN ('dispatched', 'signed', 'responded', 'in_progress', 'returned', 'suspended')
+         AND c.resolve_due < now() THEN 'resolve'
+    WHEN c.status IN ('dispatched', 'signed') AND c.respond_due < now() THEN 'respond' END"""
+
 _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, cat.name AS category_name,
     c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
     c.orig_x, c.orig_y, c.orig_crs, c.grid_code, c.community_code, c.street_code, c.district_code,
     c.boundary_version_id, c.lead_department, c.co_departments, c.routing_rule, c.status,
-    c.dispatch_due, c.respond_due, c.resolve_due"""
+    c.dispatch_due, c.respond_due, c.resolve_due, """ + OVERDUE_SQL + " AS overdue"
 
 
 def get_case(session: Session, case_no: str) -> dict[str, Any] | None:
@@ -166,6 +178,7 @@ class CaseFilters:
     source: str | None = None
     visible_area: str | None = None  # the reader's scope (a boundary code prefix)
     departments: tuple[str, ...] | None = None  # department staff: cases these lead or assist
+    overdue: bool | None = None
 
 
 def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
@@ -192,6 +205,8 @@ def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
     if filters.source:
         clauses.append("c.source = :source")
         params["source"] = filters.source
+    if filters.overdue is not None:
+        clauses.append(OVERDUE_SQL if filters.overdue else f"NOT {OVERDUE_SQL}")
     if filters.visible_area:
         clauses.append("c.grid_code LIKE :visible")
         params["visible"] = filters.visible_area + "%"
@@ -212,6 +227,17 @@ def list_cases(session: Session, filters: CaseFilters, *, limit: int, before_id:
         f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
         f"WHERE {where} ORDER BY c.id DESC LIMIT :limit"), params).mappings().all()
     return [dict(r) for r in rows]
+
+
+def newly_overdue(session: Session) -> list[dict[str, Any]]:
+    """Overdue cases whose current overdue step has no notification yet."""
+    return [dict(r) for r in session.execute(text(f"""
+        SELECT c.case_no, c.street_code, c.lead_department, {OVERDUE_STEP_SQL} AS step
+        FROM cases c
+        WHERE {OVERDUE_SQL}
+          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'overdue' AND o.payload->>'case' = c.case_no
+                          AND o.payload->>'step' = {OVERDUE_STEP_SQL})
+        ORDER BY c.id""")).mappings().all()]
 
 
 def iter_cases(session: Session, filters: CaseFilters, *, batch: int = 50_000) -> Any:

@@ -21,6 +21,7 @@ __all__ = [
     "insert_missing_categories",
     "jurisdictions",
     "replace_duty_rules",
+    "upsert_calendar",
     "upsert_categories",
     "upsert_departments",
 ]
@@ -118,3 +119,10 @@ def all_duty_rules(session: Session) -> dict[str, list[DutyRule]]:
             "FROM duty_rule ORDER BY id")).all():
         grouped.setdefault(r[0], []).append(DutyRule(r[0], r[1], r[2], r[3], tuple(r[4]), r[5]))
     return grouped
+
+
+def upsert_calendar(session: Session, rows: Sequence[tuple[Any, str, str]]) -> None:
+    if rows:
+        session.execute(text("INSERT INTO calendar_day (day, kind, name) VALUES (:d, :k, :n) "
+                             "ON CONFLICT (day) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name"),
+                        [{"d": d, "k": k, "n": n} for d, k, n in rows])
