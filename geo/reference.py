@@ -15,9 +15,9 @@ jurisdiction polygons of department CODE or its units).
 from __future__ import annotations
 
 import math
-from datetime import date
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pandas as pd

@@ -1,6 +1,7 @@
 """Acting on cases through the API: scenario, permissions by role and scope, audit, concurrency."""
 
 import threading
+from datetime import UTC
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -298,14 +299,14 @@ def test_who_may_whistle(people, who, status):
 
 
 def test_late_check_in_is_flagged(session, routed):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from geo.services import accounts, cases, whistles
 
     leader = accounts.create_user(session, "lead1", role="street_leader", scope="110101002", password="password-1")
     ga = accounts.create_user(session, "ga01", role="department_staff", department="GA", password="password-1")
     case = cases.create_case(session, cases.NewCase(lon=EAST["lon"], lat=EAST["lat"], category="0602"), user=leader)
-    t0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
     w = whistles.blow(session, leader, case_nos=[case["id"]], lead="GA", co=[], reason="应急处置", now=t0)
     late = whistles.report(session, ga, w["id"], lon=EAST["lon"], lat=EAST["lat"], now=t0 + timedelta(minutes=31))
     assert late["late"] is True and late["distance_m"] == 0

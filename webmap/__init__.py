@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-
-from datetime import date, datetime
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
@@ -50,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap import auth, db, errors
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
+    from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
     from webmap.whistles import bp as whistles_bp
 
@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(cases_bp)
     api.register_blueprint(whistles_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(open311_bp)
     db.init_app(app)
     auth.init_app(app)
     errors.init_app(app)  # after the Api, so our error bodies win over flask-smorest's

@@ -32,6 +32,9 @@ bp = Blueprint("auth", __name__)
 #: Endpoints anyone may call without signing in.
 PUBLIC_ENDPOINTS = frozenset({
     "auth.login", "static", "boundaries.healthz", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
+    # Open311 is a public interface by its specification: reads are open, POST needs api_key.
+    "open311.discovery", "open311.services", "open311.service_definition", "open311.post_request",
+    "open311.get_requests", "open311.get_request", "open311.token",
 })
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -9,7 +9,7 @@ only when all its cases are resolved (事不完、人不撤).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,7 @@ class WhistleSettings:
 def blow(session: Session, user: User, *, case_nos: list[str], lead: str, co: list[str], reason: str,
          note: str = "", settings: WhistleSettings | None = None, now: datetime | None = None) -> dict[str, Any]:
     settings = settings or WhistleSettings()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if user.role != "street_leader":
         raise Forbidden("只有街道负责人可以吹哨。", field="role")
     if reason not in REASONS:
@@ -85,7 +85,7 @@ def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: fl
            settings: WhistleSettings | None = None, now: datetime | None = None) -> dict[str, Any]:
     """A summoned department checks in on site; refused (nothing stored) when too far from every case."""
     settings = settings or WhistleSettings()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     whistle = store.get(session, whistle_id)
     if whistle is None:
         raise NotFound(f"吹哨 {whistle_id} 不存在。", field="id", code="not_found")

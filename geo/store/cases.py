@@ -27,6 +27,7 @@ __all__ = [
     "insert_case",
     "iter_cases",
     "list_cases",
+    "open311_requests",
     "point_facts",
     "possible_duplicates",
 ]
@@ -351,3 +352,30 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
         """), {"source": source, "crs": orig_crs, "version": version_id})
     # One 'receive' event per inserted case: the event count is the case count.
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def open311_requests(
+    session: Session, *, limit: int, offset: int, ids: list[str] | None = None, start: datetime | None = None,
+    end: datetime | None = None, codes: list[str] | None = None, closed: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Cases as Open311 reads them: by ids, or by time range, category codes and open/closed."""
+    where, params = ["true"], {"limit": limit, "offset": offset}
+    if ids is not None:
+        where.append("c.case_no = ANY(:ids)")
+        params["ids"] = ids
+    if start is not None and end is not None:
+        where += ["c.reported_at >= :start", "c.reported_at <= :end"]
+        params.update(start=start, end=end)
+    if codes:
+        where.append("c.category_code = ANY(:codes)")
+        params["codes"] = codes
+    if closed is not None:
+        where.append("c.status IN ('closed', 'void')" if closed else "c.status NOT IN ('closed', 'void')")
+    rows = session.execute(text(f"""
+        SELECT c.case_no, c.status, c.category_code, cat.name AS category_name, c.description, c.lead_department,
+               c.street_code, c.reported_at, c.resolve_due, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+               coalesce((SELECT max(e.at) FROM case_event e WHERE e.case_id = c.id), c.received_at) AS updated_at
+        FROM cases c JOIN category cat ON cat.code = c.category_code
+        WHERE {' AND '.join(where)} ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit OFFSET :offset"""),
+        params).mappings().all()
+    return [dict(r) for r in rows]

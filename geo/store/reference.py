@@ -86,7 +86,7 @@ def department_codes(session: Session) -> set[str]:
 
 
 def department_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(text("SELECT code, name FROM department")).tuples().all())
+    return {r[0]: r[1] for r in session.execute(text("SELECT code, name FROM department")).all()}
 
 
 def jurisdictions(session: Session) -> tuple[list[str], list[str | None], np.ndarray]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["close_finished", "get", "insert", "record_report", "summons_of", "whistle_cases", "distance_to_cases"]
+__all__ = ["close_finished", "distance_to_cases", "get", "insert", "record_report", "summons_of", "whistle_cases"]
 
 FINISHED = ("resolved", "checked", "closed")
 
