@@ -229,8 +229,9 @@ def test_scenario_with_a_whistle_two_departments_one_on_site_one_too_far(people,
     dispatched = act(p["leader"], case_id, "dispatch").get_json()
     at = datetime.fromisoformat(dispatched["event"]["at"])
     due = p["leader"].get(f"/api/cases/{case_id}").get_json()["properties"]["deadlines"]
-    assert datetime.fromisoformat(due["respond_due"]) - at == pytest.approx(timedelta(hours=24), abs=timedelta(seconds=2))
-    assert datetime.fromisoformat(due["resolve_due"]) - at == pytest.approx(timedelta(hours=12), abs=timedelta(seconds=2))
+    tolerance = timedelta(seconds=2)
+    assert datetime.fromisoformat(due["respond_due"]) - at == pytest.approx(timedelta(hours=24), abs=tolerance)
+    assert datetime.fromisoformat(due["resolve_due"]) - at == pytest.approx(timedelta(hours=12), abs=tolerance)
 
     whistle = p["leader"].post("/api/whistles", json={
         "case_ids": [case_id], "lead_department": "GA", "co_departments": ["HBJ"], "reason": "综合执法"})

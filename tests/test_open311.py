@@ -70,7 +70,8 @@ def test_service_definition(anon, fmt):
         attribute = {c.tag: c.text for c in node}
         values = [{c.tag: c.text for c in v} for v in node.find("values")]
     assert attribute["code"] == "urgency" and attribute["datatype"] == "singlevaluelist"
-    assert {"variable", "code", "datatype", "required", "datatype_description", "order", "description"} <= set(attribute)
+    fields = {"variable", "code", "datatype", "required", "datatype_description", "order", "description"}
+    assert fields <= set(attribute)
     assert {"key": "emergency", "name": "紧急"} in values
     assert anon.get(f"/open311/v2/services/9999.{fmt}").status_code == 404
 

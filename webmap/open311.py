@@ -80,7 +80,8 @@ def _not_found(exc: HTTPNotFound) -> Response:
 @bp.get("/discovery.<fmt>")
 def discovery(fmt: str) -> Response:
     base = request.url_root.rstrip("/") + "/open311/v2/"
-    body = {"changeset": "2026-11-28T00:00:00+08:00", "contact": "区网格化服务管理中心", "key_service": "gridmap tokens create",
+    body = {"changeset": "2026-11-28T00:00:00+08:00", "contact": "区网格化服务管理中心",
+            "key_service": "gridmap tokens create",
             "endpoints": [{"specification": SPECIFICATION, "url": base, "changeset": "2026-11-28T00:00:00+08:00",
                            "type": "production", "formats": ["application/json", "text/xml"]}]}
     return _render("discovery", body, _format(fmt))

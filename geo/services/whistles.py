@@ -99,7 +99,8 @@ def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: fl
     point = (float(x[0]), float(y[0]))
     distance = store.distance_to_cases(session, whistle_id, *point)
     if distance > settings.on_site_m:
-        raise InvalidInput(f"报到位置离案件 {distance:.0f} 米，超过 {settings.on_site_m:.0f} 米，不算到场（not on site）。"
+        raise InvalidInput(f"报到位置离案件 {distance:.0f} 米，超过 {settings.on_site_m:.0f} 米，"
+                           "不算到场（not on site）。"
                            "请到现场后再报到。", field="lon", code="not_on_site")
     recorded = store.record_report(session, whistle_id=whistle_id, department=mine[0], user_id=user.id,
                                    lon=point[0], lat=point[1], distance_m=round(distance, 1), now=now)

@@ -359,7 +359,8 @@ def open311_requests(
     end: datetime | None = None, codes: list[str] | None = None, closed: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Cases as Open311 reads them: by ids, or by time range, category codes and open/closed."""
-    where, params = ["true"], {"limit": limit, "offset": offset}
+    where: list[str] = ["true"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     if ids is not None:
         where.append("c.case_no = ANY(:ids)")
         params["ids"] = ids
