@@ -399,6 +399,24 @@ def machine_line() -> str:
             f"Python {platform.python_version()}, {platform.platform()}")
 
 
+def git_state() -> str:
+    """HEAD and whether the working tree has uncommitted changes (the code that was measured)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
+                               timeout=10).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    dirty = [line for line in dirty if not line[3:].startswith("bench/")]
+    return head + (f" + {len(dirty)} uncommitted paths outside bench/" if dirty else " (clean outside bench/)")
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load average: the machine may be shared with other work."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def dump_json(path: Path | None, payload: dict[str, Any]) -> None:
     if path is not None:
         path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")

@@ -394,17 +394,6 @@ def api_token(url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
 
 
-def git_state() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=common.ROOT, capture_output=True, text=True,
-                               timeout=10).stdout.strip().splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head}" + (f" + {len(dirty)} uncommitted paths in the working tree" if dirty else "")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grids", type=int, default=10_000)
@@ -423,8 +412,8 @@ def main() -> int:
         parser.error("phases are bounded: --duration <= 120 s and rate × duration <= 50,000 requests")
 
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": common.machine_line(), "code": git_state(), "threads": args.threads}
-    log(f"machine: {results['machine']}")
+    results: dict[str, Any] = {"machine": common.machine_line(), "code": common.git_state(), "threads": args.threads}
+    log(f"machine: {results['machine']}; load average {common.load_average()}")
     log(f"code: {results['code']}")
     log("the load client, the server and PostgreSQL all share these cores (127.0.0.1 only).")
     with Cluster("api", keep=args.keep) as pg:
@@ -437,7 +426,7 @@ def main() -> int:
 
                 shutil.rmtree(work, ignore_errors=True)
     results["total_seconds"] = time.perf_counter() - started
-    log(f"\nwhole benchmark: {results['total_seconds']:.0f} s")
+    log(f"\nwhole benchmark: {results['total_seconds']:.0f} s; load average now {common.load_average()}")
     common.dump_json(args.json, results)
     return 0
 
