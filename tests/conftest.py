@@ -239,3 +239,15 @@ def routed(loaded: Session, tmp_path: Path) -> Session:
     """The tiny hierarchy plus departments and duty list (rolled back after the test)."""
     load_tiny_reference(loaded, tmp_path / "reference")
     return loaded
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """scrypt's work factor makes each hash ~60 ms on purpose; the tests create hundreds of users.
+    Hashes stay scrypt with the cost recorded in them (verification reads it back), just cheaper."""
+    import geo.passwords
+
+    original = geo.passwords._N
+    geo.passwords._N = 2**8
+    yield
+    geo.passwords._N = original

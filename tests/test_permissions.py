@@ -1,0 +1,103 @@
+"""The permission table: every endpoint × every role × inside/outside scope, with the expected status.
+
+The case lives in grid 110101002001002 (street 110101002), led by CGW; the whistle summons CGW.
+"inside" users' scopes contain it, "outside" users' do not. A new endpoint without a row here
+fails ``test_every_endpoint_is_in_the_table``.
+"""
+
+import pytest
+
+from geo.services import accounts, cases, whistles
+from tests.conftest import make_user
+
+EAST = {"lon": 116.3175, "lat": 39.9025}
+USERS = {  # name: (role, scope, department)
+    "worker_in": ("grid_worker", "110101002001002", None),
+    "worker_out": ("grid_worker", "110101001001001", None),
+    "leader_in": ("street_leader", "110101002", None),
+    "leader_out": ("street_leader", "110101001", None),
+    "staff_lead": ("department_staff", "", "CGW"),
+    "staff_other": ("department_staff", "", "HBJ"),
+    "planner_in": ("planner", "110101002", None),
+    "planner_out": ("planner", "110101001", None),
+    "admin": ("admin", "", None),
+}
+WHO = ["anon", *USERS]
+
+# endpoint: (method, path, body, {who: status}); "*" is everyone else.
+SIGNED_IN_200 = {"anon": 401, "*": 200}
+SEE = {"anon": 401, "worker_in": 200, "worker_out": 404, "leader_in": 200, "leader_out": 404, "staff_lead": 200,
+       "staff_other": 404, "planner_in": 200, "planner_out": 404, "admin": 200}
+PUBLIC = {"*": 200}
+TABLE = {
+    "pages.index": ("GET", "/", None, {"anon": 302, "*": 200}),
+    "auth.login": ("GET", "/login", None, PUBLIC),
+    "auth.logout": ("POST", "/logout", None, {"*": 302}),
+    "boundaries.healthz": ("GET", "/healthz", None, PUBLIC),
+    "boundaries.boundary_layer": ("GET", "/api/boundaries/grid.geojson", None, SIGNED_IN_200),
+    "boundaries.boundary_search": ("GET", "/api/boundaries/search?q=1101", None, SIGNED_IN_200),
+    "cases.create_case": ("POST", "/api/cases", {**EAST, "category": "0101"},
+                          {"anon": 401, "worker_in": 201, "worker_out": 403, "leader_in": 201, "leader_out": 403,
+                           "staff_lead": 201, "staff_other": 201, "planner_in": 403, "planner_out": 403,
+                           "admin": 403}),
+    "cases.list_cases": ("GET", "/api/cases", None, SIGNED_IN_200),
+    "cases.get_case": ("GET", "/api/cases/{case}", None, SEE),
+    "cases.case_events": ("GET", "/api/cases/{case}/events", None, SEE),
+    "cases.case_action": ("POST", "/api/cases/{case}/actions", {"action": "dispatch"},
+                          {**SEE, "worker_in": 403, "staff_lead": 403, "planner_in": 403, "admin": 403}),
+    "cases.categories": ("GET", "/api/categories", None, SIGNED_IN_200),
+    "whistles.blow": ("POST", "/api/whistles", {"case_ids": ["{case}"], "lead_department": "CGW", "reason": "群众诉求"},
+                      {"anon": 401, "leader_in": 201, "leader_out": 404, "*": 403}),
+    "whistles.report": ("POST", "/api/whistles/{whistle}/reports", EAST, {"anon": 401, "staff_lead": 201, "*": 403}),
+    "whistles.get_whistle": ("GET", "/api/whistles/{whistle}", None, SEE),
+    "api-docs.openapi_json": ("GET", "/api/openapi.json", None, PUBLIC),
+    "api-docs.openapi_swagger_ui": ("GET", "/api/docs", None, PUBLIC),
+    "open311.discovery": ("GET", "/open311/v2/discovery.json", None, PUBLIC),
+    "open311.services": ("GET", "/open311/v2/services.json", None, PUBLIC),
+    "open311.service_definition": ("GET", "/open311/v2/services/0101.json", None, PUBLIC),
+    "open311.get_requests": ("GET", "/open311/v2/requests.json", None, PUBLIC),
+    "open311.get_request": ("GET", "/open311/v2/requests/{case}.json", None, PUBLIC),
+    "open311.token": ("GET", "/open311/v2/tokens/{case}.json", None, PUBLIC),
+    # Open311 POST authenticates with api_key only (its own tests cover valid keys); cookies and
+    # bearer headers do not count, so everyone without a key gets 403.
+    "open311.post_request": ("POST", "/open311/v2/requests.json", None, {"*": 403}),
+}
+NOT_IN_TABLE = {"static"}  # files, no data
+
+
+def test_every_endpoint_is_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - NOT_IN_TABLE
+    assert endpoints == set(TABLE)
+
+
+@pytest.fixture
+def world(session, routed):
+    leader = accounts.create_user(session, "setup_leader", role="street_leader", scope="110101002",
+                                  password="password-setup")
+    case = cases.create_case(session, cases.NewCase(category="0101", **EAST), user=leader)
+    assert case["properties"]["lead_department"] == "CGW"
+    whistle = whistles.blow(session, leader, case_nos=[case["id"]], lead="CGW", co=[], reason="综合执法")
+    return {"case": case["id"], "whistle": str(whistle["id"])}
+
+
+def _fill(value, world):
+    if isinstance(value, str):
+        return value.format(**world)
+    if isinstance(value, list):
+        return [_fill(v, world) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, world) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("endpoint", sorted(TABLE))
+def test_permission_table(app, session, world, endpoint, who):
+    method, path, body, expected = TABLE[endpoint]
+    client = app.test_client()
+    if who != "anon":
+        role, scope, department = USERS[who]
+        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + make_user(session, who, role, scope, department)
+    path, body = _fill(path, world), _fill(body, world)
+    resp = client.open(path, method=method, json=body) if body is not None else client.open(path, method=method)
+    assert resp.status_code == expected.get(who, expected.get("*")), resp.get_data(as_text=True)[:300]
