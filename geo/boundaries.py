@@ -139,11 +139,15 @@ def read_boundary_file(
             code="bad_encoding",
         ) from exc
     except pyogrio.errors.DataSourceError as exc:
-        raise BoundaryFileError(
-            f"无法打开 {path.name}：{exc}。支持 Shapefile（.shp 或 .zip）、GeoPackage、GeoJSON。",
-            field="path",
-            code="unreadable_file",
-        ) from exc
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: Exception) -> BoundaryFileError:
+    return BoundaryFileError(
+        f"无法打开 {path.name}：{exc}。支持 Shapefile（.shp 或 .zip）、GeoPackage、GeoJSON。",
+        field="path",
+        code="unreadable_file",
+    )
 
 
 def _resolve_encoding(path: Path, encoding: str | None) -> str | None:
@@ -206,11 +210,7 @@ def _resolve_layer(path: Path, layer: str | None) -> str | None:
     try:
         layers = pyogrio.list_layers(path)
     except pyogrio.errors.DataSourceError as exc:
-        raise BoundaryFileError(
-            f"无法打开 {path.name}：{exc}。支持 Shapefile（.shp 或 .zip）、GeoPackage、GeoJSON。",
-            field="path",
-            code="unreadable_file",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     names = [str(name) for name, _ in layers]
     if layer is not None:
         if layer not in names:

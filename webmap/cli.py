@@ -277,68 +277,40 @@ def tokens_revoke(ctx: Context, token_id: int) -> None:
 # --- reference data ---------------------------------------------------------------------------
 
 
-@main.group(cls=_Group)
-def categories() -> None:
-    """问题分类（4 位编码）。"""
+#: (group, group help, load help, service, message): `gridmap GROUP load FILE [--encoding ENC]`.
+REFERENCE_LOADS: tuple[tuple[str, str, str, Any, str], ...] = (
+    ("categories", "问题分类（4 位编码）。",
+     "新增或更新分类：code, name, major_name, urgency, resolve_limit_hours, clock。",
+     reference_service.load_categories, "已加载 {} 个分类"),
+    ("departments", "职能部门及其下属单位（可带辖区多边形）。",
+     "新增或更新部门：CSV/XLSX（code, name, parent_code），或带辖区多边形的 GeoJSON/GPKG/SHP。",
+     reference_service.load_departments, "已加载 {} 个部门/单位"),
+    ("duties", "责任清单：分类 + 范围 → 主责部门和协办部门。",
+     "整体替换责任清单：category, scope, lead, co, resolve_limit_hours。",
+     reference_service.load_duties, "已加载 {} 条责任清单规则"),
+    ("calendar", "工作日日历：节假日和调休上班日（按工作日计时的分类用）。",
+     "加载节假日/调休：day, kind（holiday/workday）, name。",
+     reference_service.load_calendar, "已加载 {} 天"),
+)
 
 
-@categories.command("load")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-@pass_ctx
-def categories_load(ctx: Context, path: Path, encoding: str | None) -> None:
-    """新增或更新分类：code, name, major_name, urgency, resolve_limit_hours, clock。"""
-    with ctx.session() as session:
-        count = reference_service.load_categories(session, path, encoding=encoding)
-    click.echo(f"已加载 {count} 个分类")
+def _reference_group(name: str, group_help: str, load_help: str, load: Any, done: str) -> None:
+    group = _Group(name, help=group_help)
+
+    @group.command("load", help=load_help)
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--encoding", help="编码（默认自动识别 UTF-8/GBK）")
+    @pass_ctx
+    def load_command(ctx: Context, path: Path, encoding: str | None) -> None:
+        with ctx.session() as session:
+            count = load(session, path, encoding=encoding)
+        click.echo(done.format(count))
+
+    main.add_command(group)
 
 
-@main.group(cls=_Group)
-def departments() -> None:
-    """职能部门及其下属单位（可带辖区多边形）。"""
-
-
-@departments.command("load")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--encoding", help="编码（默认自动识别）")
-@pass_ctx
-def departments_load(ctx: Context, path: Path, encoding: str | None) -> None:
-    """新增或更新部门：CSV/XLSX（code, name, parent_code），或带辖区多边形的 GeoJSON/GPKG/SHP。"""
-    with ctx.session() as session:
-        count = reference_service.load_departments(session, path, encoding=encoding)
-    click.echo(f"已加载 {count} 个部门/单位")
-
-
-@main.group(cls=_Group)
-def duties() -> None:
-    """责任清单：分类 + 范围 → 主责部门和协办部门。"""
-
-
-@duties.command("load")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--encoding", help="编码（默认自动识别）")
-@pass_ctx
-def duties_load(ctx: Context, path: Path, encoding: str | None) -> None:
-    """整体替换责任清单：category, scope, lead, co, resolve_limit_hours。"""
-    with ctx.session() as session:
-        count = reference_service.load_duties(session, path, encoding=encoding)
-    click.echo(f"已加载 {count} 条责任清单规则")
-
-
-@main.group(cls=_Group)
-def calendar() -> None:
-    """工作日日历：节假日和调休上班日（按工作日计时的分类用）。"""
-
-
-@calendar.command("load")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--encoding", help="编码（默认自动识别）")
-@pass_ctx
-def calendar_load(ctx: Context, path: Path, encoding: str | None) -> None:
-    """加载节假日/调休：day, kind（holiday/workday）, name。"""
-    with ctx.session() as session:
-        count = reference_service.load_calendar(session, path, encoding=encoding)
-    click.echo(f"已加载 {count} 天")
+for _spec in REFERENCE_LOADS:
+    _reference_group(*_spec)
 
 
 @main.group(cls=_Group)

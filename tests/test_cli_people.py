@@ -1,0 +1,73 @@
+"""CLI for people and reference data: users, tokens, duty list, calendar, outbox (fresh database)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from tests.conftest import load_tiny_hierarchy, load_tiny_reference
+from webmap.cli import main
+
+
+@pytest.fixture
+def cli(fresh_db, tmp_path):
+    engine = create_engine(fresh_db)
+    with Session(engine) as session, session.begin():
+        load_tiny_hierarchy(session, tmp_path / "b")
+        load_tiny_reference(session, tmp_path / "r")
+
+    def run(*args: str, stdin: str | None = None):
+        return CliRunner().invoke(main, list(args), input=stdin, env={"DATABASE_URL": fresh_db})
+
+    yield run, engine
+    engine.dispose()
+
+
+def test_users_and_tokens(cli):
+    run, engine = cli
+    made = run("users", "create", "zhang", "--role", "department_staff", "--department", "CGW", "--password-stdin",
+               stdin="long-enough-password\n")
+    assert made.exit_code == 0 and "部门 CGW" in made.output
+    weak = run("users", "create", "li", "--role", "planner", "--password-stdin", stdin="short\n")
+    assert weak.exit_code == 1 and "[weak_password]" in weak.output
+    no_scope = run("users", "create", "wang", "--role", "street_leader", "--password-stdin", stdin="x" * 12 + "\n")
+    assert no_scope.exit_code == 1 and "[bad_scope]" in no_scope.output
+    again = run("users", "create", "zhang", "--role", "planner", "--password-stdin", stdin="x" * 12 + "\n")
+    assert again.exit_code == 1 and "[duplicate]" in again.output
+    token = run("tokens", "create", "zhang", "--name", "12345 对接")
+    assert token.exit_code == 0 and token.stdout.strip().startswith("gm_")
+    with engine.connect() as conn:
+        token_id = conn.execute(text("SELECT id FROM api_token")).scalar_one()
+    assert run("tokens", "revoke", str(token_id)).exit_code == 0
+    assert run("tokens", "revoke", str(token_id)).exit_code == 1
+
+
+def test_bad_duty_list_is_refused_whole(cli, tmp_path):
+    run, engine = cli
+    path = tmp_path / "duties.csv"
+    path.write_text("category,scope,lead,co\n0101,,CGW,\n0102,,NOPE,\n0103,weird scope,CGW,\n", encoding="utf-8")
+    result = run("duties", "load", str(path))
+    assert result.exit_code == 1 and "第 3 行部门 NOPE" in result.output and "第 4 行" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM duty_rule")).scalar_one() == 6  # the tiny list, untouched
+
+
+def test_calendar_and_outbox(cli, tmp_path):
+    run, engine = cli
+    path = tmp_path / "cal.csv"
+    path.write_text("day,kind,name\n2026-10-01,节假日,国庆节\n2026-10-10,调休,国庆调休\n", encoding="gbk")
+    assert "已加载 2 天" in run("calendar", "load", str(path)).output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT kind FROM calendar_day ORDER BY day")).scalars().all() == [
+            "holiday", "workday"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("day,kind\n2026-13-01,holiday\n", encoding="utf-8")
+    assert run("calendar", "load", str(bad)).exit_code == 1
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO outbox (kind, recipient, payload) VALUES ('dispatch', 'CGW', '{\"case\": \"x\"}')"))
+    drained = run("outbox", "drain")
+    lines = [json.loads(line) for line in drained.stdout.splitlines()]
+    assert [(r["kind"], r["recipient"]) for r in lines] == [("dispatch", "CGW")]
+    assert run("outbox", "drain").stdout.strip() == ""
