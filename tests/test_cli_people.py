@@ -66,7 +66,8 @@ def test_calendar_and_outbox(cli, tmp_path):
     bad.write_text("day,kind\n2026-13-01,holiday\n", encoding="utf-8")
     assert run("calendar", "load", str(bad)).exit_code == 1
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO outbox (kind, recipient, payload) VALUES ('dispatch', 'CGW', '{\"case\": \"x\"}')"))
+        conn.execute(text("INSERT INTO outbox (kind, recipient, payload) "
+                          "VALUES ('dispatch', 'CGW', CAST(:p AS jsonb))"), {"p": json.dumps({"case": "x"})})
     drained = run("outbox", "drain")
     lines = [json.loads(line) for line in drained.stdout.splitlines()]
     assert [(r["kind"], r["recipient"]) for r in lines] == [("dispatch", "CGW")]
