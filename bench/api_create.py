@@ -425,6 +425,8 @@ def main() -> int:
                 import shutil
 
                 shutil.rmtree(work, ignore_errors=True)
+            else:
+                log(f"--keep: files (boundaries, serve.log) left in {work}")
     results["total_seconds"] = time.perf_counter() - started
     log(f"\nwhole benchmark: {results['total_seconds']:.0f} s; load average now {common.load_average()}")
     common.dump_json(args.json, results)
