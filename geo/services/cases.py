@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,6 @@ from geo.exports import write_frame
 from geo.permissions import User, check_can_report, check_visible, visible_area
 from geo.routing import assign
 from geo.store import cases as store
-from geo.store import events as event_store
 
 __all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases"]
 
@@ -100,18 +100,19 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         "day": reported_at.astimezone(tz).date(),
         "resolve_limit_hours": assignment.resolve_limit_hours or facts.category.get("resolve_limit_hours"),
     }
-    try:
-        case_id, case_no = store.insert_case(session, values)
-    except IntegrityError as exc:  # a concurrent insert of the same (source, external_id)
-        raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate") from exc
-    event_store.insert_event(session, case_id=case_id, actor_user_id=user.id if user else None,
-                             actor_name=user.username if user else source, actor_role=user.role if user else "",
-                             action="receive", from_status=None, to_status="received", lon=lon, lat=lat,
-                             details={"source": source, "routing_rule": assignment.rule})
+    # Duplicates are looked up before the insert: the insert locks the day's counter row until
+    # the caller commits, so nothing else may run after it.
     duplicates = store.possible_duplicates(
         session, lon=lon, lat=lat, category=category, since=now - timedelta(days=settings.duplicate_days),
-        radius_m=settings.duplicate_radius_m, exclude_id=case_id)
-    case = get_case(session, case_no)
+        radius_m=settings.duplicate_radius_m)
+    event = {"actor_user_id": user.id if user else None, "actor_name": user.username if user else source,
+             "actor_role": user.role if user else "",
+             "event_details": json.dumps({"source": source, "routing_rule": assignment.rule}, ensure_ascii=False)}
+    try:
+        row = store.insert_case(session, values, event)
+    except IntegrityError as exc:  # a concurrent insert of the same (source, external_id)
+        raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate") from exc
+    case = _feature(row)
     case["possible_duplicates"] = [_iso(d) for d in duplicates]
     return case
 

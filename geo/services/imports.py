@@ -53,6 +53,8 @@ class RoutingContext:
     unit_tree: shapely.STRtree | None
     rules: dict[str, list[DutyRule]]
     categories: dict[str, dict[str, Any]]
+    #: (category, grid, covering units) → (placement, assignment), kept across batches
+    assignments: dict[tuple[str, str, tuple[int, ...]], tuple[Placement, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,27 +193,31 @@ def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) ->
 
 
 def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
-    coverage_keys = _coverage_keys(context, lon, lat)
-    rows["coverage"] = coverage_keys
-    combos: dict[tuple[str, str, tuple[int, ...]], tuple[Placement, Any]] = {}
-    out: dict[str, list[Any]] = {k: [] for k in ("community_code", "street_code", "district_code",
-                                                 "lead_department", "co_departments", "routing_rule", "rule_hours")}
-    for category, grid, cov in zip(rows["category_code"], rows["grid_code"], coverage_keys, strict=True):
-        key = (category, grid, cov)
-        if key not in combos:
-            placement = context.chain.get(grid, Placement(grid, None, None, None))
-            coverage = Coverage.from_pairs((context.unit_codes[i], context.unit_parents[i]) for i in cov)
-            combos[key] = (placement, assign(context.rules.get(category, []), placement, coverage))
-        placement, assignment = combos[key]
-        out["community_code"].append(placement.community)
-        out["street_code"].append(placement.street)
-        out["district_code"].append(placement.district or grid[:6])
-        out["lead_department"].append(assignment.lead)
-        out["co_departments"].append(list(assignment.co))
-        out["routing_rule"].append(assignment.rule)
-        out["rule_hours"].append(assignment.resolve_limit_hours)
-    for column, values in out.items():
-        rows[column] = values
+    """Parents and departments per row: computed once per distinct (category, grid, jurisdictions)
+    — a few thousand for a million rows — then spread to the rows by index."""
+    keys = list(zip(rows["category_code"], rows["grid_code"], _coverage_keys(context, lon, lat), strict=True))
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
+    results = [_route_one(context, key) for key in uniques]
+    columns = {
+        "community_code": [p.community for p, _ in results],
+        "street_code": [p.street for p, _ in results],
+        "district_code": [p.district or p.grid[:6] for p, _ in results],
+        "lead_department": [a.lead for _, a in results],
+        "co_departments": [list(a.co) for _, a in results],
+        "routing_rule": [a.rule for _, a in results],
+        "rule_hours": [a.resolve_limit_hours for _, a in results],
+    }
+    for column, values in columns.items():
+        rows[column] = np.array(values + [None], dtype=object)[:-1][codes]
+
+
+def _route_one(context: RoutingContext, key: tuple[str, str, tuple[int, ...]]) -> tuple[Placement, Any]:
+    if key not in context.assignments:
+        category, grid, cov = key
+        placement = context.chain.get(grid, Placement(grid, None, None, None))
+        coverage = Coverage.from_pairs((context.unit_codes[i], context.unit_parents[i]) for i in cov)
+        context.assignments[key] = (placement, assign(context.rules.get(category, []), placement, coverage))
+    return context.assignments[key]
 
 
 def _deadlines(plan: ImportPlan, rows: pd.DataFrame) -> None:

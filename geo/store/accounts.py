@@ -34,8 +34,10 @@ def user_by_id(session: Session, user_id: int) -> dict[str, Any] | None:
 
 def user_by_token_hash(session: Session, token_hash: str) -> dict[str, Any] | None:
     row = session.execute(text(
-        "UPDATE api_token SET last_used_at = now() WHERE token_hash = :h AND revoked_at IS NULL RETURNING user_id"),
-        {"h": token_hash}).first()
+        "SELECT user_id, last_used_at < now() - interval '1 minute' OR last_used_at IS NULL FROM api_token "
+        "WHERE token_hash = :h AND revoked_at IS NULL"), {"h": token_hash}).first()
+    if row is not None and row[1]:  # record use at most once a minute: no write (and lock) per request
+        session.execute(text("UPDATE api_token SET last_used_at = now() WHERE token_hash = :h"), {"h": token_hash})
     return user_by_id(session, int(row[0])) if row else None
 
 

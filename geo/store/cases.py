@@ -94,26 +94,37 @@ def point_facts(
     )
 
 
-def insert_case(session: Session, values: dict[str, Any]) -> tuple[int, str]:
-    """Insert one case, numbering it from the district's counter for the day: one statement."""
+def insert_case(session: Session, values: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """Number, insert and record ('receive' event) one case in ONE statement, returning the case.
+
+    The district's counter row for the day stays locked until the transaction ends, so callers
+    do every other query first and commit right after this (creates queue here, briefly).
+    """
     case_no = CASE_NO_SQL.format(d=":district_code", day=":day", n="n.last")
     row = session.execute(text(f"""
         WITH n AS (
             INSERT INTO case_counter (district_code, day, last) VALUES (:district_code, :day, 1)
             ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1
-            RETURNING last)
-        INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at,
-                           geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
-                           boundary_version_id, lead_department, co_departments, routing_rule,
-                           dispatch_due, respond_due, resolve_due, resolve_limit_hours)
-        SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
-               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
-               :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
-               :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours
-        FROM n
-        RETURNING id, case_no
-        """), values).one()
-    return int(row[0]), str(row[1])
+            RETURNING last),
+        c AS (
+            INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at,
+                               geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
+                               boundary_version_id, lead_department, co_departments, routing_rule,
+                               dispatch_due, respond_due, resolve_due, resolve_limit_hours)
+            SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
+                   ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
+                   :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
+                   :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours
+            FROM n
+            RETURNING *),
+        e AS (
+            INSERT INTO case_event (case_id, actor_user_id, actor_name, actor_role, action, to_status, lon, lat,
+                                    details)
+            SELECT c.id, :actor_user_id, :actor_name, :actor_role, 'receive', 'received', :lon, :lat,
+                   CAST(:event_details AS jsonb) FROM c)
+        SELECT {_CASE_COLUMNS} FROM c JOIN category cat ON cat.code = c.category_code
+        """), {**values, **event}).mappings().one()
+    return dict(row)
 
 
 def possible_duplicates(
@@ -121,13 +132,17 @@ def possible_duplicates(
     exclude_id: int | None = None, limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Open cases of the same category within ``radius_m`` reported since ``since``, nearest first."""
+    # The GiST box search runs first on its own (MATERIALIZED): ANDed with a bitmap of the whole
+    # category it costs milliseconds once a category has tens of thousands of cases.
     rows = session.execute(text("""
+        WITH near AS MATERIALIZED (
+            SELECT id, case_no, status, description, reported_at, category_code, geom FROM cases
+            WHERE geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees))
         SELECT case_no, status, description, reported_at,
                round(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)::numeric, 1)
-        FROM cases
+        FROM near
         WHERE category_code = :category AND status NOT IN ('closed', 'void') AND reported_at >= :since
-          AND (:exclude IS NULL OR id <> :exclude)
-          AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees)
+          AND (CAST(:exclude AS bigint) IS NULL OR id <> :exclude)
           AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
         ORDER BY 5, reported_at DESC LIMIT :limit
         """), {"lon": lon, "lat": lat, "category": category, "since": since, "radius": radius_m,
@@ -300,6 +315,20 @@ _STAGING_COLUMNS = (
 )
 
 
+def _staging_csv(frame: pd.DataFrame) -> bytes:
+    """The batch as CSV for COPY, built vectorised by pandas (never a Python loop per row).
+
+    Empty unquoted fields are NULL; arrays use PostgreSQL's literal form ({A,B}); times are ISO 8601.
+    """
+    out = frame.loc[:, list(_STAGING_COLUMNS)].copy()
+    out["co_departments"] = ["{" + ",".join(v) + "}" for v in out["co_departments"]]
+    for column in ("reported_at", "dispatch_due", "respond_due", "resolve_due"):
+        out[column] = pd.to_datetime(out[column], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    out["day"] = pd.to_datetime(out["day"]).dt.strftime("%Y-%m-%d")
+    out["description"] = out["description"].fillna("")
+    return out.to_csv(index=False, header=False, na_rep="", float_format="%.17g").encode("utf-8")
+
+
 def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: str, version_id: int) -> int:
     """Write routed rows with COPY into a staging table, then number and insert them in one statement.
 
@@ -318,10 +347,9 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
         ) ON COMMIT DELETE ROWS"""))
     session.execute(text("TRUNCATE case_staging"))
     raw: Any = conn.connection.dbapi_connection  # psycopg.Connection
-    columns = [frame[c].tolist() for c in _STAGING_COLUMNS]
-    with raw.cursor() as cur, cur.copy(f"COPY case_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy:
-        for record in zip(*columns, strict=True):
-            copy.write_row(record)
+    with raw.cursor() as cur, cur.copy(
+            f"COPY case_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(_staging_csv(frame))
     case_no = CASE_NO_SQL.format(d="s.district_code", day="s.day", n="b.base + s.rn")
     result = session.execute(text(f"""
         WITH counts AS (
@@ -338,7 +366,8 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
                                orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
                                dispatch_due, respond_due, resolve_due, resolve_limit_hours)
-            SELECT {case_no}, :source, s.external_id, s.category_code, s.description, s.urgency, s.reported_at,
+            SELECT {case_no}, :source, s.external_id, s.category_code, coalesce(s.description, ''), s.urgency,
+                   s.reported_at,
                    ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
                    s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
                    s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due, s.resolve_limit_hours
