@@ -427,16 +427,15 @@ def demo(ctx: Context, if_empty: bool) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", type=int, help="工作线程数（默认 GRIDMAP_SERVE_THREADS）")
+@click.option("--workers", type=int, help="工作进程数（默认 GRIDMAP_SERVE_WORKERS；1 表示单进程 waitress）")
+@click.option("--threads", type=int, help="每个进程的线程数（默认 GRIDMAP_SERVE_THREADS）")
 @click.option("--upgrade", is_flag=True, help="先升级数据库结构（同 gridmap db upgrade）")
 @click.option("--demo-if-empty", is_flag=True, help="数据库没有边界时先加载示例数据（同 gridmap demo --if-empty）")
 @click.pass_context
-def serve(click_ctx: click.Context, host: str, port: int, threads: int | None, upgrade: bool,
-          demo_if_empty: bool) -> None:
-    """用 waitress（生产级 WSGI 服务器）提供网页和 API。"""
-    from waitress import serve as waitress_serve
-
-    from webmap import create_app
+def serve(click_ctx: click.Context, host: str, port: int, workers: int | None, threads: int | None,
+          upgrade: bool, demo_if_empty: bool) -> None:
+    """用生产级 WSGI 服务器提供网页和 API：gunicorn 多进程（或 waitress 单进程）。"""
+    from webmap.serving import serve as run_server
 
     if upgrade:
         click_ctx.invoke(db_upgrade)
@@ -444,7 +443,7 @@ def serve(click_ctx: click.Context, host: str, port: int, threads: int | None, u
         click_ctx.invoke(demo, if_empty=True)
     ctx = click_ctx.ensure_object(Context)
 
-    app = create_app()
+    workers = workers or ctx.config["GRIDMAP_SERVE_WORKERS"]
     threads = threads or ctx.config["GRIDMAP_SERVE_THREADS"]
-    click.echo(f"gridmap 已启动：http://{host}:{port}/ （{threads} 个线程，Ctrl-C 停止）")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="gridmap")
+    click.echo(f"gridmap 已启动：http://{host}:{port}/ （{workers} 个进程 × {threads} 个线程，Ctrl-C 停止）")
+    run_server(host=host, port=port, workers=workers, threads=threads)

@@ -198,7 +198,7 @@ def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarra
     keys = list(zip(rows["category_code"], rows["grid_code"], _coverage_keys(context, lon, lat), strict=True))
     codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
     results = [_route_one(context, key) for key in uniques]
-    columns = {
+    columns: dict[str, list[Any]] = {
         "community_code": [p.community for p, _ in results],
         "street_code": [p.street for p, _ in results],
         "district_code": [p.district or p.grid[:6] for p, _ in results],
@@ -208,7 +208,9 @@ def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarra
         "rule_hours": [a.resolve_limit_hours for _, a in results],
     }
     for column, values in columns.items():
-        rows[column] = np.array(values + [None], dtype=object)[:-1][codes]
+        spread = np.empty(len(values), dtype=object)  # 1-D even when the values are lists
+        spread[:] = values
+        rows[column] = spread[codes]
 
 
 def _route_one(context: RoutingContext, key: tuple[str, str, tuple[int, ...]]) -> tuple[Placement, Any]:
