@@ -133,3 +133,12 @@ def test_logout_ends_the_session(server, page):
     page.wait_for_url("**/login")
     page.goto(server + "/")
     assert "/login" in page.url
+
+
+def test_api_docs_page_makes_no_external_request(server, page):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server + "/api/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20000)
+    assert [u for u in requests if not u.startswith(server)] == []
+    assert page.locator(".opblock-summary-path", has_text="/api/cases").count() >= 1

@@ -78,4 +78,6 @@ OPENAPI_SETTINGS = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    # Swagger UI would otherwise ask validator.swagger.io about the spec: no request leaves the intranet.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
 }
