@@ -420,3 +420,19 @@ def load_average() -> str:
 def dump_json(path: Path | None, payload: dict[str, Any]) -> None:
     if path is not None:
         path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def run_in_cluster(label: str, args: Any, results: dict[str, Any], run: Any, *, extra: tuple[str, ...] = ()) -> None:
+    """Start a throwaway cluster and a scratch folder, call ``run(pg, work, args, results)``, clean up
+    both (unless ``--keep``)."""
+    import tempfile
+
+    with Cluster(label, extra=extra, keep=args.keep) as pg:
+        work = Path(tempfile.mkdtemp(prefix=f"gridmap-{label}-files-", dir="/tmp"))
+        try:
+            run(pg, work, args, results)
+        finally:
+            if args.keep:
+                log(f"--keep: files left in {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)

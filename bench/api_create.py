@@ -34,7 +34,6 @@ import queue
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -416,17 +415,7 @@ def main() -> int:
     log(f"machine: {results['machine']}; load average {common.load_average()}")
     log(f"code: {results['code']}")
     log("the load client, the server and PostgreSQL all share these cores (127.0.0.1 only).")
-    with Cluster("api", keep=args.keep) as pg:
-        work = Path(tempfile.mkdtemp(prefix="gridmap-api-files-", dir="/tmp"))
-        try:
-            run(pg, work, args, results)
-        finally:
-            if not args.keep:
-                import shutil
-
-                shutil.rmtree(work, ignore_errors=True)
-            else:
-                log(f"--keep: files (boundaries, serve.log) left in {work}")
+    common.run_in_cluster("api", args, results, run)
     results["total_seconds"] = time.perf_counter() - started
     log(f"\nwhole benchmark: {results['total_seconds']:.0f} s; load average now {common.load_average()}")
     common.dump_json(args.json, results)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -61,17 +60,7 @@ def main() -> int:
     log(f"machine: {results['machine']}; load average {common.load_average()}")
     log(f"code: {results['code']}")
     log("the import, the naive path and PostgreSQL share these cores; only 127.0.0.1 is used.")
-    with Cluster("bulk", extra=tuple(args.pg_opt), keep=args.keep) as pg:
-        work = Path(tempfile.mkdtemp(prefix="gridmap-bulk-files-", dir="/tmp"))
-        try:
-            run(pg, work, args, results)
-        finally:
-            if not args.keep:
-                import shutil
-
-                shutil.rmtree(work, ignore_errors=True)
-            else:
-                log(f"--keep: files left in {work}")
+    common.run_in_cluster("bulk", args, results, run, extra=tuple(args.pg_opt))
     results["total_seconds"] = time.perf_counter() - started
     log(f"\nwhole benchmark: {results['total_seconds']:.0f} s; load average now {common.load_average()}")
     common.dump_json(args.json, results)
