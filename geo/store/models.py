@@ -183,7 +183,6 @@ class Case(Base):
         Index("ix_cases_category", "category_code"),
         Index("ix_cases_reported_at", "reported_at"),
         Index("ix_cases_grid_code", "grid_code", postgresql_ops={"grid_code": "text_pattern_ops"}),
-        Index("ix_cases_street_code", "street_code", postgresql_ops={"street_code": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
