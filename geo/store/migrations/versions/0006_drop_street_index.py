@@ -18,4 +18,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_index("ix_cases_street_code", "cases", ["street_code"], postgresql_ops={"street_code": "text_pattern_ops"})
+    op.create_index("ix_cases_street_code", "cases", ["street_code"],
+                    postgresql_ops={"street_code": "text_pattern_ops"})
