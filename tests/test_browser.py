@@ -11,10 +11,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from geo.services.accounts import create_user
-from tests.conftest import ARTIFACTS, load_tiny_hierarchy
+from geo.services.cases import NewCase, create_case
+from tests.conftest import ARTIFACTS, load_tiny_hierarchy, load_tiny_reference
 from webmap import create_app
 
 PASSWORD = "street-leader-pw"
+#: Two cases in the east street, one in the west (tests/geometries.py).
+CASES = [(116.3175, 39.9025, "0101"), (116.3176, 39.9026, "0602"), (116.3025, 39.9025, "0101")]
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +35,10 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
     engine = create_engine(url)
     with Session(engine) as session, session.begin():
         load_tiny_hierarchy(session, tmp_path_factory.mktemp("boundaries"))
-        create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
+        load_tiny_reference(session, tmp_path_factory.mktemp("reference"))
+        leader = create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
+        for lon, lat, category in CASES:
+            create_case(session, NewCase(lon=lon, lat=lat, category=category), user=leader)
     engine.dispose()
     app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
     srv = create_server(app, host="127.0.0.1", port=0, threads=4)
@@ -142,3 +148,18 @@ def test_api_docs_page_makes_no_external_request(server, page):
     page.wait_for_selector(".swagger-ui .opblock", timeout=20000)
     assert [u for u in requests if not u.startswith(server)] == []
     assert page.locator(".opblock-summary-path", has_text="/api/cases").count() >= 1
+
+
+def test_case_layer_counts_when_zoomed_out_markers_when_zoomed_in(server, page):
+    _open_at_zoom_14(page, server)
+    # Zoom 14: counts per community (the two eastern cases share a community).
+    page.wait_for_function("document.querySelectorAll('.gm-count').length === 2")
+    counts = sorted(page.locator(".gm-count").all_inner_texts())
+    assert counts == ["1", "2"]
+    page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length >= 2")
+    assert page.locator(".gm-count").count() == 0
+    page.locator(".leaflet-gm-cases-pane path").first.click(force=True)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "已受理" in popup.inner_text() and "110101-" in popup.inner_text()

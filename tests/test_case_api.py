@@ -202,3 +202,43 @@ def test_api_docs_page_uses_local_assets(client):
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
     assert '"validatorUrl": null' in html
     assert "https://" not in html.replace("https://spec", "")
+
+
+# --- the map layer ------------------------------------------------------------------------------
+
+
+def test_map_layer_points_when_zoomed_in_counts_when_out(client, client_as, routed):
+    east = [post(client, lon=LON, lat=LAT, category="0101").get_json()["id"] for _ in range(2)]
+    west = post(client, lon=116.3025, lat=39.9025, category="0602").get_json()["id"]
+    routed.execute(text("UPDATE cases SET dispatch_due = now() - interval '1 hour' WHERE case_no = :no"),
+                   {"no": east[0]})
+    points = client.get("/api/cases/map?zoom=16&bbox=116.30,39.90,116.32,39.92").get_json(force=True)
+    assert points["kind"] == "points" and points["truncated"] is False
+    by_id = {f["id"]: f["properties"] for f in points["features"]}
+    assert set(by_id) == {*east, west}
+    assert by_id[east[0]]["overdue"] is True and by_id[east[1]]["overdue"] is False
+    assert by_id[west]["category_name"] == "噪声扰民" and by_id[west]["status"] == "received"
+    streets = client.get("/api/cases/map?zoom=12").get_json(force=True)
+    assert streets["kind"] == "street"
+    assert {f["id"]: (f["properties"]["cases"], f["properties"]["overdue"]) for f in streets["features"]} == {
+        "110101001": (1, 0), "110101002": (2, 1)}
+    communities = client.get("/api/cases/map?zoom=14&category=0101").get_json(force=True)
+    assert communities["kind"] == "community"
+    assert [(f["id"], f["properties"]["cases"]) for f in communities["features"]] == [("110101002001", 2)]
+    outsider = client_as("street_leader", "110101001")
+    assert [f["id"] for f in outsider.get("/api/cases/map?zoom=16").get_json(force=True)["features"]] == [west]
+
+
+def test_map_layer_caps_the_markers(client, routed, monkeypatch):
+    from geo.services import cases as case_service
+
+    monkeypatch.setattr(case_service, "MAP_MAX_POINTS", 2)
+    for _ in range(3):
+        post(client, lon=LON, lat=LAT, category="0101")
+    layer = client.get("/api/cases/map?zoom=17").get_json(force=True)
+    assert len(layer["features"]) == 2 and layer["truncated"] is True
+
+
+def test_map_layer_refuses_a_bad_zoom(client, routed):
+    resp = client.get("/api/cases/map?zoom=99")
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "zoom"

@@ -41,6 +41,7 @@ TABLE = {
                            "staff_lead": 201, "staff_other": 201, "planner_in": 403, "planner_out": 403,
                            "admin": 403}),
     "cases.list_cases": ("GET", "/api/cases", None, SIGNED_IN_200),
+    "cases.case_map": ("GET", "/api/cases/map?zoom=16", None, SIGNED_IN_200),
     "cases.get_case": ("GET", "/api/cases/{case}", None, SEE),
     "cases.case_events": ("GET", "/api/cases/{case}/events", None, SEE),
     "cases.case_action": ("POST", "/api/cases/{case}/actions", {"action": "dispatch"},

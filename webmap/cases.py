@@ -54,15 +54,21 @@ def create_case(body: dict[str, Any]) -> Response:
 @bp.response(200)
 def list_cases(query: dict[str, Any]) -> Response:
     """案件列表（GeoJSON FeatureCollection，新的在前）；用 next 作为 cursor 翻页。"""
-    area = next((query.get(k) for k in ("grid", "community", "street", "district", "area") if query.get(k)), None)
-    filters = CaseFilters(
-        statuses=_split(query.get("status")), categories=_split(query.get("category")), area=area,
-        bbox=parse_bbox(query.get("bbox")), source=query.get("source"), overdue=query.get("overdue"),
-        reported_from=_time(query.get("from_"), "from"), reported_to=_time(query.get("to"), "to"),
-    )
-    page = case_service.list_cases(get_session(), case_service.scoped(filters, current()), limit=query["limit"],
+    page = case_service.list_cases(get_session(), case_service.scoped(_filters(query), current()),
+                                   limit=query["limit"],
                                    cursor=query.get("cursor"))
     return Response(current_app.json.dumps(page), mimetype=GEOJSON)
+
+
+@bp.get("/cases/map")
+@bp.arguments(CaseQuery, location="query")
+@bp.response(200)
+def case_map(query: dict[str, Any]) -> Response:
+    """地图用：放大到 15 级以上返回案件点（最多 5000 个），否则按社区（13–14 级）或街道汇总数量。
+    参数同案件列表，另加 zoom。"""
+    layer = case_service.map_layer(get_session(), case_service.scoped(_filters(query), current()),
+                                   zoom=query.get("zoom", case_service.MAP_POINTS_ZOOM))
+    return Response(current_app.json.dumps(layer), mimetype=GEOJSON)
 
 
 @bp.get("/cases/<case_id>")
@@ -101,6 +107,15 @@ def case_events(case_id: str) -> Response:
 def categories() -> Response:
     """问题分类（编码、名称、大类、默认紧急程度、处置时限、计时方式）。"""
     return jsonify(categories=list_categories(get_session()))
+
+
+def _filters(query: dict[str, Any]) -> CaseFilters:
+    area = next((query.get(k) for k in ("grid", "community", "street", "district", "area") if query.get(k)), None)
+    return CaseFilters(
+        statuses=_split(query.get("status")), categories=_split(query.get("category")), area=area,
+        bbox=parse_bbox(query.get("bbox")), source=query.get("source"), overdue=query.get("overdue"),
+        reported_from=_time(query.get("from_"), "from"), reported_to=_time(query.get("to"), "to"),
+    )
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -26,6 +26,13 @@ LEVEL_LAYERS = (
     ("grid", "网格", True, 15),
 )
 BASEMAPS = ("none", "osm", "tianditu")
+#: Marker colours by case status, with the Chinese names the legend shows.
+STATUS_COLOURS = {
+    "received": ["#9e9e9e", "已受理"], "dispatched": ["#1e88e5", "已派遣"], "signed": ["#3949ab", "已签收"],
+    "responded": ["#5e35b1", "已联系"], "in_progress": ["#fb8c00", "处置中"], "returned": ["#6d4c41", "已退回"],
+    "suspended": ["#546e7a", "已挂账"], "resolved": ["#43a047", "已办结"], "checked": ["#2e7d32", "已核查"],
+    "closed": ["#1b5e20", "已结案"], "void": ["#bdbdbd", "不予立案"],
+}
 BEIJING = (39.9042, 116.4074)
 MAX_ZOOM = 19
 
@@ -44,14 +51,16 @@ class GridmapLayers(JSCSSMixin, MacroElement):
         {%- for level, group in this.groups.items() %}
             {{ level|tojson }}: {{ group.get_name() }},
         {%- endfor %}
-        });
+        }, {{ this.cases.get_name() }});
         {% endmacro %}"""
     )
 
-    def __init__(self, groups: dict[str, folium.FeatureGroup], options: dict[str, Any], asset_url: AssetUrl):
+    def __init__(self, groups: dict[str, folium.FeatureGroup], cases: folium.FeatureGroup, options: dict[str, Any],
+                 asset_url: AssetUrl):
         super().__init__()
         self._name = "GridmapLayers"
         self.groups = groups
+        self.cases = cases
         self.options = options
         self.default_js = [("gridmap_js", asset_url("gridmap.js"))]
         self.default_css = [("gridmap_css", asset_url("gridmap.css"))]
@@ -64,6 +73,7 @@ def build_map(
     tianditu_key: str,
     asset_url: AssetUrl,
     api_base: str,
+    cases_api: str,
 ) -> folium.Map:
     """The map: no external request unless the configured base tiles need one."""
     m = folium.Map(location=BEIJING, zoom_start=12, tiles=None, max_zoom=MAX_ZOOM,
@@ -75,14 +85,18 @@ def build_map(
     for level, label, show, _ in LEVEL_LAYERS:
         groups[level] = folium.FeatureGroup(name=label, show=show)
         groups[level].add_to(m)
+    cases = folium.FeatureGroup(name="案件", show=True)
+    cases.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     options = {
         "api": api_base,
         "minZoom": {level: zoom for level, _, _, zoom in LEVEL_LAYERS},
         "labels": {level: label for level, label, _, _ in LEVEL_LAYERS},
         "extent": list(extent) if extent else None,
+        "casesApi": cases_api,
+        "statuses": STATUS_COLOURS,
     }
-    GridmapLayers(groups, options, asset_url).add_to(m)
+    GridmapLayers(groups, cases, options, asset_url).add_to(m)
     return m
 
 

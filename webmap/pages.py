@@ -29,5 +29,6 @@ def index() -> str:
         tianditu_key=current_app.config["GRIDMAP_TIANDITU_KEY"],
         asset_url=_asset_url,
         api_base=url_for("boundaries.boundary_layer", level="LEVEL").replace("LEVEL.geojson", ""),
+        cases_api=url_for("cases.case_map"),
     )
     return render_template("pages/index.html", folium=render_parts(m))

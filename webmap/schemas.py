@@ -97,6 +97,7 @@ class CaseQuery(Schema):
     to = Text(metadata={"description": "受理时间止（不含）"})
     overdue = fields.Boolean(metadata={"description": "true：只看超期；false：只看未超期"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    zoom = fields.Float(validate=validate.Range(0, 24), metadata={"description": "地图缩放级别（仅 /api/cases/map）"})
     cursor = Text(metadata={"description": "上一页返回的 next"})
 
 

@@ -23,7 +23,7 @@ from geo.permissions import User, check_can_report, check_visible, visible_area
 from geo.routing import assign
 from geo.store import cases as store
 
-__all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases"]
+__all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer"]
 
 CASE_STATUSES = ("received", "dispatched", "signed", "responded", "in_progress", "resolved", "checked", "closed",
                  "returned", "suspended", "void")
@@ -208,3 +208,36 @@ def export_cases(session: Session, path: str | Path, fmt: str, *, filters: store
         crs="EPSG:4326",
     )
     return write_frame(frame, path, fmt, layer="cases")
+
+
+#: Never more markers than this on one map view (DESIGN.md: aggregates below street zoom).
+MAP_MAX_POINTS = 5000
+#: Zoom from which single cases are drawn; below it counts per community, and below
+#: ``MAP_COMMUNITY_ZOOM`` counts per street.
+MAP_POINTS_ZOOM = 15
+MAP_COMMUNITY_ZOOM = 13
+
+
+def map_layer(session: Session, filters: store.CaseFilters, *, zoom: float) -> dict[str, Any]:
+    """What the map shows for a view: single cases when zoomed in, counts per area otherwise.
+
+    Returns a GeoJSON FeatureCollection with a foreign member ``kind`` ("points", "community",
+    "street") and ``truncated`` when more than ``MAP_MAX_POINTS`` cases matched.
+    """
+    if zoom >= MAP_POINTS_ZOOM:
+        rows = store.map_points(session, filters, limit=MAP_MAX_POINTS + 1)
+        features = [{"type": "Feature", "id": r["case_no"],
+                     "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                     "properties": {"id": r["case_no"], "status": r["status"], "category": r["category_code"],
+                                    "category_name": r["category_name"], "overdue": bool(r["overdue"]),
+                                    "whistle": bool(r["whistle"])}}
+                    for r in rows[:MAP_MAX_POINTS]]
+        return {"type": "FeatureCollection", "kind": "points", "truncated": len(rows) > MAP_MAX_POINTS,
+                "features": features}
+    level = "community" if zoom >= MAP_COMMUNITY_ZOOM else "street"
+    rows = store.map_aggregates(session, replace(filters, bbox=None), level=level)
+    features = [{"type": "Feature", "id": r["code"],
+                 "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                 "properties": {"code": r["code"], "name": r["name"], "cases": r["cases"], "overdue": r["overdue"]}}
+                for r in rows]
+    return {"type": "FeatureCollection", "kind": level, "truncated": False, "features": features}

@@ -65,7 +65,69 @@
     control.addTo(map);
   }
 
-  function init(map, options, groups) {
+  function casePopup(props, statuses) {
+    var box = document.createElement('div');
+    box.appendChild(textEl('strong', props.category_name));
+    box.appendChild(textEl('div', props.id, 'gm-tip-code'));
+    var status = textEl('div', (statuses[props.status] || [null, props.status])[1]);
+    if (props.overdue) { status.appendChild(textEl('span', ' 超期', 'gm-overdue')); }
+    if (props.whistle) { status.appendChild(textEl('span', ' 吹哨中', 'gm-whistle')); }
+    box.appendChild(status);
+    return box;
+  }
+
+  function countIcon(props) {
+    var el = document.createElement('div');
+    el.className = 'gm-count' + (props.overdue ? ' gm-count-overdue' : '');
+    el.appendChild(textEl('b', String(props.cases)));
+    return L.divIcon({ html: el, className: '', iconSize: [34, 34] });
+  }
+
+  /* The case layer: counts per street or community when zoomed out, single cases from zoom 15. */
+  function CaseLayer(map, group, options, hint) {
+    var state = { key: null, abort: null };
+    function draw(data) {
+      group.clearLayers();
+      (data.features || []).forEach(function (f) {
+        var c = f.geometry.coordinates;
+        var p = f.properties;
+        if (data.kind === 'points') {
+          var colour = (options.statuses[p.status] || ['#757575'])[0];
+          var marker = L.circleMarker([c[1], c[0]], {
+            radius: p.whistle ? 8 : 6, color: p.overdue ? '#d50000' : (p.whistle ? '#ffd600' : '#ffffff'),
+            weight: p.overdue || p.whistle ? 3 : 1, fillColor: colour, fillOpacity: 0.9, pane: 'gm-cases' });
+          marker.bindPopup(casePopup(p, options.statuses));
+          marker.feature = f;
+          marker.addTo(group);
+        } else {
+          var m = L.marker([c[1], c[0]], { icon: countIcon(p), pane: 'gm-cases' });
+          m.bindTooltip(textEl('span', p.name + '：' + p.cases + ' 件' + (p.overdue ? '，超期 ' + p.overdue : '')));
+          m.addTo(group);
+        }
+      });
+      hint(data.truncated ? '案件太多，只显示了最新的一部分，请放大' : null);
+    }
+    function load() {
+      if (!map.hasLayer(group)) { return; }
+      var b = map.getBounds().pad(0.25);
+      var params = new URLSearchParams(window.location.search);
+      params.set('bbox', [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+        .map(function (v) { return Math.max(-180, Math.min(180, v)).toFixed(5); }).join(','));
+      params.set('zoom', String(map.getZoom()));
+      var key = params.toString();
+      if (key === state.key) { return; }
+      state.key = key;
+      if (state.abort) { state.abort.abort(); }
+      state.abort = new AbortController();
+      fetch(options.casesApi + '?' + key, { signal: state.abort.signal })
+        .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
+        .then(function (data) { if (state.key === key) { draw(data); } })
+        .catch(function (err) { if (err.name !== 'AbortError') { state.key = null; hint('案件加载失败，移动地图重试'); } });
+    }
+    return { load: load };
+  }
+
+  function init(map, options, groups, casesGroup) {
     L.control.scale({ imperial: false }).addTo(map);
     var hint = Hint(map);
     var state = {};
@@ -78,6 +140,10 @@
     ORDER.forEach(function (level, i) {
       map.createPane('gm-' + level).style.zIndex = String(410 + i);
     });
+    map.createPane('gm-cases').style.zIndex = '600';
+    var caseHint = null;
+    var cases = casesGroup ? CaseLayer(map, casesGroup, options, function (text) { caseHint = text; refreshHint(); })
+                           : null;
 
     function styleFor(level) {
       var style = STYLES[level];
@@ -165,7 +231,7 @@
 
     function refreshHint() {
       var zoom = map.getZoom();
-      var messages = [];
+      var messages = caseHint ? [caseHint] : [];
       Object.keys(groups).forEach(function (level) {
         if (!map.hasLayer(groups[level])) { return; }
         if (zoom < options.minZoom[level]) {
@@ -181,6 +247,7 @@
 
     function refresh() {
       Object.keys(groups).forEach(load);
+      if (cases) { cases.load(); }
       restyle();
       refreshHint();
     }
