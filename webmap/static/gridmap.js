@@ -46,7 +46,9 @@
     };
   }
 
-  function Legend(map, labels) {
+  var LEGEND_STATUSES = ['received', 'dispatched', 'in_progress', 'resolved', 'closed'];
+
+  function Legend(map, labels, statuses) {
     var control = L.control({ position: 'bottomright' });
     control.onAdd = function () {
       var box = L.DomUtil.create('div', 'gm-legend');
@@ -58,6 +60,21 @@
         if (STYLES[level].dashArray) { swatch.style.borderStyle = 'dashed'; }
         row.appendChild(swatch);
         row.appendChild(document.createTextNode(labels[level]));
+        box.appendChild(row);
+      });
+      box.appendChild(textEl('div', '案件', 'gm-legend-title'));
+      LEGEND_STATUSES.forEach(function (status) {
+        var row = textEl('div', '', 'gm-legend-row');
+        var dot = textEl('span', '', 'gm-dot');
+        dot.style.background = statuses[status][0];
+        row.appendChild(dot);
+        row.appendChild(document.createTextNode(statuses[status][1]));
+        box.appendChild(row);
+      });
+      [['gm-dot gm-dot-overdue', '超期'], ['gm-dot gm-dot-whistle', '吹哨中']].forEach(function (item) {
+        var row = textEl('div', '', 'gm-legend-row');
+        row.appendChild(textEl('span', '', item[0]));
+        row.appendChild(document.createTextNode(item[1]));
         box.appendChild(row);
       });
       return box;
@@ -131,7 +148,7 @@
     L.control.scale({ imperial: false }).addTo(map);
     var hint = Hint(map);
     var state = {};
-    Legend(map, options.labels);
+    Legend(map, options.labels, options.statuses);
     if (options.extent) {
       var e = options.extent;
       map.fitBounds([[e[1], e[0]], [e[3], e[2]]], { padding: [10, 10], animate: false });
