@@ -163,3 +163,18 @@ def test_case_layer_counts_when_zoomed_out_markers_when_zoomed_in(server, page):
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     assert "已受理" in popup.inner_text() and "110101-" in popup.inner_text()
+
+
+def test_filters_and_view_live_in_the_url(server, page):
+    _open_at_zoom_14(page, server)
+    page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 2")
+    page.wait_for_function("document.querySelectorAll('#gm-filters select[name=category] option').length > 1")
+    page.select_option("#gm-filters select[name=category]", "0602")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
+    assert "category=0602" in page.url and "#map=17/39.9025" in page.url
+    page.reload()  # the same URL in a fresh page, as a shared link opens
+    page.wait_for_function("window.gridmapMap !== undefined")
+    assert page.evaluate("window.gridmapMap.getZoom()") == 17
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
+    assert page.input_value("#gm-filters select[name=category]") == "0602"

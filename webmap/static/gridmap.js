@@ -141,7 +141,35 @@
         .then(function (data) { if (state.key === key) { draw(data); } })
         .catch(function (err) { if (err.name !== 'AbortError') { state.key = null; hint('案件加载失败，移动地图重试'); } });
     }
-    return { load: load };
+    return { load: load, reload: function () { state.key = null; load(); } };
+  }
+
+  /* Filters live in the URL (?status=…&category=…&overdue=true), so a link shows the same map. */
+  function initFilters(onChange) {
+    var form = document.getElementById('gm-filters');
+    if (!form) { return; }
+    var params = new URLSearchParams(window.location.search);
+    var category = form.elements.category;
+    fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
+      (data.categories || []).forEach(function (c) {
+        var option = document.createElement('option');
+        option.value = c.code;
+        option.textContent = c.code + ' ' + c.name;
+        category.appendChild(option);
+      });
+      category.value = params.get('category') || '';
+    });
+    form.elements.status.value = params.get('status') || '';
+    form.elements.overdue.checked = params.get('overdue') === 'true';
+    form.addEventListener('change', function () {
+      var next = new URLSearchParams();
+      if (form.elements.status.value) { next.set('status', form.elements.status.value); }
+      if (category.value) { next.set('category', category.value); }
+      if (form.elements.overdue.checked) { next.set('overdue', 'true'); }
+      var query = next.toString();
+      history.replaceState(null, '', window.location.pathname + (query ? '?' + query : '') + window.location.hash);
+      onChange();
+    });
   }
 
   function init(map, options, groups, casesGroup) {
@@ -149,10 +177,18 @@
     var hint = Hint(map);
     var state = {};
     Legend(map, options.labels, options.statuses);
-    if (options.extent) {
+    var view = /^#map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    if (view) {  // a shared link: the same view
+      map.setView([parseFloat(view[2]), parseFloat(view[3])], parseFloat(view[1]), { animate: false });
+    } else if (options.extent) {
       var e = options.extent;
       map.fitBounds([[e[1], e[0]], [e[3], e[2]]], { padding: [10, 10], animate: false });
     }
+    map.on('moveend', function () {
+      var c = map.getCenter();
+      history.replaceState(null, '', window.location.pathname + window.location.search + '#map=' +
+        map.getZoom() + '/' + c.lat.toFixed(5) + '/' + c.lng.toFixed(5));
+    });
 
     ORDER.forEach(function (level, i) {
       map.createPane('gm-' + level).style.zIndex = String(410 + i);
@@ -272,6 +308,7 @@
     Object.keys(groups).forEach(function (level) { state[level] = { key: null, count: 0 }; });
     map.on('moveend overlayadd overlayremove', refresh);
     initSearch(map);
+    initFilters(function () { if (cases) { cases.reload(); } });
     refresh();
     window.gridmapMap = map;
   }
