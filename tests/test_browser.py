@@ -16,6 +16,7 @@ from tests.conftest import ARTIFACTS, load_tiny_hierarchy, load_tiny_reference
 from webmap import create_app
 
 PASSWORD = "street-leader-pw"
+XSS = "<img src=x onerror=alert(1)>"
 #: Two cases in the east street, one in the west (tests/geometries.py).
 CASES = [(116.3175, 39.9025, "0101"), (116.3176, 39.9026, "0602"), (116.3025, 39.9025, "0101")]
 
@@ -38,7 +39,7 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
         load_tiny_reference(session, tmp_path_factory.mktemp("reference"))
         leader = create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
         for lon, lat, category in CASES:
-            create_case(session, NewCase(lon=lon, lat=lat, category=category), user=leader)
+            create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
     engine.dispose()
     app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
     srv = create_server(app, host="127.0.0.1", port=0, threads=4)
@@ -178,3 +179,20 @@ def test_filters_and_view_live_in_the_url(server, page):
     assert page.evaluate("window.gridmapMap.getZoom()") == 17
     page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
     assert page.input_value("#gm-filters select[name=category]") == "0602"
+
+
+def test_case_panel_shows_text_safely_and_acts(server, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _open_at_zoom_14(page, server)
+    page.evaluate("window.gridmapMap.setView([39.9025, 116.3025], 17, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
+    page.locator(".leaflet-gm-cases-pane path").first.click(force=True)
+    panel = page.locator("#gm-panel")
+    panel.get_by_text(XSS).wait_for()  # the description appears as text …
+    assert page.locator("#gm-panel img").count() == 0 and dialogs == []  # … never as an element
+    assert panel.locator("button[data-action]").all_inner_texts() == ["派遣", "不予立案"]
+    panel.locator("button[data-action=dispatch]").click()
+    panel.get_by_text("已派遣").wait_for()
+    assert "派遣 · leader" in panel.locator(".gm-timeline").inner_text()
+    assert panel.locator("button[data-action]").count() == 0  # the street leader has nothing left to do

@@ -357,3 +357,20 @@ def test_working_day_calendar_moves_deadlines(session, routed, tmp_path):
     due = session.execute(text("SELECT resolve_due FROM cases WHERE case_no = :no"), {"no": case["id"]}).scalar_one()
     # 15 working days from Fri 27 Nov, skipping weekends and Mon 30 Nov: Mon 21 Dec.
     assert due.astimezone(friday.tzinfo).date() == date(2026, 12, 21)
+
+
+@pytest.mark.parametrize(("who", "expected"), [
+    ("leader", ["dispatch", "void"]), ("worker", []), ("cgw", []), ("planner", [])])
+def test_allowed_actions_for_a_received_case(people, who, expected):
+    case = _case(people)
+    got = people[who].get(f"/api/cases/{case}/actions").get_json()["actions"]
+    assert [a["action"] for a in got] == expected
+
+
+def test_allowed_actions_follow_the_state(people):
+    case = _case(people)
+    act(people["leader"], case, "dispatch")
+    assert [a["action"] for a in people["cgw"].get(f"/api/cases/{case}/actions").get_json()["actions"]] == [
+        "sign", "return"]
+    assert people["leader"].get(f"/api/cases/{case}/actions").get_json()["actions"] == []
+    assert people["cgzf"].get(f"/api/cases/{case}/actions").get_json()["actions"] == []  # co-department

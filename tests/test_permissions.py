@@ -44,6 +44,7 @@ TABLE = {
     "cases.case_map": ("GET", "/api/cases/map?zoom=16", None, SIGNED_IN_200),
     "cases.get_case": ("GET", "/api/cases/{case}", None, SEE),
     "cases.case_events": ("GET", "/api/cases/{case}/events", None, SEE),
+    "cases.case_actions": ("GET", "/api/cases/{case}/actions", None, SEE),
     "cases.case_action": ("POST", "/api/cases/{case}/actions", {"action": "dispatch"},
                           {**SEE, "worker_in": 403, "staff_lead": 403, "planner_in": 403, "admin": 403}),
     "cases.categories": ("GET", "/api/categories", None, SIGNED_IN_200),

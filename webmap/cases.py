@@ -95,6 +95,13 @@ def case_action(body: dict[str, Any], case_id: str) -> Response:
     return jsonify(result)
 
 
+@bp.get("/cases/<case_id>/actions")
+@bp.response(200)
+def case_actions(case_id: str) -> Response:
+    """当前用户此刻可以对案件做的操作（案件面板只显示这些按钮）。"""
+    return jsonify(actions=workflow_service.allowed_actions(get_session(), current(), case_id))
+
+
 @bp.get("/cases/<case_id>/events")
 @bp.response(200)
 def case_events(case_id: str) -> Response:

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from geo import permissions, workflow
 from geo.coordinates import normalize_crs_name, to_wgs84
 from geo.deadlines import DEFAULT_LIMITS, Calendar, add_limit
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.permissions import User
 from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
 
-__all__ = ["act", "case_events"]
+__all__ = ["act", "allowed_actions", "case_events"]
 
 NOTE_MAX = 2000
 
@@ -95,6 +95,20 @@ def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[fl
         return None, None
     x, y = to_wgs84(np.array([lon]), np.array([lat]), normalize_crs_name(crs))
     return float(x[0]), float(y[0])
+
+
+def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:
+    """The actions ``user`` may take on the case now (the case panel shows only these)."""
+    case = _case(session, user, case_no)
+    allowed = []
+    for action in workflow.ACTIONS.values():
+        try:
+            workflow.plan(action.name, case["status"], user.actor, reason="-")
+            permissions.check_can_act(user, action, case)
+        except (Conflict, Forbidden, InvalidInput):
+            continue
+        allowed.append({"action": action.name, "label": action.label, "reason_required": action.reason_required})
+    return allowed
 
 
 def case_events(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:

@@ -93,6 +93,100 @@
     return box;
   }
 
+  var EVENT_LABELS = {
+    receive: '受理', dispatch: '派遣', void: '不予立案', sign: '签收', 'return': '退回', respond: '联系诉求人',
+    start: '开始处置', suspend: '挂账', resolve: '办结', check: '核查通过', reject_check: '核查不通过',
+    close: '结案', callback: '回访', reopen: '重办', whistle: '吹哨', check_in: '报到'
+  };
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : '';
+  }
+
+  function localTime(iso) {
+    return iso ? new Date(iso).toLocaleString('zh-CN', { hour12: false }) : '—';
+  }
+
+  /* The case panel: details, the actions this user may take, the event timeline. */
+  function CasePanel(statuses, onChanged) {
+    var aside = document.getElementById('gm-panel');
+    if (!aside) { return { open: function () {} }; }
+    var body = aside.querySelector('.gm-panel-body');
+    aside.querySelector('.gm-panel-close').addEventListener('click', function () { aside.hidden = true; });
+
+    function row(label, value) {
+      var div = textEl('div', '', 'gm-panel-row');
+      div.appendChild(textEl('span', label, 'gm-panel-label'));
+      div.appendChild(textEl('span', value == null || value === '' ? '—' : String(value)));
+      return div;
+    }
+
+    function act(id, action) {
+      var body = { action: action.action, note: '' };
+      if (action.reason_required) {
+        var reason = window.prompt('请填写「' + action.label + '」的原因');
+        if (!reason) { return; }
+        body.note = reason;
+      }
+      if (action.action === 'callback') {
+        body.contacted = window.confirm('是否联系上诉求人？');
+        body.solved = window.confirm('问题是否解决？');
+        body.satisfied = window.confirm('诉求人是否满意？');
+      }
+      fetch('/api/cases/' + encodeURIComponent(id) + '/actions', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
+        body: JSON.stringify(body)
+      }).then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
+        .then(function (res) {
+          if (!res.ok) { show(id, res.data.error ? res.data.error.message : '操作失败'); return; }
+          show(id, null);
+          onChanged();
+        });
+    }
+
+    function show(id, message) {
+      Promise.all([
+        fetch('/api/cases/' + encodeURIComponent(id)).then(function (r) { return r.json(); }),
+        fetch('/api/cases/' + encodeURIComponent(id) + '/actions').then(function (r) { return r.json(); }),
+        fetch('/api/cases/' + encodeURIComponent(id) + '/events').then(function (r) { return r.json(); })
+      ]).then(function (all) {
+        var c = all[0].properties;
+        body.textContent = '';
+        body.appendChild(textEl('h2', c.category_name));
+        body.appendChild(textEl('div', c.id, 'gm-tip-code'));
+        if (message) { body.appendChild(textEl('p', message, 'gm-login-error')); }
+        body.appendChild(row('状态', (statuses[c.status] || [null, c.status])[1] + (c.overdue ? '（超期）' : '')));
+        body.appendChild(row('描述', c.description));
+        body.appendChild(row('网格', c.grid_code));
+        body.appendChild(row('主责部门', c.lead_department || '属地街道'));
+        body.appendChild(row('协办部门', (c.co_departments || []).join('、')));
+        body.appendChild(row('受理时间', localTime(c.reported_at)));
+        body.appendChild(row('办结时限', localTime(c.deadlines.resolve_due)));
+        var buttons = textEl('div', '', 'gm-panel-actions');
+        (all[1].actions || []).forEach(function (action) {
+          var button = textEl('button', action.label);
+          button.type = 'button';
+          button.dataset.action = action.action;
+          button.addEventListener('click', function () { act(id, action); });
+          buttons.appendChild(button);
+        });
+        body.appendChild(buttons);
+        body.appendChild(textEl('h3', '处理记录'));
+        var list = textEl('ol', '', 'gm-timeline');
+        (all[2].events || []).forEach(function (e) {
+          var item = textEl('li', localTime(e.at) + ' ' + (EVENT_LABELS[e.action] || e.action) + ' · ' +
+                            (e.actor_name || ''));
+          if (e.note) { item.appendChild(textEl('div', e.note, 'gm-tip-code')); }
+          list.appendChild(item);
+        });
+        body.appendChild(list);
+        aside.hidden = false;
+      });
+    }
+    return { open: function (id) { show(id, null); } };
+  }
+
   function countIcon(props) {
     var el = document.createElement('div');
     el.className = 'gm-count' + (props.overdue ? ' gm-count-overdue' : '');
@@ -101,7 +195,7 @@
   }
 
   /* The case layer: counts per street or community when zoomed out, single cases from zoom 15. */
-  function CaseLayer(map, group, options, hint) {
+  function CaseLayer(map, group, options, hint, panel) {
     var state = { key: null, abort: null };
     function draw(data) {
       group.clearLayers();
@@ -114,6 +208,7 @@
             radius: p.whistle ? 8 : 6, color: p.overdue ? '#d50000' : (p.whistle ? '#ffd600' : '#ffffff'),
             weight: p.overdue || p.whistle ? 3 : 1, fillColor: colour, fillOpacity: 0.9, pane: 'gm-cases' });
           marker.bindPopup(casePopup(p, options.statuses));
+          marker.on('click', function () { panel.open(p.id); });
           marker.feature = f;
           marker.addTo(group);
         } else {
@@ -195,8 +290,9 @@
     });
     map.createPane('gm-cases').style.zIndex = '600';
     var caseHint = null;
-    var cases = casesGroup ? CaseLayer(map, casesGroup, options, function (text) { caseHint = text; refreshHint(); })
-                           : null;
+    var panel = CasePanel(options.statuses, function () { if (cases) { cases.reload(); } });
+    var cases = casesGroup ? CaseLayer(map, casesGroup, options, function (text) { caseHint = text; refreshHint(); },
+                                       panel) : null;
 
     function styleFor(level) {
       var style = STYLES[level];
