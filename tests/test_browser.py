@@ -196,3 +196,37 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     panel.get_by_text("已派遣").wait_for()
     assert "派遣 · leader" in panel.locator(".gm-timeline").inner_text()
     assert panel.locator("button[data-action]").count() == 0  # the street leader has nothing left to do
+
+
+def _click_map_at(page, lat: float, lon: float) -> None:
+    point = page.evaluate("([lat, lon]) => { const p = window.gridmapMap.latLngToContainerPoint([lat, lon]);"
+                          " return [p.x, p.y]; }", [lat, lon])
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+
+
+def test_pin_to_report_offers_duplicates_then_creates_the_case(server, page):
+    _open_at_zoom_14(page, server)
+    page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
+    page.get_by_role("button", name="上报").click()
+    _click_map_at(page, 39.90250, 116.31770)  # 17 m from an existing 0101 case
+    form = page.locator(".gm-report-form")
+    form.wait_for()
+    page.wait_for_function("document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
+    form.locator("select[name=category]").select_option("0101")
+    form.locator(".gm-duplicate").first.wait_for()  # the existing case is offered first
+    form.locator("textarea").fill("东门垃圾桶满溢")
+    form.get_by_role("button", name="提交").click()
+    panel = page.locator("#gm-panel")
+    panel.get_by_text("东门垃圾桶满溢").wait_for()
+    assert "110101002001002" in panel.inner_text() and "已受理" in panel.inner_text()
+
+
+def test_pin_to_report_outside_the_area_shows_the_error_inline(server, page):
+    _open_at_zoom_14(page, server)
+    page.get_by_role("button", name="上报").click()
+    _click_map_at(page, 39.915, 116.325)  # east of the district: no grid
+    page.wait_for_function("document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
+    page.locator(".gm-report-form select[name=category]").select_option("0101")
+    page.get_by_role("button", name="提交").click()
+    page.locator(".gm-report-form .gm-login-error").get_by_text("不在任何网格内", exact=False).wait_for()

@@ -242,3 +242,12 @@ def test_map_layer_caps_the_markers(client, routed, monkeypatch):
 def test_map_layer_refuses_a_bad_zoom(client, routed):
     resp = client.get("/api/cases/map?zoom=99")
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "zoom"
+
+
+def test_nearby_offers_duplicates_before_saving(client, routed):
+    first = post(client, lon=LON, lat=LAT, category="0101").get_json()["id"]
+    near = client.get(f"/api/cases/nearby?lon={LON + 0.0002}&lat={LAT}&category=0101").get_json()
+    assert [d["id"] for d in near["possible_duplicates"]] == [first]
+    assert client.get(f"/api/cases/nearby?lon={LON}&lat={LAT}&category=0602").get_json()["possible_duplicates"] == []
+    bad = client.get(f"/api/cases/nearby?lon={LAT}&lat={LON}&category=0101")
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "lat"

@@ -18,7 +18,7 @@ from webmap.auth import current
 from webmap.config import case_settings
 from webmap.db import commit, get_session
 from webmap.params import parse_bbox
-from webmap.schemas import ApiError, CaseAction, CaseCreate, CaseQuery
+from webmap.schemas import ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery
 
 bp = Blueprint("cases", __name__, url_prefix="/api", description="案件：上报、查询")
 
@@ -69,6 +69,16 @@ def case_map(query: dict[str, Any]) -> Response:
     layer = case_service.map_layer(get_session(), case_service.scoped(_filters(query), current()),
                                    zoom=query.get("zoom", case_service.MAP_POINTS_ZOOM))
     return Response(current_app.json.dumps(layer), mimetype=GEOJSON)
+
+
+@bp.get("/cases/nearby")
+@bp.arguments(NearbyQuery, location="query")
+@bp.response(200)
+def nearby(query: dict[str, Any]) -> Response:
+    """上报前查重：同一分类、附近（默认 50 米、7 天内）未结案的案件。"""
+    found = case_service.nearby(get_session(), lon=query["lon"], lat=query["lat"], category=query["category"],
+                                crs=query["crs"], settings=case_settings(current_app.config))
+    return jsonify(possible_duplicates=found)
 
 
 @bp.get("/cases/<case_id>")

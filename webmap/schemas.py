@@ -83,6 +83,13 @@ class WhistleReport(Schema):
     crs = Text(load_default="wgs84")
 
 
+class NearbyQuery(Schema):
+    lon = fields.Float(required=True, allow_nan=False, error_messages=_REQUIRED)
+    lat = fields.Float(required=True, allow_nan=False, error_messages=_REQUIRED)
+    category = Text(required=True, error_messages=_REQUIRED)
+    crs = Text(load_default="wgs84")
+
+
 class CaseQuery(Schema):
     status = Text(metadata={"description": "状态，逗号分隔"})
     category = Text(metadata={"description": "分类编码，逗号分隔"})
@@ -124,4 +131,4 @@ def first_error(messages: Any) -> tuple[str | None, str]:
     return None, str(messages)
 
 
-__all__ = ["ApiError", "CaseCreate", "CaseQuery", "StrictFloat", "ValidationError", "first_error"]
+__all__ = ["ApiError", "CaseCreate", "CaseQuery", "NearbyQuery", "StrictFloat", "ValidationError", "first_error"]

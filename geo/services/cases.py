@@ -23,7 +23,7 @@ from geo.permissions import User, check_can_report, check_visible, visible_area
 from geo.routing import assign
 from geo.store import cases as store
 
-__all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer"]
+__all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer", "nearby"]
 
 CASE_STATUSES = ("received", "dispatched", "signed", "responded", "in_progress", "resolved", "checked", "closed",
                  "returned", "suspended", "void")
@@ -241,3 +241,16 @@ def map_layer(session: Session, filters: store.CaseFilters, *, zoom: float) -> d
                  "properties": {"code": r["code"], "name": r["name"], "cases": r["cases"], "overdue": r["overdue"]}}
                 for r in rows]
     return {"type": "FeatureCollection", "kind": level, "truncated": False, "features": features}
+
+
+def nearby(session: Session, *, lon: Any, lat: Any, category: Any, crs: str | None = None,
+           settings: CaseSettings | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Open cases of the category close to a point: offered to a grid worker before saving a new one."""
+    settings = settings or CaseSettings()
+    now = now or datetime.now(UTC)
+    x, y = rules.check_point(lon, lat)
+    lon_arr, lat_arr = to_wgs84(np.array([x]), np.array([y]), normalize_crs_name(crs))
+    rows = store.possible_duplicates(
+        session, lon=float(lon_arr[0]), lat=float(lat_arr[0]), category=rules.check_category_code(category),
+        since=now - timedelta(days=settings.duplicate_days), radius_m=settings.duplicate_radius_m)
+    return [_iso(r) for r in rows]

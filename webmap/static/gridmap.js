@@ -184,7 +184,101 @@
         aside.hidden = false;
       });
     }
-    return { open: function (id) { show(id, null); } };
+    /* Pin to report: a form for a point the grid worker clicked; duplicates nearby come first. */
+    function report(latlng, onCreated) {
+      body.textContent = '';
+      body.appendChild(textEl('h2', '上报问题'));
+      body.appendChild(textEl('div', latlng.lng.toFixed(6) + ', ' + latlng.lat.toFixed(6), 'gm-tip-code'));
+      var form = document.createElement('form');
+      form.className = 'gm-report-form';
+      var category = document.createElement('select');
+      category.name = 'category';
+      category.appendChild(textEl('option', '请选择问题分类'));
+      category.firstChild.value = '';
+      var urgency = document.createElement('select');
+      urgency.name = 'urgency';
+      [['', '紧急程度（按分类默认）'], ['emergency', '紧急'], ['utility', '水电气热'], ['general', '一般'],
+       ['complex', '疑难复杂']].forEach(function (o) {
+        var option = textEl('option', o[1]); option.value = o[0]; urgency.appendChild(option);
+      });
+      var description = document.createElement('textarea');
+      description.name = 'description';
+      description.maxLength = 4000;
+      description.placeholder = '问题描述（位置、情况）';
+      var duplicates = textEl('div', '', 'gm-duplicates');
+      var error = textEl('p', '', 'gm-login-error');
+      var submit = textEl('button', '提交');
+      submit.type = 'submit';
+      [category, urgency, description, duplicates, error, submit].forEach(function (el) { form.appendChild(el); });
+      body.appendChild(form);
+      aside.hidden = false;
+      fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
+        (data.categories || []).forEach(function (c) {
+          var option = textEl('option', c.code + ' ' + c.name); option.value = c.code; category.appendChild(option);
+        });
+      });
+      category.addEventListener('change', function () {
+        duplicates.textContent = '';
+        if (!category.value) { return; }
+        var q = new URLSearchParams({ lon: latlng.lng, lat: latlng.lat, category: category.value });
+        fetch('/api/cases/nearby?' + q).then(function (r) { return r.json(); }).then(function (data) {
+          var found = data.possible_duplicates || [];
+          if (!found.length) { return; }
+          duplicates.appendChild(textEl('strong', '附近已有相似案件，请先确认是否重复：'));
+          found.forEach(function (d) {
+            var item = textEl('a', d.id + '（' + Math.round(d.distance_m) + ' 米）', 'gm-duplicate');
+            item.href = '#';
+            item.addEventListener('click', function (ev) { ev.preventDefault(); show(d.id, null); });
+            duplicates.appendChild(item);
+          });
+        });
+      });
+      form.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        error.textContent = '';
+        if (!category.value) { error.textContent = '请选择问题分类。'; return; }
+        var payload = { lon: latlng.lng, lat: latlng.lat, crs: 'wgs84', category: category.value,
+                        description: description.value, source: 'grid_worker' };
+        if (urgency.value) { payload.urgency = urgency.value; }
+        submit.disabled = true;
+        fetch('/api/cases', { method: 'POST', body: JSON.stringify(payload),
+                              headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() } })
+          .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
+          .then(function (res) {
+            submit.disabled = false;
+            if (!res.ok) { error.textContent = res.data.error ? res.data.error.message : '提交失败'; return; }
+            show(res.data.id, null);
+            onCreated();
+          });
+      });
+    }
+    return { open: function (id) { show(id, null); }, report: report };
+  }
+
+  function ReportButton(map, panel, onCreated) {
+    var picking = false;
+    var control = L.control({ position: 'topleft' });
+    control.onAdd = function () {
+      var button = L.DomUtil.create('button', 'gm-report-button');
+      button.type = 'button';
+      button.textContent = '上报';
+      L.DomEvent.disableClickPropagation(button);
+      button.addEventListener('click', function () {
+        picking = true;
+        map.getContainer().classList.add('gm-picking');
+        button.textContent = '点击地图选位置';
+      });
+      control.button = button;
+      return button;
+    };
+    control.addTo(map);
+    map.on('click', function (e) {
+      if (!picking) { return; }
+      picking = false;
+      map.getContainer().classList.remove('gm-picking');
+      control.button.textContent = '上报';
+      panel.report(e.latlng, onCreated);
+    });
   }
 
   function countIcon(props) {
@@ -208,7 +302,10 @@
             radius: p.whistle ? 8 : 6, color: p.overdue ? '#d50000' : (p.whistle ? '#ffd600' : '#ffffff'),
             weight: p.overdue || p.whistle ? 3 : 1, fillColor: colour, fillOpacity: 0.9, pane: 'gm-cases' });
           marker.bindPopup(casePopup(p, options.statuses));
-          marker.on('click', function () { panel.open(p.id); });
+          marker.on('click', function () {
+            // While picking a place to report, a click on a marker is a click on that place.
+            if (!map.getContainer().classList.contains('gm-picking')) { panel.open(p.id); }
+          });
           marker.feature = f;
           marker.addTo(group);
         } else {
@@ -291,6 +388,7 @@
     map.createPane('gm-cases').style.zIndex = '600';
     var caseHint = null;
     var panel = CasePanel(options.statuses, function () { if (cases) { cases.reload(); } });
+    ReportButton(map, panel, function () { if (cases) { cases.reload(); } });
     var cases = casesGroup ? CaseLayer(map, casesGroup, options, function (text) { caseHint = text; refreshHint(); },
                                        panel) : null;
 
