@@ -27,6 +27,7 @@ __all__ = [
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "normalize_crs_name",
+    "point_to_wgs84",
     "to_wgs84",
     "wgs84_to_gcj02",
 ]
@@ -143,6 +144,16 @@ def normalize_crs_name(text: str | None, *, field: str = "crs") -> str:
         raise InvalidInput(f"坐标系 {raw!r} 没有 EPSG 编号，请写 wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号。",
                            field=field, code="unknown_crs")
     return f"EPSG:{epsg}"
+
+
+def point_to_wgs84(x: float, y: float, crs: str | None) -> tuple[float, float]:
+    """One point in a named intake CRS (None = wgs84) to WGS84 lon/lat, exactly as ``to_wgs84``.
+
+    >>> point_to_wgs84(116.4, 39.9, None)
+    (116.4, 39.9)
+    """
+    lon, lat = to_wgs84(np.array([x], dtype=float), np.array([y], dtype=float), normalize_crs_name(crs))
+    return float(lon[0]), float(lat[0])
 
 
 def to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:

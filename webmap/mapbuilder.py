@@ -14,6 +14,8 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from geo.workflow import STATES
+
 __all__ = ["BASEMAPS", "LEVEL_LAYERS", "build_map"]
 
 AssetUrl = Callable[[str], str]
@@ -26,13 +28,13 @@ LEVEL_LAYERS = (
     ("grid", "网格", True, 15),
 )
 BASEMAPS = ("none", "osm", "tianditu")
-#: Marker colours by case status, with the Chinese names the legend shows.
-STATUS_COLOURS = {
-    "received": ["#9e9e9e", "已受理"], "dispatched": ["#1e88e5", "已派遣"], "signed": ["#3949ab", "已签收"],
-    "responded": ["#5e35b1", "已联系"], "in_progress": ["#fb8c00", "处置中"], "returned": ["#6d4c41", "已退回"],
-    "suspended": ["#546e7a", "已挂账"], "resolved": ["#43a047", "已办结"], "checked": ["#2e7d32", "已核查"],
-    "closed": ["#1b5e20", "已结案"], "void": ["#bdbdbd", "不予立案"],
+#: Marker colour by case status; the legend pairs each with the status's Chinese name.
+_COLOURS = {
+    "received": "#9e9e9e", "dispatched": "#1e88e5", "signed": "#3949ab", "responded": "#5e35b1",
+    "in_progress": "#fb8c00", "returned": "#6d4c41", "suspended": "#546e7a", "resolved": "#43a047",
+    "checked": "#2e7d32", "closed": "#1b5e20", "void": "#bdbdbd",
 }
+STATUS_COLOURS = {status: [_COLOURS[status], name] for status, name in STATES.items()}
 BEIJING = (39.9042, 116.4074)
 MAX_ZOOM = 19
 

@@ -9,27 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import shapely
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo import cases as rules
-from geo.coordinates import normalize_crs_name, to_wgs84
+from geo.coordinates import normalize_crs_name, point_to_wgs84
 from geo.deadlines import Calendar, check_urgency, deadlines
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.exports import write_frame
 from geo.permissions import User, check_can_report, check_visible, visible_area
 from geo.routing import assign
 from geo.store import cases as store
+from geo.workflow import STATES
 
 __all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer", "nearby"]
 
-CASE_STATUSES = ("received", "dispatched", "signed", "responded", "in_progress", "resolved", "checked", "closed",
-                 "returned", "suspended", "void")
-EXPORT_COLUMNS = ("id", "external_id", "source", "category", "category_name", "status", "lon", "lat",
-                  "grid_code", "community_code", "street_code", "district_code", "lead_department",
-                  "co_departments", "urgency", "reported_at", "description")
+CASE_STATUSES = tuple(STATES)
 
 
 @dataclass(frozen=True)
@@ -69,8 +65,7 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     source = _source(new.source or "api")
     external_id = rules.check_text(new.external_id, field="external_id", max_length=rules.EXTERNAL_ID_MAX) or None
     reported_at = rules.parse_time(new.reported_at, tz, now=now) if new.reported_at else now.astimezone(tz)
-    lon_arr, lat_arr = to_wgs84(np.array([x]), np.array([y]), crs)
-    lon, lat = float(lon_arr[0]), float(lat_arr[0])
+    lon, lat = point_to_wgs84(x, y, crs)
 
     facts = store.point_facts(session, lon, lat, category, source, external_id)
     if facts.category is None:
@@ -248,9 +243,8 @@ def nearby(session: Session, *, lon: Any, lat: Any, category: Any, crs: str | No
     """Open cases of the category close to a point: offered to a grid worker before saving a new one."""
     settings = settings or CaseSettings()
     now = now or datetime.now(UTC)
-    x, y = rules.check_point(lon, lat)
-    lon_arr, lat_arr = to_wgs84(np.array([x]), np.array([y]), normalize_crs_name(crs))
+    x, y = point_to_wgs84(*rules.check_point(lon, lat), crs)
     rows = store.possible_duplicates(
-        session, lon=float(lon_arr[0]), lat=float(lat_arr[0]), category=rules.check_category_code(category),
+        session, lon=x, lat=y, category=rules.check_category_code(category),
         since=now - timedelta(days=settings.duplicate_days), radius_m=settings.duplicate_radius_m)
     return [_iso(r) for r in rows]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from geo import cases as case_rules
 from geo.coordinates import normalize_crs_name, to_wgs84
-from geo.deadlines import DEFAULT_LIMITS, URGENCIES, Calendar, add_limit
+from geo.deadlines import DEFAULT_LIMITS, URGENCIES, URGENCY_NAMES, Calendar, add_limit
 from geo.errors import InvalidInput
 from geo.routing import Coverage, DutyRule, Placement, assign
 from geo.services.cases import CaseSettings
@@ -36,8 +36,8 @@ from geo.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolv
 __all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "import_batch", "prepare_import", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
-_URGENCY_ALIASES = {"紧急": "emergency", "水电气热": "utility", "一般": "general", "疑难复杂": "complex",
-                    "疑难": "complex", "复杂": "complex"}
+#: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
+_URGENCY_ALIASES = {name: code for code, name in URGENCY_NAMES.items()} | {"疑难": "complex", "复杂": "complex"}
 
 
 @dataclass

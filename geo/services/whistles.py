@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
-from geo.coordinates import normalize_crs_name, to_wgs84
+from geo.coordinates import point_to_wgs84
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.permissions import User, can_see
 from geo.store import events as event_store
@@ -95,8 +94,7 @@ def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: fl
         raise Forbidden("只有被召集的部门可以报到。", field="role")
     if whistle["status"] != "open":
         raise Conflict("吹哨已结束，无需报到。", field="id", code="closed")
-    x, y = to_wgs84(np.array([lon]), np.array([lat]), normalize_crs_name(crs))
-    point = (float(x[0]), float(y[0]))
+    point = point_to_wgs84(lon, lat, crs)
     distance = store.distance_to_cases(session, whistle_id, *point)
     if distance > settings.on_site_m:
         raise InvalidInput(f"报到位置离案件 {distance:.0f} 米，超过 {settings.on_site_m:.0f} 米，"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from geo import permissions, workflow
-from geo.coordinates import normalize_crs_name, to_wgs84
+from geo.coordinates import point_to_wgs84
 from geo.deadlines import DEFAULT_LIMITS, Calendar, add_limit
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.permissions import User
@@ -93,8 +92,7 @@ def _deadline_updates(session: Session, case: dict[str, Any], action: str, now: 
 def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[float | None, float | None]:
     if lon is None or lat is None:
         return None, None
-    x, y = to_wgs84(np.array([lon]), np.array([lat]), normalize_crs_name(crs))
-    return float(x[0]), float(y[0])
+    return point_to_wgs84(lon, lat, crs)
 
 
 def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:

@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 __all__ = [
     "SUBDIVIDE_MAX_VERTICES",
     "StoredFeatures",
     "current_features",
-    "current_versions",
     "extent",
     "features_geojson",
     "insert_version",
@@ -117,14 +116,6 @@ def current_features(session: Session, level: str) -> StoredFeatures:
         areas_m2=np.array([r[3] for r in rows], dtype=float),
         geoms=shapely.from_wkb([bytes(r[4]) for r in rows]) if rows else np.empty(0, dtype=object),
     )
-
-
-def current_versions(session: Session) -> list[Row[Any]]:
-    """Every version of every level, newest first."""
-    return list(session.execute(
-        text("SELECT id, level, valid_from, valid_to, source, source_crs, feature_count "
-             "FROM boundary_version ORDER BY level, id DESC")
-    ).all())
 
 
 def features_geojson(
