@@ -25,7 +25,8 @@ from typing import Any
 from geo.errors import Forbidden, NotFound
 from geo.workflow import Action, Actor
 
-__all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "check_can_act", "check_can_report", "visible_area"]
+__all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "check_can_act", "check_can_attach", "check_can_report",
+           "visible_area"]
 
 COMMUNITY_CODE_LENGTH = 12
 
@@ -85,6 +86,16 @@ def check_can_report(user: User, grid_code: str) -> None:
         raise Forbidden("规划/分析人员和管理员不能上报案件。", field="role")
     if user.role in ("grid_worker", "street_leader") and not grid_code.startswith(user.scope):
         raise Forbidden(f"位置在网格 {grid_code}，不在您的管辖范围 {user.scope} 内。", field="lon")
+
+
+def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
+    """Photos are added by the people working the case: grid workers and street leaders in whose
+    area it lies, and its lead or co-departments (seeing the case is checked before this)."""
+    if user.role in ("planner", "admin"):
+        raise Forbidden("规划/分析人员和管理员不能给案件添加照片。", field="role")
+    grid = str(case["grid_code"])
+    if user.role in ("street_leader", "grid_worker") and not grid.startswith(user.scope):
+        raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
 
 
 def family(department: str | None, units: Iterable[tuple[str, str | None]]) -> frozenset[str]:

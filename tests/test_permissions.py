@@ -5,9 +5,12 @@ The case lives in grid 110101002001002 (street 110101002), led by CGW; the whist
 fails ``test_every_endpoint_is_in_the_table``.
 """
 
-import pytest
+from io import BytesIO
 
-from geo.services import accounts, cases, whistles
+import pytest
+from PIL import Image
+
+from geo.services import accounts, cases, photos, whistles
 from tests.conftest import make_user
 
 EAST = {"lon": 116.3175, "lat": 39.9025}
@@ -53,6 +56,11 @@ TABLE = {
                       {"anon": 401, "leader_in": 201, "leader_out": 404, "*": 403}),
     "whistles.report": ("POST", "/api/whistles/{whistle}/reports", EAST, {"anon": 401, "staff_lead": 201, "*": 403}),
     "whistles.get_whistle": ("GET", "/api/whistles/{whistle}", None, SEE),
+    "photos.upload": ("POST", "/api/cases/{case}/photos", "PHOTO",
+                      {"anon": 401, "worker_in": 201, "worker_out": 404, "leader_in": 201, "leader_out": 404,
+                       "staff_lead": 201, "staff_other": 404, "planner_in": 403, "planner_out": 404, "admin": 403}),
+    "photos.case_photos": ("GET", "/api/cases/{case}/photos", None, SEE),
+    "photos.photo": ("GET", "/api/photos/{photo}", None, SEE),
     "api-docs.openapi_json": ("GET", "/api/openapi.json", None, PUBLIC),
     "api-docs.openapi_swagger_ui": ("GET", "/api/docs", None, PUBLIC),
     "open311.discovery": ("GET", "/open311/v2/discovery.json", None, PUBLIC),
@@ -80,7 +88,14 @@ def world(session, routed):
     case = cases.create_case(session, cases.NewCase(category="0101", **EAST), user=leader)
     assert case["properties"]["lead_department"] == "CGW"
     whistle = whistles.blow(session, leader, case_nos=[case["id"]], lead="CGW", co=[], reason="综合执法")
-    return {"case": case["id"], "whistle": str(whistle["id"])}
+    photo = photos.add_photos(session, leader, case["id"], [("photo", _png())])[0]
+    return {"case": case["id"], "whistle": str(whistle["id"]), "photo": str(photo["id"])}
+
+
+def _png() -> bytes:
+    buf = BytesIO()
+    Image.new("RGB", (8, 8), "blue").save(buf, "PNG")
+    return buf.getvalue()
 
 
 def _fill(value, world):
@@ -102,5 +117,11 @@ def test_permission_table(app, session, world, endpoint, who):
         role, scope, department = USERS[who]
         client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + make_user(session, who, role, scope, department)
     path, body = _fill(path, world), _fill(body, world)
-    resp = client.open(path, method=method, json=body) if body is not None else client.open(path, method=method)
+    if body == "PHOTO":
+        resp = client.open(path, method=method, data={"photo": (BytesIO(_png()), "p.png")},
+                           content_type="multipart/form-data")
+    elif body is not None:
+        resp = client.open(path, method=method, json=body)
+    else:
+        resp = client.open(path, method=method)
     assert resp.status_code == expected.get(who, expected.get("*")), resp.get_data(as_text=True)[:300]

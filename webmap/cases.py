@@ -85,8 +85,8 @@ def nearby(query: dict[str, Any]) -> Response:
 @bp.response(200)
 @bp.alt_response(404, schema=ApiError)
 def get_case(case_id: str) -> Response:
-    """一个案件（GeoJSON Feature）。"""
-    case = case_service.get_case(get_session(), case_id, user=current())
+    """一个案件（GeoJSON Feature），含部门名称、照片和所在的吹哨。"""
+    case = case_service.get_case(get_session(), case_id, user=current(), detail=True)
     return Response(current_app.json.dumps(case), mimetype=GEOJSON)
 
 
@@ -108,8 +108,9 @@ def case_action(body: dict[str, Any], case_id: str) -> Response:
 @bp.get("/cases/<case_id>/actions")
 @bp.response(200)
 def case_actions(case_id: str) -> Response:
-    """当前用户此刻可以对案件做的操作（案件面板只显示这些按钮）。"""
-    return jsonify(actions=workflow_service.allowed_actions(get_session(), current(), case_id))
+    """当前用户此刻可以对案件做的操作（案件面板只显示这些按钮）：actions 为状态操作；whistle 是否可吹哨；
+    check_ins 为本部门尚未报到的吹哨；photo 是否可添加照片。"""
+    return jsonify(workflow_service.case_options(get_session(), current(), case_id))
 
 
 @bp.get("/cases/<case_id>/events")

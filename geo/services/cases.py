@@ -20,7 +20,11 @@ from geo.errors import Conflict, InvalidInput, NotFound
 from geo.exports import write_frame
 from geo.permissions import User, check_can_report, check_visible, visible_area
 from geo.routing import assign
+from geo.store import boundaries as boundary_store
 from geo.store import cases as store
+from geo.store import photos as photo_store
+from geo.store import reference as reference_store
+from geo.store import whistles as whistle_store
 from geo.workflow import STATES
 
 __all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer", "nearby"]
@@ -142,14 +146,29 @@ def _feature(row: dict[str, Any]) -> dict[str, Any]:
             "properties": props}
 
 
-def get_case(session: Session, case_no: str, *, user: User | None = None) -> dict[str, Any]:
-    """One case as a GeoJSON Feature (properties carry codes, departments, deadlines)."""
+def get_case(session: Session, case_no: str, *, user: User | None = None, detail: bool = False) -> dict[str, Any]:
+    """One case as a GeoJSON Feature (properties carry codes, departments, deadlines). ``detail`` adds
+    department names, photos and the whistles the case is part of (for the case panel)."""
     row = store.get_case(session, case_no)
     if row is None:
         raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
     if user is not None:
         check_visible(user, row, case_no)
-    return _feature(row)
+    feature = _feature(row)
+    if detail:
+        props = feature["properties"]
+        names = reference_store.department_names(session)
+        involved = [d for d in [row["lead_department"], *(row["co_departments"] or [])] if d]
+        props["department_names"] = {d: names.get(d, d) for d in involved}
+        areas = [row[k] for k in ("grid_code", "community_code", "street_code", "district_code") if row[k]]
+        props["boundary_names"] = boundary_store.names_of(session, areas)
+        props["photos"] = [{"id": p["id"], "url": f"/api/photos/{p['id']}", "width": p["width"],
+                            "height": p["height"]} for p in photo_store.photos_of(session, row["id"])]
+        props["whistles"] = [_iso(w) | {"summons": [{**s, "department_name": names.get(s["department_code"],
+                                                                                          s["department_code"])}
+                                                    for s in w["summons"]]}
+                             for w in whistle_store.whistles_of_case(session, row["id"])]
+    return feature
 
 
 def scoped(filters: store.CaseFilters, user: User | None) -> store.CaseFilters:

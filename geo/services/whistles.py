@@ -24,7 +24,7 @@ from geo.store import whistles as store
 __all__ = ["REASONS", "WhistleSettings", "blow", "get_whistle", "report"]
 
 REASONS = ("群众诉求", "重点工作", "综合执法", "应急处置")
-_OPEN_FOR_WHISTLE = ("received", "dispatched", "signed", "responded", "in_progress", "returned", "suspended")
+OPEN_FOR_WHISTLE = ("received", "dispatched", "signed", "responded", "in_progress", "returned", "suspended")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def blow(session: Session, user: User, *, case_nos: list[str], lead: str, co: li
     streets = {c["street_code"] for c in cases}
     if len(streets) != 1:
         raise InvalidInput("一次吹哨的案件必须在同一个街道。", field="case_ids", code="mixed_streets")
-    closed = [c["case_no"] for c in cases if c["status"] not in _OPEN_FOR_WHISTLE]
+    closed = [c["case_no"] for c in cases if c["status"] not in OPEN_FOR_WHISTLE]
     if closed:
         raise Conflict(f"这些案件已办结或已关闭，不能吹哨：{', '.join(closed)}。", field="case_ids", code="bad_state")
     due = now + timedelta(minutes=settings.arrival_minutes)

@@ -16,7 +16,7 @@ from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
 
-__all__ = ["act", "allowed_actions", "case_events"]
+__all__ = ["act", "allowed_actions", "case_events", "case_options"]
 
 NOTE_MAX = 2000
 
@@ -107,6 +107,32 @@ def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str
             continue
         allowed.append({"action": action.name, "label": action.label, "reason_required": action.reason_required})
     return allowed
+
+
+def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
+    """Everything the case panel may offer this user now: lifecycle actions, whether they may whistle
+    or add photos, and the open whistles at which one of their departments still has to check in."""
+    from geo.services.whistles import OPEN_FOR_WHISTLE
+
+    case = _case(session, user, case_no)
+    mine = user.departments or {user.department}
+    check_ins = [
+        {"whistle_id": w["id"], "department": s["department_code"], "due_at": s["due_at"]}
+        for w in whistle_store.whistles_of_case(session, case["id"]) if w["status"] == "open"
+        for s in w["summons"] if s["department_code"] in mine and s["reported_at"] is None
+    ] if user.role == "department_staff" else []
+    try:
+        permissions.check_can_attach(user, case)
+        photo = True
+    except Forbidden:
+        photo = False
+    return {
+        "actions": allowed_actions(session, user, case_no),
+        "whistle": (user.role == "street_leader" and str(case["grid_code"]).startswith(user.scope)
+                    and case["status"] in OPEN_FOR_WHISTLE),
+        "check_ins": check_ins,
+        "photo": photo,
+    }
 
 
 def case_events(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:

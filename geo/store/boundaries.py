@@ -20,6 +20,7 @@ __all__ = [
     "features_geojson",
     "insert_version",
     "lock_level",
+    "names_of",
     "search",
 ]
 
@@ -165,6 +166,14 @@ def extent(session: Session) -> tuple[float, float, float, float] | None:
              "JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL) s")
     ).one()
     return None if row[0] is None else (row[0], row[1], row[2], row[3])
+
+
+def names_of(session: Session, codes: list[str]) -> dict[str, str]:
+    """Current names of the given boundary codes (any level)."""
+    rows = session.execute(text(
+        "SELECT b.code, b.name FROM boundary b JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL "
+        "WHERE b.code = ANY(:codes)"), {"codes": codes}).all()
+    return {code: name for code, name in rows}
 
 
 def search(session: Session, query: str, *, limit: int) -> list[tuple[Any, ...]]:

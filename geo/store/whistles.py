@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["close_finished", "distance_to_cases", "get", "insert", "record_report", "summons_of", "whistle_cases"]
+__all__ = ["close_finished", "distance_to_cases", "get", "insert", "record_report", "summons_of", "whistle_cases",
+           "whistles_of_case"]
 
 FINISHED = ("resolved", "checked", "closed")
 
@@ -42,6 +43,19 @@ def whistle_cases(session: Session, whistle_id: int) -> list[dict[str, Any]]:
         "SELECT c.id, c.case_no, c.status, c.grid_code, c.street_code, c.lead_department, c.co_departments "
         "FROM whistle_case wc JOIN cases c ON c.id = wc.case_id WHERE wc.whistle_id = :id ORDER BY c.case_no"),
         {"id": whistle_id}).mappings().all()]
+
+
+def whistles_of_case(session: Session, case_id: int) -> list[dict[str, Any]]:
+    """Every whistle the case is part of (newest first) with its summons as a list."""
+    rows = session.execute(text(
+        "SELECT w.id, w.reason, w.status, w.created_at, w.lead_department, "
+        "coalesce(json_agg(json_build_object('department_code', s.department_code, 'role', s.role, "
+        "'due_at', s.due_at, 'reported_at', s.reported_at, 'late', s.late, 'distance_m', s.distance_m) "
+        "ORDER BY s.role DESC, s.department_code) FILTER (WHERE s.department_code IS NOT NULL), '[]') AS summons "
+        "FROM whistle_case wc JOIN whistle w ON w.id = wc.whistle_id "
+        "LEFT JOIN whistle_summons s ON s.whistle_id = w.id "
+        "WHERE wc.case_id = :id GROUP BY w.id ORDER BY w.id DESC"), {"id": case_id}).mappings().all()
+    return [dict(r) for r in rows]
 
 
 def summons_of(session: Session, whistle_id: int) -> list[dict[str, Any]]:
