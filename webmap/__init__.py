@@ -46,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_smorest import Api
 
-    from webmap import auth, db, errors
+    from webmap import auth, compression, db, errors
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
     from webmap.open311 import bp as open311_bp
@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app)
     errors.init_app(app)  # after the Api, so our error bodies win over flask-smorest's
+    compression.init_app(app)  # gzip text responses, cache vendored assets
     return app
 
 
