@@ -239,6 +239,14 @@ def test_map_layer_caps_the_markers(client, routed, monkeypatch):
     assert len(layer["features"]) == 2 and layer["truncated"] is True
 
 
+def test_map_layer_rounds_coordinates_to_six_decimals(client, routed):
+    post(client, lon=116.31751234567, lat=39.90251234567, category="0101", crs="wgs84")
+    points = client.get("/api/cases/map?zoom=17").get_json(force=True)
+    assert [f["geometry"]["coordinates"] for f in points["features"]] == [[116.317512, 39.902512]]
+    for feature in client.get("/api/cases/map?zoom=12").get_json(force=True)["features"]:
+        assert all(round(v, 6) == v for v in feature["geometry"]["coordinates"])
+
+
 def test_map_layer_refuses_a_bad_zoom(client, routed):
     resp = client.get("/api/cases/map?zoom=99")
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "zoom"

@@ -230,6 +230,9 @@ MAP_MAX_POINTS = 5000
 #: ``MAP_COMMUNITY_ZOOM`` counts per street.
 MAP_POINTS_ZOOM = 15
 MAP_COMMUNITY_ZOOM = 13
+#: Map coordinates keep 6 decimals (about 0.1 m): enough for any zoom, and a third fewer gzip
+#: bytes for 5,000 markers than full doubles, whose trailing digits do not compress.
+MAP_DECIMALS = 6
 
 
 def map_layer(session: Session, filters: store.CaseFilters, *, zoom: float) -> dict[str, Any]:
@@ -241,7 +244,7 @@ def map_layer(session: Session, filters: store.CaseFilters, *, zoom: float) -> d
     if zoom >= MAP_POINTS_ZOOM:
         rows = store.map_points(session, filters, limit=MAP_MAX_POINTS + 1)
         features = [{"type": "Feature", "id": r["case_no"],
-                     "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                     "geometry": {"type": "Point", "coordinates": _map_xy(r)},
                      "properties": {"id": r["case_no"], "status": r["status"], "category": r["category_code"],
                                     "category_name": r["category_name"], "overdue": bool(r["overdue"]),
                                     "whistle": bool(r["whistle"])}}
@@ -251,10 +254,14 @@ def map_layer(session: Session, filters: store.CaseFilters, *, zoom: float) -> d
     level = "community" if zoom >= MAP_COMMUNITY_ZOOM else "street"
     rows = store.map_aggregates(session, replace(filters, bbox=None), level=level)
     features = [{"type": "Feature", "id": r["code"],
-                 "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                 "geometry": {"type": "Point", "coordinates": _map_xy(r)},
                  "properties": {"code": r["code"], "name": r["name"], "cases": r["cases"], "overdue": r["overdue"]}}
                 for r in rows]
     return {"type": "FeatureCollection", "kind": level, "truncated": False, "features": features}
+
+
+def _map_xy(row: dict[str, Any]) -> list[float]:
+    return [round(row["lon"], MAP_DECIMALS), round(row["lat"], MAP_DECIMALS)]
 
 
 def nearby(session: Session, *, lon: Any, lat: Any, category: Any, crs: str | None = None,
