@@ -1,12 +1,13 @@
 """Who may see and do what, scoped by boundary codes (DOMAIN.md "People and roles").
 
-| role             | sees                                      | may                                           |
-|------------------|-------------------------------------------|-----------------------------------------------|
-| grid_worker      | cases of their community                  | report in their grids; check cases there      |
-| street_leader    | everything in their street                | dispatch, void, check, close, callback, reopen |
-| department_staff | cases their department leads or assists   | sign … resolve (lead department only)         |
-| planner          | everything in scope (read-only)           | nothing                                       |
-| admin            | everything in scope                       | reference data and users, not cases           |
+| role             | sees                                       | may                                            |
+|------------------|--------------------------------------------|------------------------------------------------|
+| grid_worker      | cases of their community                   | report in their grids; check cases there       |
+| street_leader    | everything in their street                 | dispatch, void, check, close, callback, reopen |
+| department_staff | cases their department leads, assists or   | sign … resolve (lead department only);         |
+|                  | is summoned to by a whistle                | check in when summoned                         |
+| planner          | everything in scope (read-only)            | nothing                                        |
+| admin            | everything in scope                        | reference data and users, not cases            |
 
 A scope is a boundary code prefix ("" = the whole city). A grid worker's scope is their grid or
 community code; they see the whole community (its first 12 digits).
@@ -55,7 +56,8 @@ def visible_area(user: User) -> str:
 
 
 def _handles(user: User, case: Mapping[str, Any]) -> bool:
-    involved = {case.get("lead_department"), *(case.get("co_departments") or [])}
+    """Lead, co-department, or summoned to the case by a whistle (to check in on site)."""
+    involved = {case.get("lead_department"), *(case.get("co_departments") or []), *(case.get("summoned") or [])}
     return bool(involved & (user.departments or {user.department}))
 
 

@@ -38,6 +38,7 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
         load_tiny_hierarchy(session, tmp_path_factory.mktemp("boundaries"))
         load_tiny_reference(session, tmp_path_factory.mktemp("reference"))
         leader = create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
+        create_user(session, "cgw", role="department_staff", department="CGW", password=PASSWORD)
         for lon, lat, category in CASES:
             create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
     engine.dispose()
@@ -79,9 +80,9 @@ def _paths(page) -> int:
     return page.locator(".leaflet-map-pane path").count()
 
 
-def _login(page, server: str, password: str = PASSWORD) -> None:
+def _login(page, server: str, password: str = PASSWORD, username: str = "leader") -> None:
     page.goto(server + "/")  # → the login page
-    page.fill("#username", "leader")
+    page.fill("#username", username)
     page.fill("#password", password)
     page.click("button[type=submit]")
 
@@ -191,11 +192,12 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     panel = page.locator("#gm-panel")
     panel.get_by_text(XSS).wait_for()  # the description appears as text …
     assert page.locator("#gm-panel img").count() == 0 and dialogs == []  # … never as an element
-    assert panel.locator("button[data-action]").all_inner_texts() == ["派遣", "不予立案"]
+    assert panel.locator("button[data-action]").all_inner_texts() == ["派遣", "不予立案", "吹哨"]
     panel.locator("button[data-action=dispatch]").click()
     panel.get_by_text("已派遣").wait_for()
     assert "派遣 · leader" in panel.locator(".gm-timeline").inner_text()
-    assert panel.locator("button[data-action]").count() == 0  # the street leader has nothing left to do
+    # Nothing left in the lifecycle for the street leader; whistling stays possible while it is open.
+    assert panel.locator("button[data-action]").all_inner_texts() == ["吹哨"]
 
 
 def _click_map_at(page, lat: float, lon: float) -> None:
@@ -230,3 +232,148 @@ def test_pin_to_report_outside_the_area_shows_the_error_inline(server, page):
     page.locator(".gm-report-form select[name=category]").select_option("0101")
     page.get_by_role("button", name="提交").click()
     page.locator(".gm-report-form .gm-login-error").get_by_text("不在任何网格内", exact=False).wait_for()
+
+
+def _png_file(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "现场.png"
+    Image.new("RGB", (120, 80), (30, 160, 60)).save(path, "PNG")
+    return path
+
+
+def test_pin_to_report_with_a_photo_shows_it_in_the_panel(server, page, tmp_path):
+    _open_at_zoom_14(page, server)
+    page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
+    page.get_by_role("button", name="上报").click()
+    _click_map_at(page, 39.90300, 116.31800)
+    form = page.locator(".gm-report-form")
+    page.wait_for_function("document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
+    form.locator("select[name=category]").select_option("0602")
+    form.locator("textarea").fill("路灯不亮，附照片")
+    form.locator("input[type=file]").set_input_files(str(_png_file(tmp_path)))
+    form.get_by_role("button", name="提交").click()
+    panel = page.locator("#gm-panel")
+    panel.get_by_text("已上报，照片已上传").wait_for()
+    image = panel.locator(".gm-photos img")
+    assert image.count() == 1
+    page.wait_for_function("document.querySelector('.gm-photos img').naturalWidth === 120")
+    assert "上传照片 · leader" in panel.locator(".gm-timeline").inner_text()
+
+
+def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, browser, page):
+    _open_at_zoom_14(page, server)
+    page.evaluate("window.gridmapMap.setView([39.9026, 116.3176], 18, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length >= 2")
+    # The 0602 case (street lights) is the one at 116.3176, 39.9026; open it through the API's id.
+    case_id = page.evaluate("""fetch('/api/cases?category=0602').then(r => r.json()).then(d => d.features
+                               .find(f => Math.abs(f.geometry.coordinates[0] - 116.3176) < 1e-6).id)""")
+    page.evaluate("id => window.gridmapPanel.open(id)", case_id)
+    panel = page.locator("#gm-panel")
+    panel.locator("button[data-action=whistle]").click()
+    page.wait_for_function(
+        "document.querySelectorAll('.gm-whistle-form select[name=lead_department] option').length > 1")
+    panel.locator("select[name=lead_department]").select_option("CGW")
+    panel.locator("select[name=reason]").select_option("综合执法")
+    panel.get_by_role("button", name="吹哨召集").click()
+    panel.get_by_text("已吹哨", exact=False).wait_for()
+    assert "主责 " in panel.locator(".gm-whistle-box").inner_text() and "未报到" in panel.inner_text()
+
+    def department_page(lat: float, lon: float):
+        context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN",
+                                      geolocation={"latitude": lat, "longitude": lon, "accuracy": 10},
+                                      permissions=["geolocation"])
+        staff = context.new_page()
+        _login(staff, server, username="cgw")
+        staff.wait_for_function("window.gridmapPanel !== undefined")
+        staff.evaluate("id => window.gridmapPanel.open(id)", case_id)
+        return context, staff
+
+    far_context, far = department_page(39.9125, 116.3176)  # ≈ 1.1 km north
+    far.locator("#gm-panel button[data-action=check_in]").click()
+    far.locator("#gm-panel").get_by_text("不算到场", exact=False).wait_for()
+    far_context.close()
+
+    near_context, near = department_page(39.90262, 116.31762)
+    near.locator("#gm-panel button[data-action=check_in]").click()
+    near.locator("#gm-panel .gm-panel-message").get_by_text("已报到", exact=False).wait_for()
+    assert "已报到" in near.locator("#gm-panel .gm-whistle-box").inner_text()
+    assert near.locator("#gm-panel button[data-action=check_in]").count() == 0
+    near_context.close()
+
+
+def test_date_range_and_street_filters_narrow_the_cases_and_stay_in_the_url(server, page):
+    _open_at_zoom_14(page, server)
+    page.wait_for_function("document.querySelectorAll('.gm-count').length >= 2")
+    form = page.locator("#gm-filters")
+    form.locator("select[name=street]").select_option("110101001")
+    page.wait_for_function("document.querySelectorAll('.gm-count').length === 1")
+    assert page.locator(".gm-count").all_inner_texts() == ["1"]
+    assert "street=110101001" in page.url
+    form.locator("select[name=street]").select_option("")
+    page.wait_for_function("document.querySelectorAll('.gm-count').length >= 2")
+    form.locator("input[name=to]").fill("2020-01-31")  # every case was received after this day
+    page.wait_for_function("document.querySelectorAll('.gm-count').length === 0")
+    assert "to=2020-01-31" in page.url
+    page.reload()
+    page.wait_for_function("window.gridmapMap !== undefined")
+    assert page.input_value("#gm-filters input[name=to]") == "2020-01-31"
+    page.wait_for_timeout(300)
+    assert page.locator(".gm-count").count() == 0
+
+
+def test_locate_me_centres_the_map_on_the_device(server, browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN",
+                                  geolocation={"latitude": 39.9031, "longitude": 116.3102, "accuracy": 25},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    try:
+        _open_at_zoom_14(page, server)
+        page.get_by_role("button", name="定位到我的位置").click()
+        page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lat - 39.9031) < 0.0005 && "
+                               "Math.abs(window.gridmapMap.getCenter().lng - 116.3102) < 0.0005")
+        assert page.evaluate("window.gridmapMap.getZoom()") >= 15
+    finally:
+        context.close()
+
+
+def test_phone_viewport_is_usable(server, browser, request):
+    context = browser.new_context(viewport={"width": 375, "height": 667}, locale="zh-CN", is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        _open_at_zoom_14(page, server)
+        # Nothing wider than the screen; the bar's controls fit and can be reached.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        for name in ("上报", "筛选", "退出", "定位到我的位置"):
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 667, name
+        # Legend and layer list are folded behind buttons, leaving the map free.
+        assert not page.locator(".gm-legend .gm-legend-row").first.is_visible()
+        page.get_by_role("button", name="图例").click()
+        assert page.locator(".gm-legend .gm-legend-row").first.is_visible()
+        # Filters open from the 筛选 button and work.
+        page.get_by_role("button", name="筛选").click()
+        street = page.locator("#gm-filters select[name=street]")
+        assert street.is_visible()
+        street.select_option("110101002")
+        page.wait_for_function("document.querySelectorAll('.gm-count').length === 1")
+        page.get_by_role("button", name="筛选 (1)").click()
+        assert not street.is_visible()
+        # Pin to report works by touch and the form fits the screen.
+        page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
+        page.get_by_role("button", name="上报").tap()
+        box = page.locator(".leaflet-container").bounding_box()
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+        form = page.locator(".gm-report-form")
+        form.wait_for()
+        submit = form.get_by_role("button", name="提交")
+        submit.scroll_into_view_if_needed()
+        sbox = submit.bounding_box()
+        assert sbox and sbox["x"] >= 0 and sbox["x"] + sbox["width"] <= 375
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+        raise
+    finally:
+        context.close()

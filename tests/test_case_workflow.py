@@ -374,3 +374,25 @@ def test_allowed_actions_follow_the_state(people):
         "sign", "return"]
     assert people["leader"].get(f"/api/cases/{case}/actions").get_json()["actions"] == []
     assert people["cgzf"].get(f"/api/cases/{case}/actions").get_json()["actions"] == []  # co-department
+
+
+def test_a_summoned_department_sees_the_case_and_is_offered_its_check_in(people, routed):
+    p = people
+    case_id = p["leader"].post("/api/cases", json={**EAST, "category": "0101"}).get_json()["id"]  # led by CGW
+    assert p["hbj"].get(f"/api/cases/{case_id}").status_code == 404  # not involved yet
+    w = p["leader"].post("/api/whistles", json={"case_ids": [case_id], "lead_department": "CGW",
+                                               "co_departments": ["HBJ"], "reason": "综合执法"}).get_json()
+    seen = p["hbj"].get(f"/api/cases/{case_id}")
+    assert seen.status_code == 200
+    assert [s["department_code"] for s in seen.get_json()["properties"]["whistles"][0]["summons"]] == ["CGW", "HBJ"]
+    assert case_id in [f["id"] for f in p["hbj"].get("/api/cases").get_json()["features"]]
+    options = p["hbj"].get(f"/api/cases/{case_id}/actions").get_json()
+    assert options["check_ins"] == [{"whistle_id": w["id"], "department": "HBJ",
+                                     "due_at": options["check_ins"][0]["due_at"]}]
+    assert options["actions"] == [] and options["whistle"] is False  # a co-department moves nothing
+    assert p["hbj"].post(f"/api/whistles/{w['id']}/reports", json=EAST).status_code == 201
+    assert p["hbj"].get(f"/api/cases/{case_id}/actions").get_json()["check_ins"] == []
+    assert p["ga"].get(f"/api/cases/{case_id}").status_code == 404  # never summoned
+    leader = p["leader"].get(f"/api/cases/{case_id}/actions").get_json()
+    assert leader["whistle"] is True and leader["check_ins"] == [] and leader["photo"] is True
+    assert p["planner"].get(f"/api/cases/{case_id}/actions").get_json()["photo"] is False

@@ -52,6 +52,7 @@ TABLE = {
     "cases.case_action": ("POST", "/api/cases/{case}/actions", {"action": "dispatch"},
                           {**SEE, "worker_in": 403, "staff_lead": 403, "planner_in": 403, "admin": 403}),
     "cases.categories": ("GET", "/api/categories", None, SIGNED_IN_200),
+    "cases.departments": ("GET", "/api/departments", None, SIGNED_IN_200),
     "whistles.blow": ("POST", "/api/whistles", {"case_ids": ["{case}"], "lead_department": "CGW", "reason": "群众诉求"},
                       {"anon": 401, "leader_in": 201, "leader_out": 404, "*": 403}),
     "whistles.report": ("POST", "/api/whistles/{whistle}/reports", EAST, {"anon": 401, "staff_lead": 201, "*": 403}),

@@ -12,7 +12,7 @@ from geo.cases import parse_time, zone
 from geo.errors import TooLarge
 from geo.services import cases as case_service
 from geo.services import workflow as workflow_service
-from geo.services.reference import list_categories
+from geo.services.reference import list_categories, list_departments
 from geo.store.cases import CaseFilters
 from webmap.auth import current
 from webmap.config import case_settings
@@ -125,6 +125,13 @@ def case_events(case_id: str) -> Response:
 def categories() -> Response:
     """问题分类（编码、名称、大类、默认紧急程度、处置时限、计时方式）。"""
     return jsonify(categories=list_categories(get_session()))
+
+
+@bp.get("/departments")
+@bp.response(200)
+def departments() -> Response:
+    """部门及其下属单位（编码、名称、上级编码、是否有辖区范围）：吹哨时选择主责和协办部门。"""
+    return jsonify(departments=list_departments(get_session()))
 
 
 def _filters(query: dict[str, Any]) -> CaseFilters:

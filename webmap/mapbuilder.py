@@ -76,6 +76,7 @@ def build_map(
     asset_url: AssetUrl,
     api_base: str,
     cases_api: str,
+    user: dict[str, Any] | None = None,
 ) -> folium.Map:
     """The map: no external request unless the configured base tiles need one."""
     m = folium.Map(location=BEIJING, zoom_start=12, tiles=None, max_zoom=MAX_ZOOM,
@@ -97,6 +98,7 @@ def build_map(
         "extent": list(extent) if extent else None,
         "casesApi": cases_api,
         "statuses": STATUS_COLOURS,
+        "user": user or {},
     }
     GridmapLayers(groups, cases, options, asset_url).add_to(m)
     return m

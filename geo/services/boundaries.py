@@ -38,6 +38,7 @@ __all__ = [
     "load_boundaries",
     "map_extent",
     "search_boundaries",
+    "streets_for",
 ]
 
 Progress = Callable[[str], None]
@@ -225,6 +226,12 @@ def boundary_layer_geojson(
 def map_extent(session: Session) -> tuple[float, float, float, float] | None:
     """The area the boundaries cover, for the map's first view."""
     return store.extent(session)
+
+
+def streets_for(session: Session, area: str) -> list[dict[str, str]]:
+    """Streets a user may filter by: those of their area, or the streets holding it ("" = all)."""
+    return [{"code": code, "name": name} for code, name in store.level_names(session, "street")
+            if code.startswith(area) or area.startswith(code)]
 
 
 def search_boundaries(session: Session, query: str, *, limit: int = 20) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -20,6 +21,7 @@ __all__ = [
     "SEED_CATEGORIES",
     "install_seed_categories",
     "list_categories",
+    "list_departments",
     "load_calendar",
     "load_categories",
     "load_departments",
@@ -33,6 +35,11 @@ SEED_CATEGORIES = Path(__file__).resolve().parents[2] / "data" / "reference" / "
 def install_seed_categories(session: Session, path: Path = SEED_CATEGORIES) -> int:
     """Add the seed categories a database lacks (edits made since are kept)."""
     return store.insert_missing_categories(session, parse_categories(read_table(path)))
+
+
+def list_departments(session: Session) -> list[dict[str, Any]]:
+    """Departments and their units (code, name, parent_code, whether a jurisdiction polygon is loaded)."""
+    return store.all_departments(session)
 
 
 def load_categories(session: Session, path: str | Path, *, encoding: str | None = None) -> int:

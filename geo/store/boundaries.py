@@ -19,6 +19,7 @@ __all__ = [
     "extent",
     "features_geojson",
     "insert_version",
+    "level_names",
     "lock_level",
     "names_of",
     "search",
@@ -166,6 +167,13 @@ def extent(session: Session) -> tuple[float, float, float, float] | None:
              "JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL) s")
     ).one()
     return None if row[0] is None else (row[0], row[1], row[2], row[3])
+
+
+def level_names(session: Session, level: str) -> list[tuple[str, str]]:
+    """(code, name) of the current boundaries of one level, by code."""
+    return [(r[0], r[1]) for r in session.execute(text(
+        "SELECT b.code, b.name FROM boundary b JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL "
+        "WHERE b.level = :level ORDER BY b.code"), {"level": level}).all()]
 
 
 def names_of(session: Session, codes: list[str]) -> dict[str, str]:

@@ -178,9 +178,15 @@ _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, ca
     c.dispatch_due, c.respond_due, c.resolve_due, """ + OVERDUE_SQL + " AS overdue"
 
 
+#: Departments summoned to the case by a whistle: they see it (to check in), like its co-departments.
+SUMMONED_SQL = ("ARRAY(SELECT s.department_code FROM whistle_case wc JOIN whistle_summons s "
+                "ON s.whistle_id = wc.whistle_id WHERE wc.case_id = c.id)")
+
+
 def get_case(session: Session, case_no: str) -> dict[str, Any] | None:
     row = session.execute(text(
-        f"SELECT {_CASE_COLUMNS} FROM cases c JOIN category cat ON cat.code = c.category_code "
+        f"SELECT {_CASE_COLUMNS}, {SUMMONED_SQL} AS summoned FROM cases c "
+        "JOIN category cat ON cat.code = c.category_code "
         "WHERE c.case_no = :no"), {"no": case_no}).mappings().first()
     return dict(row) if row else None
 
@@ -229,7 +235,9 @@ def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
         clauses.append("c.grid_code LIKE :visible")
         params["visible"] = filters.visible_area + "%"
     if filters.departments is not None:
-        clauses.append("(c.lead_department = ANY(:depts) OR c.co_departments && CAST(:depts AS varchar[]))")
+        clauses.append("(c.lead_department = ANY(:depts) OR c.co_departments && CAST(:depts AS varchar[]) "
+                       "OR EXISTS (SELECT 1 FROM whistle_case wc JOIN whistle_summons s "
+                       "ON s.whistle_id = wc.whistle_id WHERE wc.case_id = c.id AND s.department_code = ANY(:depts)))")
         params["depts"] = list(filters.departments)
     return " AND ".join(clauses), params
 

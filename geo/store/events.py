@@ -9,13 +9,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.store.cases import SUMMONED_SQL
+
 __all__ = ["case_for_action", "events_of", "insert_event", "insert_outbox", "transition"]
 
 
 def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
     row = session.execute(text(
         "SELECT id, case_no, status, revision, grid_code, street_code, lead_department, co_departments, urgency, "
-        "category_code, resolve_limit_hours FROM cases WHERE case_no = :no"), {"no": case_no}).mappings().first()
+        f"category_code, resolve_limit_hours, {SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
+        {"no": case_no}).mappings().first()
     return dict(row) if row else None
 
 

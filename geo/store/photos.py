@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.store.cases import SUMMONED_SQL
+
 __all__ = ["count_photos", "get_photo", "insert_photo", "photos_of"]
 
 _META = "p.id, p.case_id, p.uploaded_at, p.content_type, p.width, p.height, p.size_bytes, p.sha256"
@@ -36,6 +38,7 @@ def photos_of(session: Session, case_id: int) -> list[dict[str, Any]]:
 def get_photo(session: Session, photo_id: int) -> dict[str, Any] | None:
     """The photo with what deciding who may see it needs (its case's grid and departments)."""
     row = session.execute(text(
-        f"SELECT {_META}, p.data, c.case_no, c.grid_code, c.lead_department, c.co_departments "
+        f"SELECT {_META}, p.data, c.case_no, c.grid_code, c.lead_department, c.co_departments, "
+        f"{SUMMONED_SQL} AS summoned "
         "FROM case_photo p JOIN cases c ON c.id = p.case_id WHERE p.id = :id"), {"id": photo_id}).mappings().first()
     return dict(row) if row else None

@@ -89,6 +89,12 @@ def department_names(session: Session) -> dict[str, str]:
     return {r[0]: r[1] for r in session.execute(text("SELECT code, name FROM department")).all()}
 
 
+def all_departments(session: Session) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(text(
+        "SELECT code, name, parent_code, jurisdiction IS NOT NULL AS has_jurisdiction FROM department ORDER BY code"
+    )).mappings().all()]
+
+
 def jurisdictions(session: Session) -> tuple[list[str], list[str | None], np.ndarray]:
     """(codes, parent codes, polygons) of every department unit that has a jurisdiction."""
     rows = session.execute(text(

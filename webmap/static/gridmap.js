@@ -96,7 +96,7 @@
   var EVENT_LABELS = {
     receive: '受理', dispatch: '派遣', void: '不予立案', sign: '签收', 'return': '退回', respond: '联系诉求人',
     start: '开始处置', suspend: '挂账', resolve: '办结', check: '核查通过', reject_check: '核查不通过',
-    close: '结案', callback: '回访', reopen: '重办', whistle: '吹哨', check_in: '报到'
+    close: '结案', callback: '回访', reopen: '重办', whistle: '吹哨', check_in: '报到', photo: '上传照片'
   };
 
   function csrfToken() {
@@ -111,9 +111,10 @@
   /* The case panel: details, the actions this user may take, the event timeline. */
   function CasePanel(statuses, onChanged) {
     var aside = document.getElementById('gm-panel');
-    if (!aside) { return { open: function () {} }; }
+    if (!aside) { return { open: function () {}, report: function () {} }; }
     var body = aside.querySelector('.gm-panel-body');
-    aside.querySelector('.gm-panel-close').addEventListener('click', function () { aside.hidden = true; });
+    var current = null;
+    aside.querySelector('.gm-panel-close').addEventListener('click', function () { aside.hidden = true; current = null; });
 
     function row(label, value) {
       var div = textEl('div', '', 'gm-panel-row');
@@ -122,56 +123,232 @@
       return div;
     }
 
+    function named(names, code) {
+      return code ? ((names || {})[code] ? names[code] + '（' + code + '）' : code) : '';
+    }
+
+    /* One JSON request with the CSRF header; the promise gives {ok, data}. */
+    function send(url, payload) {
+      var init = { method: 'POST', headers: { 'X-CSRFToken': csrfToken() } };
+      if (payload instanceof FormData) {
+        init.body = payload;
+      } else {
+        init.headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(payload);
+      }
+      return fetch(url, init).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
+      });
+    }
+
+    function failure(res, fallback) {
+      return res.data && res.data.error ? res.data.error.message : fallback;
+    }
+
     function act(id, action) {
-      var body = { action: action.action, note: '' };
+      var payload = { action: action.action, note: '' };
       if (action.reason_required) {
         var reason = window.prompt('请填写「' + action.label + '」的原因');
         if (!reason) { return; }
-        body.note = reason;
+        payload.note = reason;
       }
       if (action.action === 'callback') {
-        body.contacted = window.confirm('是否联系上诉求人？');
-        body.solved = window.confirm('问题是否解决？');
-        body.satisfied = window.confirm('诉求人是否满意？');
+        payload.contacted = window.confirm('是否联系上诉求人？');
+        payload.solved = window.confirm('问题是否解决？');
+        payload.satisfied = window.confirm('诉求人是否满意？');
       }
-      fetch('/api/cases/' + encodeURIComponent(id) + '/actions', {
-        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
-        body: JSON.stringify(body)
-      }).then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
-        .then(function (res) {
-          if (!res.ok) { show(id, res.data.error ? res.data.error.message : '操作失败'); return; }
-          show(id, null);
+      send('/api/cases/' + encodeURIComponent(id) + '/actions', payload).then(function (res) {
+        if (!res.ok) { show(id, failure(res, '操作失败')); return; }
+        show(id, null);
+        onChanged();
+      });
+    }
+
+    /* The device's position (check-in on site); rejects with a message a grid worker understands. */
+    function position() {
+      return new Promise(function (resolve, reject) {
+        if (!navigator.geolocation) { reject(new Error('此浏览器不能定位')); return; }
+        navigator.geolocation.getCurrentPosition(function (p) { resolve(p.coords); }, function (err) {
+          reject(new Error(err.code === 1 ? '没有定位权限：请在浏览器中允许定位（需要 HTTPS 访问）'
+                                          : '无法获取当前位置：' + (err.message || '定位超时')));
+        }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+      });
+    }
+
+    function checkIn(id, item) {
+      position().then(function (coords) {
+        return send('/api/whistles/' + item.whistle_id + '/reports',
+                    { lon: coords.longitude, lat: coords.latitude, crs: 'wgs84' });
+      }).then(function (res) {
+        if (!res.ok) { show(id, failure(res, '报到失败')); return; }
+        show(id, res.data.late ? '已报到（超过到场时限）' : '已报到');
+        onChanged();
+      }, function (err) { show(id, err.message); });
+    }
+
+    function whistleForm(id, box) {
+      box.textContent = '';
+      var form = document.createElement('form');
+      form.className = 'gm-report-form gm-whistle-form';
+      var lead = document.createElement('select');
+      lead.name = 'lead_department';
+      lead.appendChild(textEl('option', '主责部门'));
+      lead.firstChild.value = '';
+      var co = document.createElement('select');
+      co.name = 'co_departments';
+      co.multiple = true;
+      co.size = 4;
+      co.title = '协办部门（可多选）';
+      var reason = document.createElement('select');
+      reason.name = 'reason';
+      ['群众诉求', '重点工作', '综合执法', '应急处置'].forEach(function (r) {
+        var option = textEl('option', r); option.value = r; reason.appendChild(option);
+      });
+      var note = document.createElement('textarea');
+      note.name = 'note';
+      note.maxLength = 2000;
+      note.placeholder = '说明（需要各部门做什么）';
+      var error = textEl('p', '', 'gm-login-error');
+      var submit = textEl('button', '吹哨召集');
+      submit.type = 'submit';
+      [lead, textEl('label', '协办部门（按住 Ctrl 多选）', 'gm-tip-code'), co, reason, note, error, submit]
+        .forEach(function (el) { form.appendChild(el); });
+      box.appendChild(form);
+      fetch('/api/departments').then(function (r) { return r.json(); }).then(function (data) {
+        (data.departments || []).forEach(function (d) {
+          [lead, co].forEach(function (select) {
+            var option = textEl('option', d.name + '（' + d.code + '）'); option.value = d.code; select.appendChild(option);
+          });
+        });
+      });
+      form.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        if (!lead.value) { error.textContent = '请选择主责部门。'; return; }
+        var coCodes = Array.prototype.filter.call(co.options, function (o) { return o.selected; })
+          .map(function (o) { return o.value; });
+        submit.disabled = true;
+        send('/api/whistles', { case_ids: [id], lead_department: lead.value, co_departments: coCodes,
+                                reason: reason.value, note: note.value }).then(function (res) {
+          submit.disabled = false;
+          if (!res.ok) { error.textContent = failure(res, '吹哨失败'); return; }
+          show(id, '已吹哨，已通知 ' + (1 + coCodes.length) + ' 个部门到场报到');
           onChanged();
         });
+      });
+    }
+
+    function photoInput() {
+      var input = document.createElement('input');
+      input.type = 'file';
+      input.name = 'photo';
+      input.accept = 'image/jpeg,image/png';
+      input.multiple = true;
+      return input;
+    }
+
+    function uploadPhotos(id, files) {
+      var data = new FormData();
+      Array.prototype.forEach.call(files, function (f) { data.append('photo', f, f.name); });
+      return send('/api/cases/' + encodeURIComponent(id) + '/photos', data);
     }
 
     function show(id, message) {
+      current = id;
       Promise.all([
         fetch('/api/cases/' + encodeURIComponent(id)).then(function (r) { return r.json(); }),
         fetch('/api/cases/' + encodeURIComponent(id) + '/actions').then(function (r) { return r.json(); }),
         fetch('/api/cases/' + encodeURIComponent(id) + '/events').then(function (r) { return r.json(); })
       ]).then(function (all) {
+        if (current !== id) { return; }  // another case was opened meanwhile
         var c = all[0].properties;
+        var options = all[1];
+        var names = c.department_names || {};
+        var areas = c.boundary_names || {};
         body.textContent = '';
         body.appendChild(textEl('h2', c.category_name));
         body.appendChild(textEl('div', c.id, 'gm-tip-code'));
-        if (message) { body.appendChild(textEl('p', message, 'gm-login-error')); }
+        if (message) { body.appendChild(textEl('p', message, 'gm-panel-message')); }
         body.appendChild(row('状态', (statuses[c.status] || [null, c.status])[1] + (c.overdue ? '（超期）' : '')));
         body.appendChild(row('描述', c.description));
-        body.appendChild(row('网格', c.grid_code));
-        body.appendChild(row('主责部门', c.lead_department || '属地街道'));
-        body.appendChild(row('协办部门', (c.co_departments || []).join('、')));
+        body.appendChild(row('网格', named(areas, c.grid_code)));
+        body.appendChild(row('社区', named(areas, c.community_code)));
+        body.appendChild(row('街道', named(areas, c.street_code)));
+        body.appendChild(row('主责部门', c.lead_department ? named(names, c.lead_department) : '属地街道'));
+        body.appendChild(row('协办部门', (c.co_departments || []).map(function (d) { return named(names, d); })
+          .join('、')));
         body.appendChild(row('受理时间', localTime(c.reported_at)));
+        body.appendChild(row('响应时限', localTime(c.deadlines.respond_due)));
         body.appendChild(row('办结时限', localTime(c.deadlines.resolve_due)));
+
+        (c.whistles || []).forEach(function (w) {
+          var box = textEl('div', '', 'gm-whistle-box');
+          box.appendChild(textEl('strong', '吹哨 #' + w.id + ' · ' + w.reason + (w.status === 'open' ? '（进行中）' : '（已结束）')));
+          (w.summons || []).forEach(function (s) {
+            var state = s.reported_at ? '已报到 ' + localTime(s.reported_at) + (s.late ? '（迟到）' : '')
+                                      : '未报到，时限 ' + localTime(s.due_at);
+            box.appendChild(textEl('div', (s.role === 'lead' ? '主责 ' : '协办 ') + s.department_name + '：' + state,
+                                   s.reported_at ? '' : 'gm-overdue-soft'));
+          });
+          body.appendChild(box);
+        });
+
         var buttons = textEl('div', '', 'gm-panel-actions');
-        (all[1].actions || []).forEach(function (action) {
+        (options.actions || []).forEach(function (action) {
           var button = textEl('button', action.label);
           button.type = 'button';
           button.dataset.action = action.action;
           button.addEventListener('click', function () { act(id, action); });
           buttons.appendChild(button);
         });
+        (options.check_ins || []).forEach(function (item) {
+          var button = textEl('button', '到场报到');
+          button.type = 'button';
+          button.dataset.action = 'check_in';
+          button.title = '用本机定位报到（距案件 200 米内）';
+          button.addEventListener('click', function () { button.disabled = true; checkIn(id, item); });
+          buttons.appendChild(button);
+        });
+        var extra = textEl('div', '', 'gm-panel-extra');
+        if (options.whistle) {
+          var whistle = textEl('button', '吹哨', 'gm-whistle-button');
+          whistle.type = 'button';
+          whistle.dataset.action = 'whistle';
+          whistle.addEventListener('click', function () { whistleForm(id, extra); });
+          buttons.appendChild(whistle);
+        }
         body.appendChild(buttons);
+        body.appendChild(extra);
+
+        body.appendChild(textEl('h3', '照片'));
+        var gallery = textEl('div', '', 'gm-photos');
+        (c.photos || []).forEach(function (p) {
+          var link = document.createElement('a');
+          link.href = p.url;
+          link.target = '_blank';
+          link.rel = 'noopener';
+          var img = document.createElement('img');
+          img.src = p.url;
+          img.alt = '案件照片 ' + p.id;
+          img.loading = 'lazy';
+          link.appendChild(img);
+          gallery.appendChild(link);
+        });
+        if (!(c.photos || []).length) { gallery.appendChild(textEl('span', '暂无照片', 'gm-tip-code')); }
+        body.appendChild(gallery);
+        if (options.photo) {
+          var input = photoInput();
+          input.className = 'gm-photo-input';
+          input.addEventListener('change', function () {
+            if (!input.files.length) { return; }
+            uploadPhotos(id, input.files).then(function (res) {
+              show(id, res.ok ? '照片已上传' : failure(res, '照片上传失败'));
+            });
+          });
+          var label = textEl('label', '添加照片（JPEG/PNG，每张 ≤ 5 MB）：', 'gm-tip-code');
+          label.appendChild(input);
+          body.appendChild(label);
+        }
+
         body.appendChild(textEl('h3', '处理记录'));
         var list = textEl('ol', '', 'gm-timeline');
         (all[2].events || []).forEach(function (e) {
@@ -206,10 +383,15 @@
       description.maxLength = 4000;
       description.placeholder = '问题描述（位置、情况）';
       var duplicates = textEl('div', '', 'gm-duplicates');
+      var photos = photoInput();
+      var photoLabel = textEl('label', '照片（可选，JPEG/PNG，每张 ≤ 5 MB）：', 'gm-tip-code');
+      photoLabel.appendChild(photos);
       var error = textEl('p', '', 'gm-login-error');
       var submit = textEl('button', '提交');
       submit.type = 'submit';
-      [category, urgency, description, duplicates, error, submit].forEach(function (el) { form.appendChild(el); });
+      [category, urgency, description, photoLabel, duplicates, error, submit].forEach(function (el) {
+        form.appendChild(el);
+      });
       body.appendChild(form);
       aside.hidden = false;
       fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
@@ -241,15 +423,16 @@
                         description: description.value, source: 'grid_worker' };
         if (urgency.value) { payload.urgency = urgency.value; }
         submit.disabled = true;
-        fetch('/api/cases', { method: 'POST', body: JSON.stringify(payload),
-                              headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() } })
-          .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
-          .then(function (res) {
-            submit.disabled = false;
-            if (!res.ok) { error.textContent = res.data.error ? res.data.error.message : '提交失败'; return; }
-            show(res.data.id, null);
-            onCreated();
+        send('/api/cases', payload).then(function (res) {
+          submit.disabled = false;
+          if (!res.ok) { error.textContent = failure(res, '提交失败'); return; }
+          var id = res.data.id;
+          onCreated();
+          if (!photos.files.length) { show(id, '已上报'); return; }
+          uploadPhotos(id, photos.files).then(function (up) {
+            show(id, up.ok ? '已上报，照片已上传' : '案件已上报，但照片未保存：' + failure(up, '上传失败'));
           });
+        });
       });
     }
     return { open: function (id) { show(id, null); }, report: report };
@@ -319,7 +502,7 @@
     function load() {
       if (!map.hasLayer(group)) { return; }
       var b = map.getBounds().pad(0.25);
-      var params = new URLSearchParams(window.location.search);
+      var params = caseQuery();
       params.set('bbox', [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
         .map(function (v) { return Math.max(-180, Math.min(180, v)).toFixed(5); }).join(','));
       params.set('zoom', String(map.getZoom()));
@@ -336,12 +519,34 @@
     return { load: load, reload: function () { state.key = null; load(); } };
   }
 
-  /* Filters live in the URL (?status=…&category=…&overdue=true), so a link shows the same map. */
-  function initFilters(onChange) {
+  /* Filters live in the URL (?status=…&category=…&street=…&from=…&to=…&overdue=true), so a link
+   * shows the same map. Dates are whole days: "to" is inclusive here and sent as the next midnight. */
+  var FILTERS = ['status', 'category', 'street', 'from', 'to', 'overdue'];
+
+  function nextDay(day) {
+    var d = new Date(day + 'T00:00:00');
+    d.setDate(d.getDate() + 1);
+    return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0');
+  }
+
+  /* The query the case API gets: the page's filters, with the inclusive end date made exclusive. */
+  function caseQuery() {
+    var params = new URLSearchParams(window.location.search);
+    var out = new URLSearchParams();
+    FILTERS.forEach(function (name) {
+      var value = params.get(name);
+      if (!value) { return; }
+      out.set(name, name === 'to' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? nextDay(value) : value);
+    });
+    return out;
+  }
+
+  function initFilters(options, onChange) {
     var form = document.getElementById('gm-filters');
     if (!form) { return; }
     var params = new URLSearchParams(window.location.search);
     var category = form.elements.category;
+    var street = form.elements.street;
     fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
       (data.categories || []).forEach(function (c) {
         var option = document.createElement('option');
@@ -351,17 +556,91 @@
       });
       category.value = params.get('category') || '';
     });
+    ((options.user || {}).streets || []).forEach(function (s) {
+      var option = textEl('option', s.name);
+      option.value = s.code;
+      street.appendChild(option);
+    });
+    street.value = params.get('street') || '';
     form.elements.status.value = params.get('status') || '';
+    form.elements.from.value = params.get('from') || '';
+    form.elements.to.value = params.get('to') || '';
     form.elements.overdue.checked = params.get('overdue') === 'true';
+    var toggle = document.getElementById('gm-filter-toggle');
+    function count() {
+      var n = FILTERS.filter(function (name) { return new URLSearchParams(window.location.search).get(name); }).length;
+      if (toggle) { toggle.textContent = n ? '筛选 (' + n + ')' : '筛选'; }
+    }
+    if (toggle) {
+      toggle.addEventListener('click', function () {
+        var open = form.classList.toggle('gm-open');
+        toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+      });
+    }
     form.addEventListener('change', function () {
       var next = new URLSearchParams();
-      if (form.elements.status.value) { next.set('status', form.elements.status.value); }
-      if (category.value) { next.set('category', category.value); }
+      ['status', 'category', 'street', 'from', 'to'].forEach(function (name) {
+        if (form.elements[name].value) { next.set(name, form.elements[name].value); }
+      });
       if (form.elements.overdue.checked) { next.set('overdue', 'true'); }
       var query = next.toString();
       history.replaceState(null, '', window.location.pathname + (query ? '?' + query : '') + window.location.hash);
+      count();
       onChange();
     });
+    form.addEventListener('reset', function () {
+      setTimeout(function () { form.dispatchEvent(new Event('change')); }, 0);
+    });
+    count();
+  }
+
+  /* "Locate me": the device's position as a dot with its accuracy circle. Browsers allow it only
+   * over HTTPS (or on 127.0.0.1), so the message says so when it is refused. */
+  function LocateButton(map, hint) {
+    var marker = null;
+    var control = L.control({ position: 'topleft' });
+    control.onAdd = function () {
+      var button = L.DomUtil.create('button', 'gm-locate-button');
+      button.type = 'button';
+      button.title = '定位到我的位置';
+      button.setAttribute('aria-label', '定位到我的位置');
+      button.textContent = '◎';
+      L.DomEvent.disableClickPropagation(button);
+      button.addEventListener('click', function () {
+        hint('正在定位…');
+        map.locate({ setView: true, maxZoom: 17, enableHighAccuracy: true, timeout: 15000 });
+      });
+      return button;
+    };
+    control.addTo(map);
+    map.on('locationfound', function (e) {
+      hint(null);
+      if (marker) { map.removeLayer(marker); }
+      marker = L.layerGroup([
+        L.circle(e.latlng, { radius: e.accuracy, color: '#1565c0', weight: 1, fillOpacity: 0.1, interactive: false }),
+        L.circleMarker(e.latlng, { radius: 7, color: '#fff', weight: 2, fillColor: '#1565c0', fillOpacity: 1 })
+          .bindTooltip('我的位置（精度约 ' + Math.round(e.accuracy) + ' 米）')
+      ]).addTo(map);
+    });
+    map.on('locationerror', function (e) {
+      hint(e.code === 1 ? '无法定位：浏览器没有定位权限（需要 HTTPS 访问并允许定位）' : '无法定位：' + (e.message || '超时'));
+    });
+  }
+
+  /* On a phone the legend and the layer list fold away behind a small button each. */
+  function Foldable(container, label, folded) {
+    if (!container) { return; }
+    var button = textEl('button', label, 'gm-fold-button');
+    button.type = 'button';
+    button.setAttribute('aria-expanded', folded ? 'false' : 'true');
+    container.classList.toggle('gm-folded', folded);
+    button.addEventListener('click', function (ev) {
+      ev.stopPropagation();
+      var nowFolded = container.classList.toggle('gm-folded');
+      button.setAttribute('aria-expanded', nowFolded ? 'false' : 'true');
+    });
+    L.DomEvent.disableClickPropagation(button);
+    container.insertBefore(button, container.firstChild);
   }
 
   function init(map, options, groups, casesGroup) {
@@ -387,8 +666,16 @@
     });
     map.createPane('gm-cases').style.zIndex = '600';
     var caseHint = null;
+    var locateHint = null;
     var panel = CasePanel(options.statuses, function () { if (cases) { cases.reload(); } });
-    ReportButton(map, panel, function () { if (cases) { cases.reload(); } });
+    var role = (options.user || {}).role;
+    if (role === 'grid_worker' || role === 'street_leader' || role === 'department_staff') {
+      ReportButton(map, panel, function () { if (cases) { cases.reload(); } });
+    }
+    LocateButton(map, function (text) { locateHint = text; refreshHint(); });
+    var small = window.matchMedia('(max-width: 700px)').matches;
+    Foldable(document.querySelector('.gm-legend'), '图例', small);
+    Foldable(document.querySelector('.leaflet-control-layers'), '图层', small);
     var cases = casesGroup ? CaseLayer(map, casesGroup, options, function (text) { caseHint = text; refreshHint(); },
                                        panel) : null;
 
@@ -478,7 +765,7 @@
 
     function refreshHint() {
       var zoom = map.getZoom();
-      var messages = caseHint ? [caseHint] : [];
+      var messages = [locateHint, caseHint].filter(Boolean);
       Object.keys(groups).forEach(function (level) {
         if (!map.hasLayer(groups[level])) { return; }
         if (zoom < options.minZoom[level]) {
@@ -502,9 +789,10 @@
     Object.keys(groups).forEach(function (level) { state[level] = { key: null, count: 0 }; });
     map.on('moveend overlayadd overlayremove', refresh);
     initSearch(map);
-    initFilters(function () { if (cases) { cases.reload(); } });
+    initFilters(options, function () { if (cases) { cases.reload(); } });
     refresh();
     window.gridmapMap = map;
+    window.gridmapPanel = panel;
   }
 
   function initSearch(map) {
