@@ -343,3 +343,60 @@ class WhistleSummons(Base):
     report_lat: Mapped[float | None] = mapped_column(Float)
     distance_m: Mapped[float | None] = mapped_column(Float)
     late: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class CaseFact(Base):
+    """Measure facts of one case, derived from its case_event rows (see geo.store.stats); rebuildable."""
+
+    __tablename__ = "case_fact"
+    __table_args__ = (Index("ix_case_fact_cell", "category_code", "cell_x", "cell_y"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    community_code: Mapped[str | None] = mapped_column(String(32))
+    street_code: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    category_code: Mapped[str] = mapped_column(String(4), nullable=False)
+    lead_department: Mapped[str | None] = mapped_column(String(32))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    dispatch_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    respond_clock_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    respond_clock_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    clock_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    respond_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolve_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_contacted: Mapped[bool | None] = mapped_column(Boolean)
+    callback_solved: Mapped[bool | None] = mapped_column(Boolean)
+    callback_satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    x: Mapped[float] = mapped_column(Float, nullable=False)
+    y: Mapped[float] = mapped_column(Float, nullable=False)
+    cell_x: Mapped[int] = mapped_column(Integer, nullable=False)
+    cell_y: Mapped[int] = mapped_column(Integer, nullable=False)
+    is_repeat: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class CaseFactState(Base):
+    """The watermark of case_fact: the last case_event id folded in (one row)."""
+
+    __tablename__ = "case_fact_state"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_case_fact_state_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class CaseFactGap(Base):
+    """case_event ids below the watermark not yet visible (a transaction in flight, or rolled back)."""
+
+    __tablename__ = "case_fact_gap"
+
+    first_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    seen_xmax: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -1,0 +1,366 @@
+"""Measures (DOMAIN.md "Measures"): from per-case facts to per-boundary rates, a score and a rank.
+
+Pure: pandas and numpy only. Storage (geo.store.stats) derives one row of facts per case from
+case_event and sums them per boundary in SQL; this module owns what the numbers mean:
+
+- the three rates (三率) and two more, each with its numerator and denominator kept beside it:
+
+  ===========================  ========================  =====================  ==================
+  rate                         numerator                 denominator            cohort
+  ===========================  ========================  =====================  ==================
+  响应率 ``response_rate``      ``responded_on_time``     ``dispatched``         reported in period
+  解决率 ``resolution_rate``    ``callbacks_solved``      ``callbacks_answered`` reported in period
+  满意率 ``satisfaction_rate``  ``callbacks_satisfied``   ``callbacks_answered`` reported in period
+  按期办结率 ``on_time_rate``   ``resolved_on_time``      ``cases_due``          due in period
+  报到及时率 ``check_in_rate``  ``checked_in_on_time``    ``summons``            due in period
+  ===========================  ========================  =====================  ==================
+
+  An empty denominator gives an empty rate (``pd.NA``; exported as an empty cell), never 0.
+- the composite score: ``Σ wᵢ·rateᵢ / Σ wᵢ`` over the three rates (default weights 0.10 / 0.45 /
+  0.45). It is empty when any rate with a positive weight is empty: a boundary without callbacks
+  has not been assessed, and renormalising over the rates it happens to have would rank it
+  above boundaries that were (a grid with one on-time response would score 100 %).
+- ``rank`` within the level (1 = best, ties share the lowest rank — "min" ranking; an empty
+  score gets no rank) and ``rank_in_parent`` among the boundaries sharing a parent.
+
+>>> sums = pd.DataFrame({"code": ["a", "b"], "name": ["A", "B"], "parent_code": ["p", "p"],
+...                      "cases_total": [2, 0], "dispatched": [2, 0], "responded_on_time": [1, 0]})
+>>> finish(sums)["response_rate"].tolist()
+[0.5, <NA>]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CASE_STATUSES",
+    "COLUMNS",
+    "LEVELS",
+    "LEVEL_COLUMN",
+    "RATES",
+    "REPEAT_DAYS",
+    "REPEAT_RADIUS_M",
+    "TIMEZONE",
+    "Weights",
+    "aggregate_facts",
+    "category_column",
+    "finish",
+    "headers",
+    "overdue_flags",
+    "period_bounds",
+    "rank",
+    "rates",
+    "repeat_flags",
+    "score",
+]
+
+LEVELS = ("district", "street", "community", "grid")
+LEVEL_COLUMN = {level: f"{level}_code" for level in LEVELS}
+TIMEZONE = "Asia/Shanghai"
+
+#: Repeat complaints (重复投诉): same category, at most this far apart and this many days apart.
+REPEAT_RADIUS_M = 50.0
+REPEAT_DAYS = 30
+
+#: Lifecycle states in workflow order (geo.workflow.STATES) with their Chinese names.
+CASE_STATUSES = {
+    "received": "已受理", "dispatched": "已派遣", "signed": "已签收", "responded": "已联系",
+    "in_progress": "处置中", "resolved": "已办结", "checked": "已核查", "closed": "已结案",
+    "returned": "已退回", "suspended": "已挂账", "void": "不予立案",
+}
+
+#: (rate, numerator, denominator)
+RATES = (
+    ("response_rate", "responded_on_time", "dispatched"),
+    ("resolution_rate", "callbacks_solved", "callbacks_answered"),
+    ("satisfaction_rate", "callbacks_satisfied", "callbacks_answered"),
+    ("on_time_rate", "resolved_on_time", "cases_due"),
+    ("check_in_rate", "checked_in_on_time", "summons"),
+)
+
+#: The sums storage provides per boundary (besides code, name, parent_code and category_* counts).
+SUM_COLUMNS = (
+    "cases_total", "dispatched", "responded_on_time", "callbacks_answered", "callbacks_solved",
+    "callbacks_satisfied", "cases_due", "resolved_on_time", "summons", "checked_in_on_time",
+    "overdue", "repeat_cases", *(f"status_{s}" for s in CASE_STATUSES),
+)
+MEDIAN_COLUMNS = ("median_hours_to_respond", "median_hours_to_resolve")
+
+#: Export order and Chinese headers. The frame also carries one ``category_<code>`` count per
+#: category after these (categories are data); ``headers`` names them.
+COLUMNS: dict[str, str] = {
+    "code": "编码",
+    "name": "名称",
+    "parent_code": "上级编码",
+    "cases_total": "案件数",
+    "responded_on_time": "按时响应数",
+    "dispatched": "派遣数",
+    "response_rate": "响应率",
+    "callbacks_answered": "回访应答数",
+    "callbacks_solved": "回访已解决数",
+    "resolution_rate": "解决率",
+    "callbacks_satisfied": "回访满意数",
+    "satisfaction_rate": "满意率",
+    "score": "综合得分",
+    "rank": "排名",
+    "rank_in_parent": "上级内排名",
+    "resolved_on_time": "按期办结数",
+    "cases_due": "到期案件数",
+    "on_time_rate": "按期办结率",
+    "checked_in_on_time": "按时报到数",
+    "summons": "召集部门次数",
+    "check_in_rate": "报到及时率",
+    "median_hours_to_respond": "响应时长中位数（小时）",
+    "median_hours_to_resolve": "办结时长中位数（小时）",
+    "overdue": "超期案件数",
+    "repeat_cases": "重复投诉数",
+    **{f"status_{s}": f"状态：{name}" for s, name in CASE_STATUSES.items()},
+}
+
+_SCORE_DECIMALS = 12  # scores equal on paper may differ in the last float bit; they must tie
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the composite score: response, resolution, satisfaction (default 0.10/0.45/0.45)."""
+
+    response: float = 0.10
+    resolution: float = 0.45
+    satisfaction: float = 0.45
+
+    def __post_init__(self) -> None:
+        values = (self.response, self.resolution, self.satisfaction)
+        if any(not np.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
+            raise ValueError(f"weights must be finite, ≥ 0 and not all 0, got {values}")
+
+    @classmethod
+    def of(cls, value: Weights | Mapping[str, float] | None) -> Weights:
+        if value is None:
+            return cls()
+        if isinstance(value, Weights):
+            return value
+        unknown = set(value) - {"response", "resolution", "satisfaction"}
+        if unknown:
+            raise ValueError(f"unknown weight(s) {sorted(unknown)}: use response, resolution, satisfaction")
+        return cls(**{k: float(v) for k, v in value.items()})
+
+    def by_rate(self) -> dict[str, float]:
+        return {"response_rate": self.response, "resolution_rate": self.resolution,
+                "satisfaction_rate": self.satisfaction}
+
+
+def category_column(code: str) -> str:
+    return f"category_{code}"
+
+
+def headers(columns: list[str] | pd.Index, category_names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Chinese headers for these columns (COLUMNS, plus ``category_<code>`` → 分类：<name>).
+
+    >>> headers(["code", "category_0101"], {"0101": "暴露垃圾"})
+    {'code': '编码', 'category_0101': '分类：暴露垃圾'}
+    """
+    names = category_names or {}
+    out = {}
+    for column in columns:
+        if column in COLUMNS:
+            out[column] = COLUMNS[column]
+        elif column.startswith("category_"):
+            code = column.removeprefix("category_")
+            out[column] = f"分类：{names.get(code, code)}"
+        elif column in ("month",):
+            out[column] = "月份"
+        else:
+            out[column] = column
+    return out
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+def period_bounds(date_from: date | None, date_to: date | None,
+                  timezone: str = TIMEZONE) -> tuple[datetime | None, datetime | None]:
+    """Inclusive local dates → a half-open instant range [start, end) (None = unbounded).
+
+    >>> period_bounds(date(2026, 3, 1), date(2026, 3, 31))[1].isoformat()
+    '2026-04-01T00:00:00+08:00'
+    """
+    tz = ZoneInfo(timezone)
+    if date_from and date_to and date_to < date_from:
+        raise ValueError(f"date_to {date_to} is before date_from {date_from}")
+    start = datetime.combine(date_from, time(0), tz) if date_from else None
+    end = datetime.combine(date_to + timedelta(days=1), time(0), tz) if date_to else None
+    return start, end
+
+
+# --- from sums to rates, score, rank ---------------------------------------------------------
+
+
+def rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add each rate beside its numerator and denominator; an empty denominator → pd.NA."""
+    out = frame.copy()
+    for rate, numerator, denominator in RATES:
+        if numerator not in out or denominator not in out:
+            continue
+        num = out[numerator].astype("Float64")
+        den = out[denominator].astype("Float64")
+        out[rate] = (num / den.where(den > 0)).astype("Float64")  # 0 / 0 and n / 0 → NA
+    return out
+
+
+def score(frame: pd.DataFrame, weights: Weights | Mapping[str, float] | None = None) -> pd.Series:
+    """Σ wᵢ·rateᵢ / Σ wᵢ over the three rates; empty when a rate with a positive weight is empty.
+
+    >>> f = pd.DataFrame({"response_rate": [1.0, 0.5], "resolution_rate": [0.5, pd.NA],
+    ...                   "satisfaction_rate": [0.5, 1.0]}).astype("Float64")
+    >>> score(f).round(3).tolist()
+    [0.55, <NA>]
+    """
+    w = Weights.of(weights).by_rate()
+    used = {rate: weight for rate, weight in w.items() if weight > 0}
+    total = sum(used.values())
+    result = pd.Series(0.0, index=frame.index, dtype="Float64")
+    for rate, weight in used.items():
+        result = result + frame[rate].astype("Float64") * (weight / total)
+    return result  # NA propagates: any empty weighted rate empties the score
+
+
+def rank(scores: pd.Series, groups: pd.Series | None = None) -> pd.Series:
+    """1 = the highest score; equal scores share the lowest rank ("min"); empty scores get none.
+
+    >>> rank(pd.Series([0.9, 0.5, 0.9, None], dtype="Float64")).tolist()
+    [1, 3, 1, <NA>]
+    """
+    values = scores.astype("Float64").round(_SCORE_DECIMALS).astype("float64")  # NA → NaN, left unranked
+    if groups is None:
+        ranked = values.rank(method="min", ascending=False, na_option="keep")
+    else:
+        ranked = values.groupby(groups.fillna("").to_numpy()).rank(method="min", ascending=False, na_option="keep")
+    return ranked.astype("Int64")
+
+
+def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Sums per boundary (code, name, parent_code, the SUM_COLUMNS, medians, category_*) → the
+    measures frame in COLUMNS order: rates, score, rank, rank within the parent."""
+    out = sums.copy()
+    for column in SUM_COLUMNS:
+        out[column] = out[column].fillna(0).astype("int64") if column in out else 0
+    for column in MEDIAN_COLUMNS:
+        out[column] = out[column].astype("Float64") if column in out else pd.Series(pd.NA, index=out.index,
+                                                                                     dtype="Float64")
+    out = rates(out)
+    out["score"] = score(out, weights)
+    out["rank"] = rank(out["score"])
+    out["rank_in_parent"] = rank(out["score"], out["parent_code"])
+    categories = sorted(c for c in out.columns if c.startswith("category_"))
+    for column in categories:
+        out[column] = out[column].fillna(0).astype("int64")
+    return out.loc[:, [*COLUMNS, *categories]].reset_index(drop=True)
+
+
+# --- the reference implementation: facts → sums, in pandas ------------------------------------
+
+_OPEN_FOR_RESOLVE = ("dispatched", "signed", "responded", "in_progress", "returned", "suspended")
+
+
+def overdue_flags(facts: pd.DataFrame, as_of: datetime) -> pd.Series:
+    """A case is overdue (超期) when the clock of the step it waits for ran out before ``as_of``
+    (the rule of geo.store.cases.OVERDUE_SQL)."""
+    status = facts["status"]
+    return (((status == "received") & (facts["dispatch_due"] < as_of))
+            | (status.isin(("dispatched", "signed")) & (facts["respond_due"] < as_of))
+            | (status.isin(_OPEN_FOR_RESOLVE) & (facts["resolve_due"] < as_of))).fillna(False).astype(bool)
+
+
+def _between(values: pd.Series, start: datetime | None, end: datetime | None) -> pd.Series:
+    inside = values.notna()
+    if start is not None:
+        inside &= values >= start
+    if end is not None:
+        inside &= values < end
+    return inside.fillna(False).astype(bool)
+
+
+def aggregate_facts(facts: pd.DataFrame, key: str, *, start: datetime | None = None, end: datetime | None = None,
+                    as_of: datetime, summons: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-case facts (the columns of case_fact) → one row of sums per value of ``key``.
+
+    Cohorts: cases *reported* in [start, end) for counts, response, callbacks, medians, overdue and
+    repeats; cases whose resolve deadline fell in [start, end) and before ``as_of`` for 按期办结率.
+    ``summons`` (code, late, due_at: one row per summoned department and boundary) gives 报到及时率
+    for summons due in the period. The SQL in geo.store.stats computes the same sums.
+    """
+    f = facts.copy()
+    p = _between(f["reported_at"], start, end)
+    d = _between(f["resolve_due"], start, end) & (f["resolve_due"] <= as_of).fillna(False).astype(bool)
+    f["p"], f["d"] = p, d
+    f["dispatched_"] = p & f["dispatched_at"].notna()
+    f["responded_on_time_"] = p & (f["responded_at"] <= f["respond_clock_due"]).fillna(False).astype(bool)
+    contacted = f["callback_contacted"].fillna(False).astype(bool)
+    f["answered_"] = p & contacted
+    f["solved_"] = f["answered_"] & f["callback_solved"].fillna(False).astype(bool)
+    f["satisfied_"] = f["answered_"] & f["callback_satisfied"].fillna(False).astype(bool)
+    f["resolved_on_time_"] = d & (f["resolved_at"] <= f["resolve_due"]).fillna(False).astype(bool)
+    f["overdue_"] = p & overdue_flags(f, as_of)
+    f["repeat_"] = p & f["is_repeat"].astype(bool)
+    f["respond_h"] = ((f["responded_at"] - f["respond_clock_at"]).dt.total_seconds() / 3600).where(p)
+    f["resolve_h"] = ((f["resolved_at"] - f["clock_at"]).dt.total_seconds() / 3600).where(p)
+    for s in CASE_STATUSES:
+        f[f"status_{s}"] = p & (f["status"] == s)
+    for c in sorted(f["category_code"].dropna().unique()):
+        f[category_column(c)] = p & (f["category_code"] == c)
+    groups = f.groupby(key, sort=True)
+    counts = {
+        "cases_total": "p", "dispatched": "dispatched_", "responded_on_time": "responded_on_time_",
+        "callbacks_answered": "answered_", "callbacks_solved": "solved_", "callbacks_satisfied": "satisfied_",
+        "cases_due": "d", "resolved_on_time": "resolved_on_time_", "overdue": "overdue_", "repeat_cases": "repeat_",
+        **{c: c for c in f.columns if c.startswith(("status_", "category_"))},
+    }
+    out = pd.DataFrame({name: groups[column].sum().astype("int64") for name, column in counts.items()})
+    out["median_hours_to_respond"] = groups["respond_h"].median()
+    out["median_hours_to_resolve"] = groups["resolve_h"].median()
+    out["summons"], out["checked_in_on_time"] = 0, 0
+    if summons is not None and len(summons):
+        due = summons[_between(summons["due_at"], start, end)]
+        out["summons"] = due.groupby("code").size().reindex(out.index).fillna(0).astype("int64")
+        on_time = due[due["late"].eq(False)]
+        out["checked_in_on_time"] = on_time.groupby("code").size().reindex(out.index).fillna(0).astype("int64")
+    return out.rename_axis("code").reset_index()
+
+
+def repeat_flags(category: Any, reported_at: Any, x: Any, y: Any, *, radius_m: float = REPEAT_RADIUS_M,
+                 days: float = REPEAT_DAYS, ids: Any = None) -> np.ndarray:
+    """True for each case that repeats an earlier one: the same category, at most ``radius_m`` apart
+    (x, y in metres) and reported at most ``days`` after it. Of two such cases the later one is the
+    repeat (order: reported_at, then id); the first complaint of a cluster is never a repeat.
+
+    >>> import pandas as pd
+    >>> t = pd.to_datetime(["2026-03-01", "2026-03-10", "2026-05-01"], utc=True)
+    >>> repeat_flags(["0101"] * 3, t, [0, 30, 30], [0, 0, 0]).tolist()
+    [False, True, False]
+    """
+    frame = pd.DataFrame({"category": np.asarray(category, dtype=object), "t": pd.to_datetime(reported_at, utc=True),
+                          "x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)})
+    frame["id"] = np.arange(len(frame)) if ids is None else np.asarray(ids)
+    frame["cx"] = np.floor(frame["x"] / radius_m).astype("int64")
+    frame["cy"] = np.floor(frame["y"] / radius_m).astype("int64")
+    frame["row"] = np.arange(len(frame))
+    flags = np.zeros(len(frame), dtype=bool)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            shifted = frame.assign(cx=frame["cx"] + dx, cy=frame["cy"] + dy)
+            pairs = shifted.merge(frame, on=["category", "cx", "cy"], suffixes=("", "_other"))
+            pairs = pairs[pairs["row"] != pairs["row_other"]]
+            close = (pairs["x"] - pairs["x_other"]) ** 2 + (pairs["y"] - pairs["y_other"]) ** 2 <= radius_m ** 2
+            gap = pairs["t"] - pairs["t_other"]
+            later = (gap > pd.Timedelta(0)) | ((gap == pd.Timedelta(0)) & (pairs["id"] > pairs["id_other"]))
+            within = gap <= pd.Timedelta(days=days)
+            flags[pairs.loc[close & later & within, "row"].to_numpy()] = True
+    return flags
