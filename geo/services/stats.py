@@ -1,0 +1,151 @@
+"""Measures use cases: per-boundary and per-department tables, a monthly trend, fact upkeep.
+
+Date range: ``date_from`` and ``date_to`` are local dates (Asia/Shanghai), both inclusive; either
+may be None (unbounded). The range selects
+
+- cases *reported* (``cases.reported_at``, the intake time; for 12345 imports the hotline's
+  受理时间) in it: counts by category and status, 响应率, 解决率, 满意率, the medians, overdue
+  (as of ``as_of``, default now) and repeat complaints;
+- cases whose resolve deadline fell in it, before ``as_of``: 按期办结率;
+- summons (召集) whose arrival deadline fell in it: 报到及时率.
+
+Each call first folds new events into case_fact (``geo.store.stats.catch_up``) in the caller's
+transaction; the edge should commit afterwards so the next call starts from there. Services never
+commit.
+
+Rows: every boundary of the level in the current boundary version (zero cases included), or
+every department. Ranks are computed among all rows of the level (or all departments) before
+``scope`` (a boundary code prefix) keeps the rows a scoped user may see, so a street leader sees
+the same rank as a planner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from geo import stats
+from geo.errors import InvalidInput
+from geo.store import stats as store
+
+__all__ = ["boundary_measures", "department_measures", "headers", "monthly_trend", "rebuild_facts", "refresh_facts"]
+
+_TREND_MAX_MONTHS = 120
+
+
+def refresh_facts(session: Session) -> int:
+    """Fold events written since the last call into case_fact (e.g. from a scheduled command)."""
+    return store.catch_up(session)
+
+
+def rebuild_facts(session: Session) -> int:
+    """Recompute case_fact from every case_event (the audit path)."""
+    return store.rebuild(session)
+
+
+def _weights(weights: stats.Weights | Mapping[str, float] | None) -> stats.Weights:
+    try:
+        return stats.Weights.of(weights)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"权重无效：{exc}。权重为 response、resolution、satisfaction，非负且不全为 0。",
+                           field="weights", code="bad_weights") from exc
+
+
+def _period(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
+    try:
+        return stats.period_bounds(date_from, date_to)
+    except ValueError as exc:
+        raise InvalidInput(f"日期范围无效：结束日期 {date_to} 早于开始日期 {date_from}。", field="to",
+                           code="bad_range") from exc
+
+
+def _key(level: str) -> str:
+    if level not in stats.LEVEL_COLUMN:
+        raise InvalidInput(f"层级 {level!r} 无效，可选：{', '.join(stats.LEVELS)}。", field="level", code="bad_level")
+    return stats.LEVEL_COLUMN[level]
+
+
+def _assemble(rows: pd.DataFrame, sums: pd.DataFrame, summons: pd.DataFrame, categories: dict[str, str],
+              weights: stats.Weights) -> pd.DataFrame:
+    """Rows (code, name, parent_code) + their sums (absent → 0) → rates, score, ranks."""
+    frame = rows.merge(sums, on="code", how="left") if not sums.empty else rows.copy()
+    frame = frame.merge(summons, on="code", how="left")
+    for code in categories:
+        column = stats.category_column(code)
+        if column not in frame:
+            frame[column] = 0
+    return stats.finish(frame, weights)
+
+
+def boundary_measures(session: Session, level: str, date_from: date | None = None, date_to: date | None = None,
+                      scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None, *,
+                      as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per current boundary of ``level``: code, name, parent_code, cases_total, each rate
+    beside its numerator and denominator, score, rank, rank_in_parent, medians, overdue,
+    repeat_cases, status_* and category_* counts (geo.stats.COLUMNS order)."""
+    key = _key(level)
+    w = _weights(weights)
+    start, end = _period(date_from, date_to)
+    as_of = as_of or datetime.now(UTC)
+    store.catch_up(session)
+    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of)
+    summons = store.summons_sums(session, key, start=start, end=end)
+    frame = _assemble(store.boundaries(session, level), sums, summons, store.category_names(session), w)
+    return frame[frame["code"].str.startswith(scope)].reset_index(drop=True) if scope else frame
+
+
+def department_measures(session: Session, date_from: date | None = None, date_to: date | None = None,
+                        weights: stats.Weights | Mapping[str, float] | None = None, *,
+                        as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per department (units included, each on its own; parent_code names the department a
+    unit belongs to), measured over the cases it leads and the summons it received."""
+    w = _weights(weights)
+    start, end = _period(date_from, date_to)
+    as_of = as_of or datetime.now(UTC)
+    store.catch_up(session)
+    sums = store.measure_sums(session, "lead_department", start=start, end=end, as_of=as_of)
+    summons = store.summons_sums(session, None, start=start, end=end)
+    return _assemble(store.departments(session), sums, summons, store.category_names(session), w)
+
+
+def monthly_trend(session: Session, level: str, code: str | None = None, months: int = 12, *,
+                  weights: stats.Weights | Mapping[str, float] | None = None,
+                  as_of: datetime | None = None) -> pd.DataFrame:
+    """The last ``months`` local months up to the one of ``as_of`` (oldest first), for the cases
+    reported in boundary ``code`` of ``level`` (all cases when None): month ('YYYY-MM'),
+    cases_total, the three rates with their numerators and denominators, and the score."""
+    key = _key(level)
+    if not 1 <= months <= _TREND_MAX_MONTHS:
+        raise InvalidInput(f"月数应在 1–{_TREND_MAX_MONTHS} 之间。", field="months", code="bad_months")
+    w = _weights(weights)
+    tz = ZoneInfo(stats.TIMEZONE)
+    as_of = as_of or datetime.now(UTC)
+    local = as_of.astimezone(tz)
+    first = pd.Period(year=local.year, month=local.month, freq="M") - (months - 1)
+    labels = [str(first + i) for i in range(months)]
+    start = datetime(first.year, first.month, 1, tzinfo=tz)
+    last = first + months
+    end = datetime(last.year, last.month, 1, tzinfo=tz)
+    store.catch_up(session)
+    sums = store.monthly_sums(session, key, code, start=start, end=end, timezone=stats.TIMEZONE)
+    frame = pd.DataFrame({"month": labels})
+    if not sums.empty:
+        frame = frame.merge(sums, on="month", how="left")
+    columns = ["cases_total", "responded_on_time", "dispatched", "callbacks_answered", "callbacks_solved",
+               "callbacks_satisfied"]
+    for column in columns:
+        frame[column] = frame[column].fillna(0).astype("int64") if column in frame else 0
+    frame = stats.rates(frame)
+    frame["score"] = stats.score(frame, w)
+    return frame.loc[:, ["month", "cases_total", "responded_on_time", "dispatched", "response_rate",
+                         "callbacks_answered", "callbacks_solved", "resolution_rate", "callbacks_satisfied",
+                         "satisfaction_rate", "score"]]
+
+
+def headers(session: Session, frame: pd.DataFrame) -> dict[str, str]:
+    """Chinese headers for a measures frame (category columns named from the category table)."""
+    return stats.headers(list(frame.columns), store.category_names(session))
