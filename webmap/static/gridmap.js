@@ -52,7 +52,7 @@
     var control = L.control({ position: 'bottomright' });
     control.onAdd = function () {
       var box = L.DomUtil.create('div', 'gm-legend');
-      box.appendChild(textEl('div', '图例', 'gm-legend-title'));
+      box.appendChild(textEl('div', '边界', 'gm-legend-title'));
       Object.keys(STYLES).forEach(function (level) {
         var row = textEl('div', '', 'gm-legend-row');
         var swatch = textEl('span', '', 'gm-swatch');
@@ -631,6 +631,7 @@
   function Foldable(container, label, folded) {
     if (!container) { return; }
     var button = textEl('button', label, 'gm-fold-button');
+    button.title = '展开/收起' + label;
     button.type = 'button';
     button.setAttribute('aria-expanded', folded ? 'false' : 'true');
     container.classList.toggle('gm-folded', folded);
