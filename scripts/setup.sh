@@ -66,12 +66,14 @@ if [ "$(cat "$vendor/.lock" 2>/dev/null)" != "$lock_hash" ]; then
   say "npm ci (front-end assets from package-lock.json)"
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
   rm -rf "$vendor"
-  mkdir -p "$vendor/leaflet" "$vendor/leaflet.markercluster" "$vendor/jquery" "$vendor/swagger-ui"
+  mkdir -p "$vendor/leaflet" "$vendor/leaflet.markercluster" "$vendor/leaflet.heat" "$vendor/jquery" \
+           "$vendor/swagger-ui"
   cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
         node_modules/leaflet/dist/images "$vendor/leaflet/"
   cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
      node_modules/leaflet.markercluster/dist/MarkerCluster.css \
      node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css "$vendor/leaflet.markercluster/"
+  cp node_modules/leaflet.heat/dist/leaflet-heat.js "$vendor/leaflet.heat/"
   cp node_modules/jquery/dist/jquery.min.js "$vendor/jquery/"
   cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
      node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js "$vendor/swagger-ui/"
