@@ -11,17 +11,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import shapely
 
 from geo.errors import InvalidInput
+from geo.xlsx import write_xlsx
 
-__all__ = ["FORMATS", "write_frame"]
+__all__ = ["FORMATS", "TABLE_FORMATS", "write_frame", "write_table"]
 
 FORMATS = ("csv", "geojson", "gpkg")
+#: Formats of a statistics table: spreadsheets without geometry, GIS files with the boundary shapes.
+TABLE_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 #: CSV with a byte-order mark, so Excel on Windows shows Chinese correctly.
 CSV_ENCODING = "utf-8-sig"
 
@@ -46,4 +51,37 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     else:
         path.unlink(missing_ok=True)
         pyogrio.write_dataframe(frame, path, driver="GPKG", layer=layer or path.stem)
+    return len(frame)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Mapping[str, str] | None = None,
+                text: Iterable[str] = ("code", "name", "parent_code"), percent: Iterable[str] = (),
+                geometry: gpd.GeoSeries | None = None, layer: str = "stats") -> int:
+    """Write a table of measures for planners; returns the number of rows.
+
+    csv: UTF-8 with BOM (Excel shows Chinese), the frame's snake_case column names, empty cells for
+    empty values (never 0 or NaN). xlsx: ``headers`` (Chinese) as a frozen, filterable header row,
+    ``text`` columns as text so codes keep every digit, ``percent`` columns as 0.0 %.
+    geojson / gpkg: the same columns as properties on ``geometry`` (WGS84), one feature per row.
+    """
+    path = Path(path)
+    if fmt not in TABLE_FORMATS:
+        raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
+                           code="bad_format")
+    if fmt == "csv":
+        frame.to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
+    elif fmt == "xlsx":
+        write_xlsx(frame, path, headers=headers, text=[c for c in text if c in frame.columns],
+                   percent=[c for c in percent if c in frame.columns], sheet=layer)
+    else:
+        if geometry is None:
+            raise InvalidInput(f"{fmt} 导出需要边界几何。", field="format", code="no_geometry")
+        shapes = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geometry.reset_index(drop=True).values,
+                                  crs=geometry.crs or 4326)
+        path.unlink(missing_ok=True)
+        if fmt == "geojson":
+            pyogrio.write_dataframe(shapes.to_crs(4326), path, driver="GeoJSON", RFC7946="YES",
+                                    COORDINATE_PRECISION=7)
+        else:
+            pyogrio.write_dataframe(shapes, path, driver="GPKG", layer=layer)
     return len(frame)

@@ -1,0 +1,102 @@
+"""Statistics tables written for planners read back equal to what was written, in every format."""
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from openpyxl import load_workbook
+
+from geo.errors import InvalidInput
+from geo.exports import TABLE_FORMATS, write_table
+from geo.xlsx import write_xlsx
+
+HEADERS = {"code": "编码", "name": "名称", "parent_code": "上级编码", "cases_total": "案件数",
+           "response_rate": "响应率", "median_hours": "响应中位时长（小时）", "flag": "是否"}
+
+
+@pytest.fixture
+def table():
+    frame = pd.DataFrame({
+        "code": ["011010200100", "110102001001", "110102001002"],  # a leading zero must survive
+        "name": ["什刹海<社区>&", "景山\x01社区", None],
+        "parent_code": ["110102001", "110102001", "110102001"],
+        "cases_total": pd.array([12, 0, 7], dtype="int64"),
+        "response_rate": [0.75, None, 1.0],  # empty denominator → empty, never 0
+        "median_hours": [3.25, np.nan, 0.5],
+        "flag": [True, False, True],
+    })
+    shapes = gpd.GeoSeries([shapely.box(116.30 + i * 0.01, 39.90, 116.31 + i * 0.01, 39.91) for i in range(3)],
+                           crs=4326)
+    return frame, shapes
+
+
+def test_csv_has_bom_snake_headers_and_empty_cells_for_empty_rates(table, tmp_path):
+    frame, _ = table
+    path = tmp_path / "s.csv"
+    assert write_table(frame, path, "csv") == 3
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0] == "code,name,parent_code,cases_total,response_rate,median_hours,flag"
+    assert lines[2].split(",")[4:6] == ["", ""]
+    back = pd.read_csv(path, encoding="utf-8-sig", dtype={"code": str, "parent_code": str})
+    assert back["code"].tolist() == frame["code"].tolist()
+    assert back["cases_total"].tolist() == [12, 0, 7]
+    assert back["response_rate"].isna().tolist() == [False, True, False]
+    assert back["response_rate"][0] == 0.75
+
+
+def test_xlsx_has_chinese_frozen_header_codes_as_text_and_empty_cells(table, tmp_path):
+    frame, _ = table
+    path = tmp_path / "s.xlsx"
+    write_table(frame, path, "xlsx", headers=HEADERS, percent=["response_rate"])
+    sheet = load_workbook(path).active
+    assert [c.value for c in sheet[1]] == [HEADERS[c] for c in frame.columns]
+    assert sheet.freeze_panes == "A2"
+    assert sheet["A2"].value == "011010200100" and sheet["A2"].data_type == "s"
+    assert sheet["A2"].number_format == "@"
+    assert sheet["B2"].value == "什刹海<社区>&" and sheet["B3"].value == "景山社区"  # control char dropped
+    assert sheet["B4"].value is None
+    assert [sheet.cell(row=r, column=4).value for r in (2, 3, 4)] == [12, 0, 7]
+    assert sheet["E2"].value == 0.75 and sheet["E2"].number_format == "0.0%"
+    assert sheet["E3"].value is None and sheet["F3"].value is None
+    assert sheet["G2"].value == 1 and sheet["G3"].value == 0
+    assert sheet.auto_filter.ref == "A1:G4"
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
+def test_gis_formats_carry_geometry_and_the_same_values(table, tmp_path, fmt):
+    frame, shapes = table
+    path = tmp_path / f"s.{fmt}"
+    write_table(frame, path, fmt, geometry=shapes, layer="street_stats")
+    back = pyogrio.read_dataframe(path)
+    assert back["code"].tolist() == frame["code"].tolist()
+    assert back["cases_total"].tolist() == [12, 0, 7]
+    assert back["response_rate"][0] == 0.75 and (back["response_rate"][1] is None or
+                                                  math.isnan(back["response_rate"][1]))
+    assert back["name"][0] == "什刹海<社区>&"
+    for original, read in zip(shapes, back.geometry, strict=True):
+        assert read.equals_exact(original, 1e-7)
+    assert back.crs.to_epsg() == 4326
+    if fmt == "gpkg":
+        assert pyogrio.list_layers(path)[0][0] == "street_stats"
+
+
+def test_unknown_format_and_missing_geometry_are_refused(table, tmp_path):
+    frame, _ = table
+    with pytest.raises(InvalidInput) as err:
+        write_table(frame, tmp_path / "x.pdf", "pdf")
+    assert err.value.field == "format" and all(f in err.value.message for f in TABLE_FORMATS)
+    with pytest.raises(InvalidInput):
+        write_table(frame, tmp_path / "x.gpkg", "gpkg")
+
+
+def test_xlsx_with_no_rows_is_a_valid_workbook(tmp_path):
+    path = tmp_path / "empty.xlsx"
+    write_xlsx(pd.DataFrame({"code": pd.Series([], dtype=str)}), path, headers={"code": "编码"}, text=["code"])
+    sheet = load_workbook(path).active
+    assert [c.value for c in sheet[1]] == ["编码"] and sheet.max_row == 1
