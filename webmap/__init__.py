@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
     from webmap.photos import bp as photos_bp
+    from webmap.stats import bp as stats_bp
     from webmap.whistles import bp as whistles_bp
 
     app.config.update(OPENAPI_SETTINGS)
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(cases_bp)
     api.register_blueprint(whistles_bp)
     api.register_blueprint(photos_bp)
+    api.register_blueprint(stats_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(open311_bp)
     db.init_app(app)

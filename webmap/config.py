@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from geo.errors import InvalidInput
 from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings
+from geo.stats import Weights
 
-__all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "load_config", "local_database_url"]
+__all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "load_config", "local_database_url",
+           "score_weights"]
 
 #: Setting name → default. Environment variables use the same names.
 DEFAULTS: dict[str, Any] = {
@@ -36,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_CHECKIN_MAX_M": 200.0,
     "GRIDMAP_MAX_UPLOAD_MB": 50,
     "GRIDMAP_PHOTO_MAX_MB": 5.0,
+    "GRIDMAP_SCORE_WEIGHTS": "0.10,0.45,0.45",  # composite score: response, resolution, satisfaction
     "GRIDMAP_PHOTOS_PER_CASE": 20,
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_SERVE_WORKERS": 2,
@@ -97,6 +101,16 @@ def _read_instance_file(path: Path) -> dict[str, Any]:
 def case_settings(config: dict[str, Any]) -> CaseSettings:
     return CaseSettings(timezone=config["GRIDMAP_TIMEZONE"], duplicate_radius_m=config["GRIDMAP_DUPLICATE_RADIUS_M"],
                         duplicate_days=config["GRIDMAP_DUPLICATE_DAYS"])
+
+
+def score_weights(config: dict[str, Any]) -> Weights:
+    """GRIDMAP_SCORE_WEIGHTS: "response,resolution,satisfaction" (default 0.10,0.45,0.45)."""
+    raw = str(config["GRIDMAP_SCORE_WEIGHTS"])
+    try:
+        return Weights(*(float(v) for v in raw.split(",")))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"设置 GRIDMAP_SCORE_WEIGHTS={raw!r} 无效：应为三个非负数（响应率、解决率、满意率的权重），"
+                           "如 0.10,0.45,0.45。", field="GRIDMAP_SCORE_WEIGHTS", code="bad_setting") from exc
 
 
 def boundary_settings(config: dict[str, Any]) -> BoundarySettings:

@@ -132,3 +132,19 @@ def first_error(messages: Any) -> tuple[str | None, str]:
 
 
 __all__ = ["ApiError", "CaseCreate", "CaseQuery", "NearbyQuery", "StrictFloat", "ValidationError", "first_error"]
+
+
+class StatsQuery(Schema):
+    from_ = fields.Date(data_key="from", metadata={"description": "受理日期起（含），YYYY-MM-DD，北京时间"})
+    to = fields.Date(metadata={"description": "受理日期止（含），YYYY-MM-DD"})
+    fields_ = Text(data_key="fields", metadata={"description": "只返回这些列，逗号分隔（仅 json）"})
+    w_response = fields.Float(validate=validate.Range(0, 1000), allow_nan=False,
+                              metadata={"description": "综合得分中响应率的权重（默认 GRIDMAP_SCORE_WEIGHTS）"})
+    w_resolution = fields.Float(validate=validate.Range(0, 1000), allow_nan=False)
+    w_satisfaction = fields.Float(validate=validate.Range(0, 1000), allow_nan=False)
+
+
+class TrendQuery(Schema):
+    level = Text(load_default="district", metadata={"description": "district、street、community 或 grid"})
+    code = Text(metadata={"description": "该层级的编码；不填为全部案件"})
+    months = fields.Integer(load_default=12, validate=validate.Range(1, 120))

@@ -95,6 +95,13 @@ def all_departments(session: Session) -> list[dict[str, Any]]:
     )).mappings().all()]
 
 
+def department_shapes(session: Session) -> dict[str, Any]:
+    """Department code → jurisdiction (shapely MultiPolygon) for the departments that have one."""
+    rows = session.execute(text(
+        "SELECT code, ST_AsBinary(jurisdiction) FROM department WHERE jurisdiction IS NOT NULL")).all()
+    return {code: shapely.from_wkb(bytes(wkb)) for code, wkb in rows}
+
+
 def jurisdictions(session: Session) -> tuple[list[str], list[str | None], np.ndarray]:
     """(codes, parent codes, polygons) of every department unit that has a jurisdiction."""
     rows = session.execute(text(

@@ -1,0 +1,142 @@
+"""Statistics API for street leaders and planners: measures per boundary or department, as JSON for
+the page and as CSV / XLSX / GeoJSON / GeoPackage downloads; the monthly trend."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from flask import Response, current_app, jsonify
+from flask_smorest import Blueprint
+
+from geo import stats
+from geo.errors import Forbidden, InvalidInput, NotFound
+from geo.permissions import User, visible_area
+from geo.services import reports
+from geo.services import stats as stats_service
+from webmap.auth import current
+from webmap.config import score_weights
+from webmap.db import commit, get_session
+from webmap.schemas import ApiError, StatsQuery, TrendQuery
+
+bp = Blueprint("stats", __name__, url_prefix="/api/stats", description="统计：指标、排名、趋势、导出")
+
+FORMATS = ("json", *reports.TABLE_FORMATS)
+MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+}
+
+
+def _weights(query: dict[str, Any]) -> stats.Weights:
+    base = score_weights(current_app.config)
+    given = {k: query[f"w_{k}"] for k in ("response", "resolution", "satisfaction") if f"w_{k}" in query}
+    if not given:
+        return base
+    try:
+        return stats.Weights(**{**{"response": base.response, "resolution": base.resolution,
+                                   "satisfaction": base.satisfaction}, **given})
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"权重无效：{exc}", field="w_response", code="bad_weights") from exc
+
+
+def area_of(user: User, level: str) -> str:
+    """The boundary-code prefix whose statistics ``user`` may read. Department staff see their
+    department's cases, not an area, so area statistics are not theirs (department rankings are)."""
+    if level == reports.DEPARTMENTS:
+        return ""
+    if user.role == "department_staff":
+        raise Forbidden("部门人员可以查看部门排名；区域统计和热点由街道、规划人员查看。", field="role")
+    return visible_area(user)
+
+
+def _json_value(value: Any) -> Any:
+    """A cell as JSON: empty (None, NaN, pandas NA) → null, numpy scalars → Python numbers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        return None if isinstance(value, float) and math.isnan(value) else value
+    return value
+
+
+def _range_name(query: dict[str, Any]) -> str:
+    part = [d.isoformat() if isinstance(d, date) else "all" for d in (query.get("from_"), query.get("to"))]
+    return f"{part[0]}_{part[1]}"
+
+
+@bp.get("/<level>.<fmt>")
+@bp.arguments(StatsQuery, location="query")
+@bp.response(200)
+@bp.alt_response(403, schema=ApiError, description="部门人员不能读区域统计")
+@bp.alt_response(404, schema=ApiError, description="层级或格式不存在")
+def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
+    """指标表：level 为 district、street、community、grid 或 departments；fmt 为 json（页面用）、csv
+    （UTF-8 带 BOM）、xlsx（中文表头、编码为文本）、geojson、gpkg（带边界）。日期按受理时间（北京时间，两端含）。
+    每行：编码、名称、上级编码、案件数、各率（分子分母并列；分母为 0 时为空）、综合得分与排名（并列同名次）、
+    中位时长、超期数、重复投诉数、各状态与各分类数量。范围外的边界不返回。"""
+    if level not in reports.STATS_LEVELS or fmt not in FORMATS:
+        raise NotFound(f"没有 {level}.{fmt}：层级可选 {', '.join(reports.STATS_LEVELS)}，"
+                       f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
+    session = get_session()
+    scope = area_of(current(), level)
+    date_from, date_to, weights = query.get("from_"), query.get("to"), _weights(query)
+    if fmt == "json":
+        frame = reports.measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope,
+                                       weights=weights)
+        commit()  # the fact table caught up with new events
+        wanted = [c.strip() for c in (query.get("fields_") or "").split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in frame.columns]
+        if unknown:
+            raise InvalidInput(f"没有这些列：{', '.join(unknown)}。", field="fields", code="bad_fields")
+        columns = wanted or list(frame.columns)
+        if wanted and "code" not in wanted:
+            columns = ["code", *wanted]
+        rows = [{c: _json_value(v) for c, v in zip(columns, row, strict=True)}
+                for row in frame[columns].itertuples(index=False, name=None)]
+        return jsonify(level=level, columns=columns,
+                       headers=stats_service.headers(session, frame[columns]), rows=rows)
+    with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
+        path = Path(folder) / f"gridmap-{level}-{_range_name(query)}.{fmt}"
+        reports.export_measures(session, level, fmt, path, date_from=date_from, date_to=date_to, scope=scope,
+                                weights=weights)
+        commit()
+        data = path.read_bytes()
+    response = Response(data, mimetype=MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{path.name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/trend")
+@bp.arguments(TrendQuery, location="query")
+@bp.response(200)
+def trend(query: dict[str, Any]) -> Response:
+    """按月趋势（最近 months 个月，旧的在前）：案件数与三率（分子分母并列）及综合得分。code 为空时是范围内全部案件。"""
+    level, code = query["level"], query.get("code")
+    area = area_of(current(), level)
+    if code is None and area:
+        level, code = _level_of(area), area
+    if code is not None and not code.startswith(area):
+        raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
+    frame = stats_service.monthly_trend(get_session(), level, code, query["months"], weights=_weights({}))
+    commit()
+    rows = [{c: _json_value(v) for c, v in zip(frame.columns, row, strict=True)}
+            for row in frame.itertuples(index=False, name=None)]
+    return jsonify(level=level, code=code, rows=rows)
+
+
+_LEVEL_BY_LENGTH = {6: "district", 9: "street", 12: "community", 15: "grid"}
+
+
+def _level_of(code: str) -> str:
+    level = _LEVEL_BY_LENGTH.get(len(code))
+    if level is None:
+        raise InvalidInput(f"编码 {code} 的层级无法识别。", field="code", code="bad_code")
+    return level
