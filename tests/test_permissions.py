@@ -34,6 +34,7 @@ SEE = {"anon": 401, "worker_in": 200, "worker_out": 404, "leader_in": 200, "lead
 PUBLIC = {"*": 200}
 TABLE = {
     "pages.index": ("GET", "/", None, {"anon": 302, "*": 200}),
+    "pages.stats": ("GET", "/stats", None, {"anon": 302, "*": 200}),
     "auth.login": ("GET", "/login", None, PUBLIC),
     "auth.logout": ("POST", "/logout", None, {"*": 302}),
     "boundaries.healthz": ("GET", "/healthz", None, PUBLIC),

@@ -8,6 +8,7 @@ from geo.errors import InvalidInput
 from geo.permissions import visible_area
 from geo.services import boundaries as boundary_service
 from webmap.auth import current
+from webmap.config import score_weights
 from webmap.db import get_session
 from webmap.mapbuilder import BASEMAPS, build_map, render_parts
 
@@ -37,3 +38,20 @@ def index() -> str:
               "streets": boundary_service.streets_for(get_session(), visible_area(user))},
     )
     return render_template("pages/index.html", folium=render_parts(m))
+
+
+#: What the statistics page can rank, in the order offered.
+STATS_LEVELS = [("street", "街道"), ("community", "社区"), ("grid", "网格"), ("district", "区"),
+                ("departments", "部门")]
+
+
+@bp.get("/stats")
+def stats() -> str:
+    """The planners' page: measures per boundary or department, ranking chart, trend, exports."""
+    user = current()
+    levels = [item for item in STATS_LEVELS if user.role != "department_staff" or item[0] == "departments"]
+    default = "departments" if user.role == "department_staff" else ("community" if len(user.scope) >= 9 else "street")
+    weights = score_weights(current_app.config)
+    return render_template("pages/stats.html", user=user, levels=levels, default_level=default,
+                           weights=f"{weights.response:g}×响应率 + {weights.resolution:g}×解决率 + "
+                                   f"{weights.satisfaction:g}×满意率")
