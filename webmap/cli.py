@@ -30,6 +30,7 @@ from geo.services import outbox as outbox_service
 from geo.services import reference as reference_service
 from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings, export_cases
+from geo.services.demo import simulate_history
 from geo.services.reports import STATS_LEVELS, export_measures
 from geo.services.schema import schema_status, upgrade_schema
 from geo.services.stats import rebuild_facts, refresh_facts
@@ -463,6 +464,9 @@ def demo(ctx: Context, if_empty: bool) -> None:
                        f"{'  部门 ' + department if department else ''}")
     if DEMO_TICKETS.exists():
         _run_import(ctx, DEMO_TICKETS, source="12345", crs="gcj02", fields={}, encoding=None, rejects=None)
+        with ctx.session() as session:
+            events = simulate_history(session)
+        click.echo(f"已为示例案件生成 {events} 条处理记录（派遣、签收……回访），供统计和热点演示")
 
 
 @main.command("serve")
