@@ -32,6 +32,9 @@ SIGNED_IN_200 = {"anon": 401, "*": 200}
 SEE = {"anon": 401, "worker_in": 200, "worker_out": 404, "leader_in": 200, "leader_out": 404, "staff_lead": 200,
        "staff_other": 404, "planner_in": 200, "planner_out": 404, "admin": 200}
 PUBLIC = {"*": 200}
+# Area statistics and hotspots: everyone signed in, rows limited to their area; department staff
+# see by department, not by area, so these are not theirs.
+AREA_STATS = {"anon": 401, "staff_lead": 403, "staff_other": 403, "*": 200}
 TABLE = {
     "pages.index": ("GET", "/", None, {"anon": 302, "*": 200}),
     "pages.stats": ("GET", "/stats", None, {"anon": 302, "*": 200}),
@@ -63,10 +66,16 @@ TABLE = {
                        "staff_lead": 201, "staff_other": 404, "planner_in": 403, "planner_out": 404, "admin": 403}),
     "photos.case_photos": ("GET", "/api/cases/{case}/photos", None, SEE),
     "photos.photo": ("GET", "/api/photos/{photo}", None, SEE),
-    "stats.measures": ("GET", "/api/stats/street.json", None,
-                       {"anon": 401, "staff_lead": 403, "staff_other": 403, "*": 200}),
-    "stats.trend": ("GET", "/api/stats/trend?level=street", None,
-                    {"anon": 401, "staff_lead": 403, "staff_other": 403, "*": 200}),
+    "stats.measures": ("GET", "/api/stats/street.json", None, AREA_STATS),
+    "stats.trend": ("GET", "/api/stats/trend?level=street", None, AREA_STATS),
+    "hotspots.gistar": ("GET", "/api/hotspots/gistar.geojson", None, AREA_STATS),
+    "hotspots.density": ("GET", "/api/hotspots/density.geojson", None, AREA_STATS),
+    "hotspots.h3": ("GET", "/api/hotspots/h3.geojson", None, AREA_STATS),
+    "hotspots.heat": ("GET", "/api/hotspots/heat.json", None, AREA_STATS),
+    "hotspots.change": ("GET", "/api/hotspots/change.geojson?a_from=2026-01-01&a_to=2026-01-31"
+                        "&b_from=2026-02-01&b_to=2026-02-28", None, AREA_STATS),
+    "hotspots.recurring": ("GET", "/api/hotspots/recurring.json", None, AREA_STATS),
+
     "api-docs.openapi_json": ("GET", "/api/openapi.json", None, PUBLIC),
     "api-docs.openapi_swagger_ui": ("GET", "/api/docs", None, PUBLIC),
     "open311.discovery": ("GET", "/open311/v2/discovery.json", None, PUBLIC),

@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap import auth, compression, db, errors
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
+    from webmap.hotspots import bp as hotspots_bp
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
     from webmap.photos import bp as photos_bp
@@ -62,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(whistles_bp)
     api.register_blueprint(photos_bp)
     api.register_blueprint(stats_bp)
+    api.register_blueprint(hotspots_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(open311_bp)
     db.init_app(app)

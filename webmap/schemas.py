@@ -148,3 +148,36 @@ class TrendQuery(Schema):
     level = Text(load_default="district", metadata={"description": "district、street、community 或 grid"})
     code = Text(metadata={"description": "该层级的编码；不填为全部案件"})
     months = fields.Integer(load_default=12, validate=validate.Range(1, 120))
+
+
+class HotspotQuery(Schema):
+    from_ = fields.Date(data_key="from", metadata={"description": "受理日期起（含），YYYY-MM-DD"})
+    to = fields.Date(metadata={"description": "受理日期止（含）"})
+    category = Text(metadata={"description": "分类编码（4 位）或大类编码（2 位），逗号分隔"})
+    status = Text(load_default="all", validate=validate.OneOf(["all", "open", "closed"]),
+                  metadata={"description": "all（不含不予立案）、open（未结案）或 closed"})
+    bbox = Text(metadata={"description": "最小经度,最小纬度,最大经度,最大纬度（h3、heat）"})
+    zoom = fields.Float(validate=validate.Range(0, 24), metadata={"description": "地图级别，用于简化边界"})
+    resolution = fields.Integer(load_default=8, validate=validate.Range(5, 11),
+                                metadata={"description": "H3 分辨率（5–11，默认 8 ≈ 0.7 km²）"})
+    all_ = fields.Boolean(data_key="all", load_default=False,
+                          metadata={"description": "Gi*：也返回不显著的网格（默认只返回冷热点）"})
+
+
+class ChangeQuery(Schema):
+    a_from = fields.Date(required=True, metadata={"description": "基期起（含）"})
+    a_to = fields.Date(required=True, metadata={"description": "基期止（含）"})
+    b_from = fields.Date(required=True, metadata={"description": "对比期起（含）"})
+    b_to = fields.Date(required=True, metadata={"description": "对比期止（含）"})
+    category = Text()
+    zoom = fields.Float(validate=validate.Range(0, 24))
+
+
+class RecurringQuery(Schema):
+    min_count = fields.Integer(load_default=3, validate=validate.Range(2, 1000),
+                               metadata={"description": "同一网格同一分类至少几次"})
+    days = fields.Float(load_default=30, validate=validate.Range(1, 366), allow_nan=False,
+                        metadata={"description": "在多少天内"})
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    category = Text()

@@ -644,6 +644,255 @@
     container.insertBefore(button, container.firstChild);
   }
 
+
+  /* Thematic layers (专题): Gi* hot and cold spots, case density per grid, H3 hexagons, a heat map,
+   * or any measure of any level as a choropleth. The choice lives in the URL (?theme=…) with the
+   * filters, and the dates and category of the filters apply. Each has its legend. */
+  var GISTAR_COLOURS = { hot_99: '#b2182b', hot_95: '#ef8a62', hot_90: '#fddbc7', not_significant: '#f7f7f7',
+                         cold_90: '#d1e5f0', cold_95: '#67a9cf', cold_99: '#2166ac' };
+  var GISTAR_LABELS = [['hot_99', '热点 99%'], ['hot_95', '热点 95%'], ['hot_90', '热点 90%'],
+                       ['cold_90', '冷点 90%'], ['cold_95', '冷点 95%'], ['cold_99', '冷点 99%']];
+  var RAMP = ['#fef0d9', '#fdcc8a', '#fc8d59', '#e34a33', '#b30000'];
+  var MEASURES = [['cases_total', '案件数', false], ['response_rate', '响应率', true],
+                  ['resolution_rate', '解决率', true], ['satisfaction_rate', '满意率', true],
+                  ['score', '综合得分', true], ['on_time_rate', '按期办结率', true],
+                  ['overdue', '超期案件数', false], ['repeat_cases', '重复投诉数', false]];
+  var THEME_LEVELS = [['street', '街道'], ['community', '社区'], ['grid', '网格']];
+
+  /* Quantile breaks (at most 5 classes) of the non-empty values. */
+  function breaks(values) {
+    var v = values.filter(function (x) { return x != null && isFinite(x); }).sort(function (a, b) { return a - b; });
+    if (!v.length) { return []; }
+    var out = [];
+    for (var i = 1; i < RAMP.length; i++) {
+      var q = v[Math.min(v.length - 1, Math.floor(i * v.length / RAMP.length))];
+      if (!out.length || q > out[out.length - 1]) { out.push(q); }
+    }
+    return out;
+  }
+
+  function classOf(value, cuts) {
+    var i = 0;
+    while (i < cuts.length && value >= cuts[i]) { i++; }
+    return RAMP[Math.min(i + (RAMP.length - 1 - cuts.length), RAMP.length - 1)];
+  }
+
+  function Thematic(map, options, hint) {
+    var role = (options.user || {}).role;
+    if (role === 'department_staff') { return { reload: function () {} }; }
+    map.createPane('gm-theme').style.zIndex = '405';
+    var layer = null;
+    var abort = null;
+    var control = L.control({ position: 'topright' });
+    var box, kind, level, measure, legend;
+    control.onAdd = function () {
+      box = L.DomUtil.create('div', 'gm-theme leaflet-bar');
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      box.appendChild(textEl('div', '专题图层', 'gm-legend-title'));
+      kind = document.createElement('select');
+      kind.name = 'theme';
+      kind.setAttribute('aria-label', '专题图层');
+      [['', '无'], ['gistar', '热点分析（Gi*）'], ['density', '案件密度（网格）'], ['h3', 'H3 六边形'],
+       ['heat', '热力图'], ['measure', '指标分级设色']].forEach(function (o) {
+        var option = textEl('option', o[1]); option.value = o[0]; kind.appendChild(option);
+      });
+      level = document.createElement('select');
+      level.name = 'theme_level';
+      level.setAttribute('aria-label', '指标层级');
+      THEME_LEVELS.forEach(function (o) { var op = textEl('option', o[1]); op.value = o[0]; level.appendChild(op); });
+      measure = document.createElement('select');
+      measure.name = 'theme_measure';
+      measure.setAttribute('aria-label', '指标');
+      MEASURES.forEach(function (o) { var op = textEl('option', o[1]); op.value = o[0]; measure.appendChild(op); });
+      legend = textEl('div', '', 'gm-theme-legend');
+      [kind, level, measure, legend].forEach(function (el) { box.appendChild(el); });
+      var wanted = (new URLSearchParams(window.location.search).get('theme') || '').split(':');
+      kind.value = wanted[0] || '';
+      if (wanted[1]) { level.value = wanted[1]; }
+      if (wanted[2]) { measure.value = wanted[2]; }
+      [kind, level, measure].forEach(function (el) { el.addEventListener('change', function () { save(); reload(); }); });
+      return box;
+    };
+    control.addTo(map);
+
+    function save() {
+      var params = new URLSearchParams(window.location.search);
+      if (kind.value) {
+        params.set('theme', kind.value === 'measure' ? ['measure', level.value, measure.value].join(':') : kind.value);
+      } else {
+        params.delete('theme');
+      }
+      var query = params.toString();
+      history.replaceState(null, '', window.location.pathname + (query ? '?' + query : '') + window.location.hash);
+    }
+
+    function filters() {
+      var page = new URLSearchParams(window.location.search);
+      var q = new URLSearchParams();
+      ['from', 'category'].forEach(function (k) { if (page.get(k)) { q.set(k, page.get(k)); } });
+      if (page.get('to')) { q.set('to', page.get('to')); }  // the API's "to" is an inclusive date here
+      return q;
+    }
+
+    function bboxParam() {
+      var b = map.getBounds().pad(0.2);
+      return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(',');
+    }
+
+    function swatches(rows) {
+      legend.textContent = '';
+      rows.forEach(function (r) {
+        var row = textEl('div', '', 'gm-legend-row');
+        var sw = textEl('span', '', 'gm-theme-swatch');
+        sw.style.background = r[0];
+        row.appendChild(sw);
+        row.appendChild(document.createTextNode(r[1]));
+        legend.appendChild(row);
+      });
+    }
+
+    function rampLegend(cuts, format, noData) {
+      var rows = [];
+      var offset = RAMP.length - 1 - cuts.length;
+      for (var i = 0; i <= cuts.length; i++) {
+        var lo = i === 0 ? null : cuts[i - 1];
+        var hi = i === cuts.length ? null : cuts[i];
+        var text = lo == null ? '< ' + format(hi) : (hi == null ? '≥ ' + format(lo) : format(lo) + ' – ' + format(hi));
+        if (!cuts.length) { text = '全部相同'; }
+        rows.push([RAMP[i + offset], text]);
+      }
+      if (noData) { rows.push(['#bdbdbd', '无数据（分母为 0）']); }
+      swatches(rows);
+    }
+
+    function clear() {
+      if (abort) { abort.abort(); abort = null; }
+      if (layer) { map.removeLayer(layer); layer = null; }
+      legend.textContent = '';
+    }
+
+    function get(url) {
+      if (abort) { abort.abort(); }
+      abort = new AbortController();
+      return fetch(url, { signal: abort.signal }).then(function (r) {
+        return r.json().then(function (data) {
+          if (!r.ok) { throw new Error(data.error ? data.error.message : 'HTTP ' + r.status); }
+          return data;
+        });
+      });
+    }
+
+    function polygons(data, style, tip) {
+      return L.geoJSON(data, {
+        pane: 'gm-theme', style: style,
+        onEachFeature: function (f, l) { l.bindTooltip(tip(f.properties), { sticky: true }); }
+      });
+    }
+
+    function tipLines(lines) {
+      var div = document.createElement('div');
+      lines.forEach(function (line, i) { div.appendChild(textEl(i ? 'div' : 'strong', line)); });
+      return div;
+    }
+
+    function show(promise) {
+      promise.then(function (next) {
+        if (layer) { map.removeLayer(layer); }
+        layer = next;
+        if (layer) { layer.addTo(map); }
+        hint(null);
+      }).catch(function (err) {
+        if (err.name !== 'AbortError') { hint('专题图层加载失败：' + err.message); }
+      });
+    }
+
+    function reload() {
+      level.hidden = measure.hidden = kind.value !== 'measure';
+      if (!kind.value) { clear(); hint(null); return; }
+      var q = filters();
+      q.set('zoom', String(map.getZoom()));
+      if (kind.value === 'gistar') {
+        show(get('/api/hotspots/gistar.geojson?' + q).then(function (data) {
+          swatches(GISTAR_LABELS.map(function (c) {
+            return [GISTAR_COLOURS[c[0]], c[1] + '（' + ((data.classes || {})[c[0]] || 0) + '）'];
+          }).concat([['#ffffff', '不显著（' + ((data.classes || {}).not_significant || 0) + '）']]));
+          return polygons(data, function (f) {
+            return { color: '#555', weight: 0.5, fillColor: GISTAR_COLOURS[f.properties['class']], fillOpacity: 0.75 };
+          }, function (p) { return tipLines([p.name, p.label + '，案件 ' + p.count + ' 件', 'z = ' + Number(p.z).toFixed(2)]); });
+        }));
+      } else if (kind.value === 'density') {
+        show(get('/api/hotspots/density.geojson?' + q).then(function (data) {
+          var cuts = breaks(data.features.map(function (f) { return f.properties.density; }));
+          rampLegend(cuts, function (v) { return v.toFixed(0) + ' 件/km²'; }, false);
+          return polygons(data, function (f) {
+            var v = f.properties.density;
+            return { color: '#777', weight: 0.3, fillColor: v == null ? '#bdbdbd' : classOf(v, cuts), fillOpacity: 0.7 };
+          }, function (p) {
+            return tipLines([p.name, (p.density == null ? '—' : p.density.toFixed(1)) + ' 件/km²（' + p.count + ' 件）']);
+          });
+        }));
+      } else if (kind.value === 'h3') {
+        var zoom = map.getZoom();
+        q.set('resolution', String(zoom <= 11 ? 7 : zoom <= 13 ? 8 : zoom <= 15 ? 9 : 10));
+        q.set('bbox', bboxParam());
+        show(get('/api/hotspots/h3.geojson?' + q).then(function (data) {
+          var cuts = breaks(data.features.map(function (f) { return f.properties.count; }));
+          rampLegend(cuts, function (v) { return String(Math.round(v)) + ' 件'; }, false);
+          return polygons(data, function (f) {
+            return { color: '#fff', weight: 0.5, fillColor: classOf(f.properties.count, cuts), fillOpacity: 0.75 };
+          }, function (p) { return tipLines(['H3 ' + p.cell, p.count + ' 件']); });
+        }));
+      } else if (kind.value === 'heat') {
+        q.set('bbox', bboxParam());
+        show(get('/api/hotspots/heat.json?' + q).then(function (data) {
+          swatches([['#0000ff', '少'], ['#00ff00', ''], ['#ff0000', '多（共 ' + data.cases + ' 件）']]);
+          if (!L.heatLayer) { throw new Error('热力图插件未加载'); }
+          // Saturate at the 90th percentile of the bins, so a single busy corner does not wash out the rest.
+          var weights = data.points.map(function (pt) { return pt[2]; }).sort(function (a, b) { return a - b; });
+          var top = weights.length ? weights[Math.floor(weights.length * 0.9)] : 1;
+          return L.heatLayer(data.points, { radius: 20, blur: 16, max: top || 1, minOpacity: 0.25 });
+        }));
+      } else {
+        var lv = level.value;
+        var isRate = MEASURES.filter(function (m) { return m[0] === measure.value; })[0][2];
+        var stats = new URLSearchParams(filters());
+        stats.delete('category');
+        stats.set('fields', measure.value + ',name');
+        var shapes = new URLSearchParams({ zoom: String(map.getZoom()) });
+        if (lv !== 'street') { shapes.set('bbox', bboxParam()); }
+        show(Promise.all([get('/api/stats/' + lv + '.json?' + stats),
+                          fetch(options.api + lv + '.geojson?' + shapes).then(function (r) { return r.json(); })])
+          .then(function (both) {
+            var values = {};
+            both[0].rows.forEach(function (r) { values[r.code] = r; });
+            var shown = both[1].features.filter(function (f) { return values[f.properties.code]; });
+            var list = shown.map(function (f) { return values[f.properties.code][measure.value]; });
+            var cuts = breaks(list);
+            var fmt = isRate ? function (v) { return (v * 100).toFixed(1) + '%'; } : function (v) { return String(Math.round(v)); };
+            rampLegend(cuts, fmt, list.some(function (v) { return v == null; }));
+            return polygons({ type: 'FeatureCollection', features: shown }, function (f) {
+              var v = values[f.properties.code][measure.value];
+              return { color: '#555', weight: 0.6, fillColor: v == null ? '#bdbdbd' : classOf(v, cuts), fillOpacity: 0.7 };
+            }, function (p) {
+              var v = values[p.code][measure.value];
+              return tipLines([p.name, measure.options[measure.selectedIndex].text + '：' + (v == null ? '无数据' : fmt(v))]);
+            });
+          }));
+      }
+    }
+    // Layers that follow the view reload when it moves; whole-area layers only when the zoom changes.
+    var lastZoom = map.getZoom();
+    map.on('moveend', function () {
+      var follows = kind.value === 'h3' || kind.value === 'heat' ||
+                    (kind.value === 'measure' && level.value !== 'street');
+      if (follows || map.getZoom() !== lastZoom) { reload(); }
+      lastZoom = map.getZoom();
+    });
+    reload();
+    return { reload: reload };
+  }
+
   function init(map, options, groups, casesGroup) {
     L.control.scale({ imperial: false }).addTo(map);
     var hint = Hint(map);
@@ -668,6 +917,7 @@
     map.createPane('gm-cases').style.zIndex = '600';
     var caseHint = null;
     var locateHint = null;
+    var themeHint = null;
     var panel = CasePanel(options.statuses, function () { if (cases) { cases.reload(); } });
     var role = (options.user || {}).role;
     if (role === 'grid_worker' || role === 'street_leader' || role === 'department_staff') {
@@ -677,6 +927,8 @@
     var small = window.matchMedia('(max-width: 700px)').matches;
     Foldable(document.querySelector('.gm-legend'), '图例', small);
     Foldable(document.querySelector('.leaflet-control-layers'), '图层', small);
+    var theme = Thematic(map, options, function (text) { themeHint = text; refreshHint(); });
+    Foldable(document.querySelector('.gm-theme'), '专题', small);
     var cases = casesGroup ? CaseLayer(map, casesGroup, options, function (text) { caseHint = text; refreshHint(); },
                                        panel) : null;
 
@@ -766,7 +1018,7 @@
 
     function refreshHint() {
       var zoom = map.getZoom();
-      var messages = [locateHint, caseHint].filter(Boolean);
+      var messages = [locateHint, themeHint, caseHint].filter(Boolean);
       Object.keys(groups).forEach(function (level) {
         if (!map.hasLayer(groups[level])) { return; }
         if (zoom < options.minZoom[level]) {
@@ -790,7 +1042,7 @@
     Object.keys(groups).forEach(function (level) { state[level] = { key: null, count: 0 }; });
     map.on('moveend overlayadd overlayremove', refresh);
     initSearch(map);
-    initFilters(options, function () { if (cases) { cases.reload(); } });
+    initFilters(options, function () { if (cases) { cases.reload(); } theme.reload(); });
     refresh();
     window.gridmapMap = map;
     window.gridmapPanel = panel;
