@@ -428,20 +428,34 @@ def recurring(cases: pd.DataFrame, *, min_count: int = 3, days: float = 30) -> p
     columns = ["grid_code", "category_code", "count", "first", "last", "total"]
     if cases.empty:
         return pd.DataFrame({c: [] for c in columns})
-    frame = cases[["grid_code", "category_code", "reported_at"]].copy()
-    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
-    frame = frame.sort_values(["grid_code", "category_code", "reported_at"], kind="stable").reset_index(drop=True)
-    group = frame.groupby(["grid_code", "category_code"], sort=False).ngroup().to_numpy(np.int64)
-    ms = ((frame["reported_at"] - frame["reported_at"].min()) // pd.Timedelta(milliseconds=1)).to_numpy(np.int64)
+    grid_index, grids = pd.factorize(cases["grid_code"])
+    category_index, categories = pd.factorize(cases["category_code"])
+    group = grid_index.astype(np.int64) * len(categories) + category_index
+    stamps = pd.to_datetime(cases["reported_at"], utc=True)
+    ms = ((stamps - stamps.min()) // pd.Timedelta(milliseconds=1)).to_numpy(np.int64)
+    order = np.lexsort((ms, group))
+    group, ms = group[order], ms[order]
+    # One sorted key (group, time) lets one searchsorted count every case's window in all groups.
     window = int(timedelta(days=days) / timedelta(milliseconds=1))
-    # One sorted key (group, time) lets one searchsorted count each case's window for all groups.
-    stride = int(ms.max()) + window + 1
-    key = group * stride + ms
-    end = np.searchsorted(key, key + window, side="right")
-    frame["count"] = end - np.arange(len(frame))
-    frame["last"] = frame["reported_at"].take(end - 1).to_numpy()
-    frame["total"] = frame.groupby(["grid_code", "category_code"], sort=False)["count"].transform("size")
-    best = frame.loc[frame.groupby(["grid_code", "category_code"], sort=False)["count"].idxmax()]
-    best = best[best["count"] >= min_count].rename(columns={"reported_at": "first"})
-    best = best.sort_values(["count", "grid_code", "category_code"], ascending=[False, True, True])
-    return best[columns].reset_index(drop=True)
+    key = group * (int(ms.max()) + window + 1) + ms
+    n = len(key)
+    count = np.searchsorted(key, key + window, side="right") - np.arange(n)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(group)) + 1])
+    sizes = np.diff(np.append(starts, n))
+    best_count = np.maximum.reduceat(count, starts)
+    at_best = np.where(count == np.repeat(best_count, sizes), np.arange(n), n)
+    best = np.minimum.reduceat(at_best, starts)  # the earliest densest window of each group
+    keep = best_count >= min_count
+    first, size = best[keep], best_count[keep]
+    times = stamps.iloc[order].reset_index(drop=True)
+    pair = group[first]
+    out = pd.DataFrame({
+        "grid_code": np.asarray(grids)[pair // len(categories)],
+        "category_code": np.asarray(categories)[pair % len(categories)],
+        "count": size.astype(np.int64),
+        "first": times.iloc[first].to_numpy(),
+        "last": times.iloc[first + size - 1].to_numpy(),
+        "total": sizes[keep].astype(np.int64),
+    })
+    out = out.sort_values(["count", "grid_code", "category_code"], ascending=[False, True, True])
+    return out[columns].reset_index(drop=True)
