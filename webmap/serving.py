@@ -32,8 +32,23 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def serve(*, host: str, port: int, workers: int, threads: int) -> None:
+def warm() -> float:
+    """Compile the Gi* kernels (numba) before any request: in the master, so forked workers inherit
+    them, never on a request (DESIGN.md). Returns the seconds it took."""
+    import time
+
+    from geo.services.hotspots import warm_gistar
+
+    started = time.perf_counter()
+    warm_gistar()
+    return time.perf_counter() - started
+
+
+def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bool = True) -> None:
     """Serve until stopped; SIGTERM lets requests in flight finish (graceful shutdown)."""
+    if warm_hotspots:
+        seconds = warm()
+        print(f"热点分析（Gi*）已预编译，用时 {seconds:.1f} 秒", flush=True)
     if workers <= 1:
         from waitress import serve as waitress_serve
 
