@@ -405,9 +405,31 @@ def _conditional_p(y: np.ndarray, weights: Contiguity) -> tuple[np.ndarray, np.n
     return p, direction
 
 
+def _cache_kernels() -> int:
+    """Let numba keep esda's compiled kernels on disk (esda compiles without cache=True), so only the
+    very first process on a machine pays the compile (≈ 25 s); later ones load it in a few seconds.
+    Returns how many kernels were switched to caching."""
+    import esda.crand
+    import esda.getisord
+    import esda.significance
+    from numba.core.registry import CPUDispatcher
+
+    count = 0
+    for module in (esda.crand, esda.getisord, esda.significance):
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher) and value._cache.__class__.__name__ != "FunctionCache":
+                try:
+                    value.enable_caching()
+                    count += 1
+                except (OSError, RuntimeError):  # a read-only install: compile in memory as before
+                    return count
+    return count
+
+
 def warm_gistar() -> None:
-    """Run Gi* once on a 4×4 lattice so numba compiles esda's kernels (≈ 16 s the first time in a
-    process). Call at worker start, never on a request."""
+    """Run Gi* once on a 4×4 lattice so numba compiles esda's kernels (≈ 25 s the first time on a
+    machine, a few seconds once numba's disk cache has them). Call at worker start, never on a request."""
+    _cache_kernels()
     boxes = [shapely.box(x, y, x + 1, y + 1) for y in range(4) for x in range(4)]
     gistar(np.arange(16, dtype=float), queen_contiguity(boxes), permutations=9, seed=1)
 

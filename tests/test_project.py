@@ -38,3 +38,13 @@ def test_front_end_assets_are_pinned_in_the_lockfile():
     for name in ("leaflet", "leaflet.markercluster", "jquery"):
         entry = lock["packages"][f"node_modules/{name}"]
         assert re.fullmatch(r"\d+\.\d+\.\d+", entry["version"]) and entry["integrity"].startswith("sha512-")
+
+
+def test_every_pure_module_is_in_the_import_contract():
+    """A new geo/*.py must be listed in the import-linter contract that keeps storage out of it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["name"].startswith("pure geo"))
+    modules = {f"geo.{p.stem}" for p in (ROOT / "geo").glob("*.py") if p.stem != "__init__"}
+    assert modules == set(contract["source_modules"])

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -378,6 +379,27 @@ class CaseFact(Base):
     cell_y: Mapped[int] = mapped_column(Integer, nullable=False)
     is_repeat: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class CasePhoto(Base):
+    """A photo of a case: re-encoded JPEG/PNG without metadata, kept in the database (backups carry it)."""
+
+    __tablename__ = "case_photo"
+    __table_args__ = (
+        Index("ix_case_photo_case", "case_id"),
+        CheckConstraint("content_type IN ('image/jpeg', 'image/png')", name="ck_case_photo_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), nullable=False)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    content_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class CaseFactState(Base):
