@@ -417,7 +417,7 @@ def _cache_kernels() -> int:
     count = 0
     for module in (esda.crand, esda.getisord, esda.significance):
         for value in vars(module).values():
-            if isinstance(value, CPUDispatcher) and value._cache.__class__.__name__ != "FunctionCache":
+            if isinstance(value, CPUDispatcher) and type(getattr(value, "_cache", None)).__name__ != "FunctionCache":
                 try:
                     value.enable_caching()
                     count += 1
