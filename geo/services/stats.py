@@ -92,9 +92,10 @@ def boundary_measures(session: Session, level: str, date_from: date | None = Non
     start, end = _period(date_from, date_to)
     as_of = as_of or datetime.now(UTC)
     store.catch_up(session)
-    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of)
+    categories = store.category_names(session)
+    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories))
     summons = store.summons_sums(session, key, start=start, end=end)
-    frame = _assemble(store.boundaries(session, level), sums, summons, store.category_names(session), w)
+    frame = _assemble(store.boundaries(session, level), sums, summons, categories, w)
     return frame[frame["code"].str.startswith(scope)].reset_index(drop=True) if scope else frame
 
 
@@ -107,9 +108,12 @@ def department_measures(session: Session, date_from: date | None = None, date_to
     start, end = _period(date_from, date_to)
     as_of = as_of or datetime.now(UTC)
     store.catch_up(session)
-    sums = store.measure_sums(session, "lead_department", start=start, end=end, as_of=as_of)
+    categories = store.category_names(session)
+    rows = store.departments(session)
+    sums = store.measure_sums(session, "lead_department", start=start, end=end, as_of=as_of,
+                              categories=list(categories), departments=rows["code"].tolist())
     summons = store.summons_sums(session, None, start=start, end=end)
-    return _assemble(store.departments(session), sums, summons, store.category_names(session), w)
+    return _assemble(rows, sums, summons, categories, w)
 
 
 def monthly_trend(session: Session, level: str, code: str | None = None, months: int = 12, *,

@@ -18,6 +18,41 @@ depends_on = None
 
 _TS = sa.DateTime(timezone=True)
 
+#: The case's numbers as 64 big-endian bytes, kept by PostgreSQL itself (a generated column):
+#: int8 keys of grid, community, street and district ('1' || code, 0 if none) and a hash of the
+#: lead department; int4 flags | status << 8 | category << 16; int4 seconds since 2000 of
+#: reported_at, resolve_due and the moment the case becomes overdue in its current status;
+#: float4 hours to respond and to resolve. Measures stream these records for a million cases in
+#: one value (geo.store.stats.measure_sums).
+RECORD_SQL = """
+    int8send(CASE WHEN grid_code ~ '^[0-9]{1,17}$' THEN ('1' || grid_code)::bigint ELSE 0 END)
+    || int8send(CASE WHEN community_code ~ '^[0-9]{1,17}$' THEN ('1' || community_code)::bigint ELSE 0 END)
+    || int8send(CASE WHEN street_code ~ '^[0-9]{1,17}$' THEN ('1' || street_code)::bigint ELSE 0 END)
+    || int8send(CASE WHEN district_code ~ '^[0-9]{1,17}$' THEN ('1' || district_code)::bigint ELSE 0 END)
+    || int8send(coalesce(hashtextextended(lead_department, 0), 0))
+    || int4send((CASE WHEN dispatched_at IS NOT NULL THEN 1 ELSE 0 END)
+                | (CASE WHEN responded_at <= respond_clock_due THEN 2 ELSE 0 END)
+                | (CASE WHEN callback_contacted THEN 4 ELSE 0 END)
+                | (CASE WHEN callback_contacted AND callback_solved THEN 8 ELSE 0 END)
+                | (CASE WHEN callback_contacted AND callback_satisfied THEN 16 ELSE 0 END)
+                | (CASE WHEN is_repeat THEN 32 ELSE 0 END)
+                | (CASE WHEN resolved_at <= resolve_due THEN 64 ELSE 0 END)
+                | ((CASE status WHEN 'received' THEN 1 WHEN 'dispatched' THEN 2 WHEN 'signed' THEN 3
+                               WHEN 'responded' THEN 4 WHEN 'in_progress' THEN 5 WHEN 'resolved' THEN 6
+                               WHEN 'checked' THEN 7 WHEN 'closed' THEN 8 WHEN 'returned' THEN 9
+                               WHEN 'suspended' THEN 10 WHEN 'void' THEN 11 ELSE 0 END) << 8)
+                | ((CASE WHEN category_code ~ '^[0-9]{4}$' THEN category_code::int ELSE 0 END) << 16))
+    || int4send(floor(extract(epoch FROM reported_at - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int)
+    || int4send(coalesce(floor(extract(epoch FROM resolve_due - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int,
+                         -2147483648))
+    || int4send(coalesce(floor(extract(epoch FROM CASE
+           WHEN status = 'received' THEN dispatch_due
+           WHEN status IN ('dispatched', 'signed') THEN least(respond_due, resolve_due)
+           WHEN status IN ('responded', 'in_progress', 'returned', 'suspended') THEN resolve_due
+           END - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int, 2147483647))
+    || float4send(coalesce((extract(epoch FROM responded_at - respond_clock_at) / 3600)::float4, 'NaN'))
+    || float4send(coalesce((extract(epoch FROM resolved_at - clock_at) / 3600)::float4, 'NaN'))"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -49,6 +84,7 @@ def upgrade() -> None:
         sa.Column("cell_y", sa.Integer, nullable=False),
         sa.Column("is_repeat", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("last_event_id", sa.BigInteger, nullable=False),
+        sa.Column("record", sa.LargeBinary, sa.Computed(RECORD_SQL, persisted=True), nullable=False),
     )
     op.create_index("ix_case_fact_cell", "case_fact", ["category_code", "cell_x", "cell_y"])
     op.create_table(
