@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from geo.services.accounts import create_user
 from geo.services.cases import NewCase, create_case
+from geo.services.hotspots import warm_gistar
 from tests.conftest import ARTIFACTS, load_tiny_hierarchy, load_tiny_reference
 from webmap import create_app
 
@@ -42,6 +43,7 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
         for lon, lat, category in CASES:
             create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
     engine.dispose()
+    warm_gistar()  # as `gridmap serve` does before it listens
     app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
     srv = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -377,3 +379,49 @@ def test_phone_viewport_is_usable(server, browser, request):
         raise
     finally:
         context.close()
+
+
+def test_planner_page_sorts_charts_and_exports(server, page):
+    _login(page, server)
+    page.goto(server + "/stats?level=community")
+    table = page.locator("#gm-stats-table")
+    page.wait_for_function("document.querySelectorAll('#gm-stats-table tbody tr').length === 4")
+    assert page.input_value("select[name=level]") == "community"
+    table.locator("th[data-column=cases_total]").click()  # numbers sort largest first
+    counts = [int(t) for t in table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    assert counts == sorted(counts, reverse=True) and counts[0] >= 2
+    table.locator("th[data-column=cases_total]").click()
+    counts = [int(t) for t in table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    assert counts == sorted(counts)
+    table.locator("tbody tr").first.click()
+    page.wait_for_function("document.querySelectorAll('#gm-trend-chart rect').length >= 12")
+    assert "近 12 个月趋势" in page.inner_text("#gm-trend-title")
+    page.fill("input[name=from]", "2020-01-01")
+    page.fill("input[name=to]", "2020-01-31")
+    page.locator("input[name=to]").dispatch_event("change")
+    page.wait_for_function("[...document.querySelectorAll('#gm-stats-table tbody tr td:nth-child(3)')]"
+                           ".every(td => td.textContent === '0')")
+    href = page.get_attribute(".gm-export a[data-format=csv]", "href")
+    assert href == "/api/stats/community.csv?from=2020-01-01&to=2020-01-31" and "from=2020-01-01" in page.url
+    download = page.request.get(server + href)
+    assert download.ok and download.body().startswith(b"\xef\xbb\xbf")
+
+
+def test_thematic_layers_draw_with_their_legends(server, page):
+    _open_at_zoom_14(page, server)
+    theme = page.locator(".gm-theme")
+    theme.locator("select[name=theme]").select_option("measure")
+    theme.locator("select[name=theme_level]").select_option("community")
+    theme.locator("select[name=theme_measure]").select_option("cases_total")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length === 4")
+    assert theme.locator(".gm-theme-legend .gm-legend-row").count() >= 2
+    assert "theme=measure%3Acommunity%3Acases_total" in page.url or "theme=measure:community:cases_total" in page.url
+    theme.locator("select[name=theme]").select_option("gistar")
+    theme.locator(".gm-theme-legend", has_text="热点 99%").wait_for()
+    assert theme.locator(".gm-theme-legend .gm-legend-row").count() == 7
+    theme.locator("select[name=theme]").select_option("h3")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length >= 1")
+    theme.locator("select[name=theme]").select_option("heat")
+    page.wait_for_function("document.querySelector('canvas.leaflet-heatmap-layer') !== null")
+    theme.locator("select[name=theme]").select_option("")
+    page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length === 0")

@@ -1020,7 +1020,7 @@
       var zoom = map.getZoom();
       var messages = [locateHint, themeHint, caseHint].filter(Boolean);
       Object.keys(groups).forEach(function (level) {
-        if (!map.hasLayer(groups[level])) { return; }
+        if (!map.hasLayer(groups[level]) || !state[level]) { return; }  // not loading yet
         if (zoom < options.minZoom[level]) {
           messages.push('放大到 ' + options.minZoom[level] + ' 级显示' + options.labels[level]);
         } else if (state[level].error) {
