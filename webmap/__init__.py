@@ -54,10 +54,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap.pages import bp as pages_bp
     from webmap.photos import bp as photos_bp
     from webmap.stats import bp as stats_bp
+    from webmap.schemas import ApiError
     from webmap.whistles import bp as whistles_bp
 
     app.config.update(OPENAPI_SETTINGS)
-    api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    class GridmapApi(Api):
+        ERROR_SCHEMA = ApiError  # document the error bodies webmap/errors.py sends, not flask-smorest's
+
+    api = GridmapApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     api.register_blueprint(boundaries_bp)
     api.register_blueprint(cases_bp)
     api.register_blueprint(whistles_bp)
