@@ -44,7 +44,7 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     if fmt == "csv":
         table = frame.drop(columns=frame.geometry.name).copy()
         table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
-        table.to_csv(path, index=False, encoding=CSV_ENCODING)
+        _inert_text(table).to_csv(path, index=False, encoding=CSV_ENCODING)
     elif fmt == "geojson":
         path.unlink(missing_ok=True)
         pyogrio.write_dataframe(frame.to_crs(4326), path, driver="GeoJSON", RFC7946="YES")
@@ -52,6 +52,27 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
         path.unlink(missing_ok=True)
         pyogrio.write_dataframe(frame, path, driver="GPKG", layer=layer or path.stem)
     return len(frame)
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…), +cmd|…, @SUM…).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe (CSV injection).
+    Written by people (descriptions, names), so never trusted; numbers are left as they are.
+
+    >>> _inert_text(pd.DataFrame({"d": ["=1+1", "-3", "ok"], "n": [-1, 2, 3]}))["d"].tolist()
+    ["'=1+1", "'-3", 'ok']
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
+            values = out[column]
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+            if risky.any():
+                out.loc[risky, column] = "'" + values[risky].astype(str)
+    return out
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Mapping[str, str] | None = None,
@@ -69,7 +90,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Map
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
     if fmt == "csv":
-        frame.to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
+        _inert_text(frame).to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
     elif fmt == "xlsx":
         write_xlsx(frame, path, headers=headers, text=[c for c in text if c in frame.columns],
                    percent=[c for c in percent if c in frame.columns], sheet=layer)
