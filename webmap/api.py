@@ -11,6 +11,7 @@ from geo.services import boundaries as boundary_service
 from geo.services.schema import schema_status
 from webmap.db import get_session
 from webmap.params import parse_bbox, parse_float, parse_int
+from webmap.schemas import ApiError
 
 bp = Blueprint("boundaries", __name__, description="边界：区、街道、社区、网格")
 
@@ -18,6 +19,8 @@ GEOJSON_MIMETYPE = "application/geo+json"
 
 
 @bp.get("/api/boundaries/<level>.geojson")
+@bp.response(200, content_type=GEOJSON_MIMETYPE)
+@bp.alt_response(404, schema=ApiError, description="没有这个层级")
 def boundary_layer(level: str) -> Response:
     """当前版本的一个层级（RFC 7946 GeoJSON）；bbox、zoom（按像素简化）、limit。"""
     if level not in LEVELS:
@@ -34,6 +37,7 @@ def boundary_layer(level: str) -> Response:
 
 
 @bp.get("/api/boundaries/search")
+@bp.response(200)
 def boundary_search() -> Response:
     """按编码前缀或名称查找边界（地图“跳转到”）。"""
     limit = parse_int(request.args.get("limit"), field="limit", low=1, high=100, default=20)
