@@ -77,17 +77,17 @@ class Server:
                 raise RuntimeError(f"gridmap serve exited ({self.proc.returncode}):\n{self.log_tail()}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
+                conn.request("GET", "/readyz")
                 resp = conn.getresponse()
                 body = resp.read()
                 conn.close()
                 if resp.status == 200:
-                    log(f"    /healthz: {body.decode()[:200]}")
+                    log(f"    /readyz: {body.decode()[:200]}")
                     return self
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"gridmap serve did not answer /healthz in 120 s:\n{self.log_tail()}")
+        raise RuntimeError(f"gridmap serve did not answer /readyz in 120 s:\n{self.log_tail()}")
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:

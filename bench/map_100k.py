@@ -157,11 +157,11 @@ def server(url: str, workers: int | None) -> Any:
                                    if proc.stderr else "gridmap serve exited")
             with contextlib.suppress(OSError):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/healthz")
+                conn.request("GET", "/readyz")
                 if conn.getresponse().status == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("gridmap serve did not answer /healthz within 60 s")
+                raise RuntimeError("gridmap serve did not answer /readyz within 60 s")
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -48,19 +48,6 @@ def test_search_by_name_and_code(client, loaded):
     assert len(names[0]["bbox"]) == 4
 
 
-def test_healthz_reports_database_and_schema(anon):
-    body = anon.get("/healthz").get_json()
-    assert body["status"] == "ok" and body["schema_at_head"] is True and body["postgis"].startswith("3.")
-
-
-def test_healthz_is_503_when_the_database_is_down():
-    from webmap import create_app
-
-    app = create_app({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "GRIDMAP_SECRET_KEY": "x"})
-    resp = app.test_client().get("/healthz")
-    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "database_unavailable"
-
-
 def test_map_page_is_chinese_and_uses_only_local_assets(client, loaded):
     resp = client.get("/")
     html = resp.get_data(as_text=True)

@@ -40,7 +40,10 @@ TABLE = {
     "pages.stats": ("GET", "/stats", None, {"anon": 302, "*": 200}),
     "auth.login": ("GET", "/login", None, PUBLIC),
     "auth.logout": ("POST", "/logout", None, {"*": 302}),
-    "boundaries.healthz": ("GET", "/healthz", None, PUBLIC),
+    "health.healthz": ("GET", "/healthz", None, PUBLIC),
+    "health.readyz": ("GET", "/readyz", None, PUBLIC),
+    # Asked from another machine (REMOTE below): only an admin; from this one anyone may scrape.
+    "metrics.metrics": ("GET", "/metrics", None, {"anon": 401, "admin": 200, "*": 403}),
     "boundaries.boundary_layer": ("GET", "/api/boundaries/grid.geojson", None, SIGNED_IN_200),
     "boundaries.boundary_search": ("GET", "/api/boundaries/search?q=1101", None, SIGNED_IN_200),
     "cases.create_case": ("POST", "/api/cases", {**EAST, "category": "0101"},
@@ -89,6 +92,8 @@ TABLE = {
     "open311.post_request": ("POST", "/open311/v2/requests.json", None, {"*": 403}),
 }
 NOT_IN_TABLE = {"static"}  # files, no data
+#: The client address of an endpoint's requests when it is not the test client's 127.0.0.1.
+REMOTE = {"metrics.metrics": "203.0.113.7"}
 
 
 def test_every_endpoint_is_in_the_table(app):
@@ -128,6 +133,7 @@ def _fill(value, world):
 def test_permission_table(app, session, world, endpoint, who):
     method, path, body, expected = TABLE[endpoint]
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = REMOTE.get(endpoint, "127.0.0.1")
     if who != "anon":
         role, scope, department = USERS[who]
         client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + make_user(session, who, role, scope, department)

@@ -41,7 +41,7 @@ def test_two_workers_share_sessions_and_stop_on_sigterm(fresh_db):
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
+                urllib.request.urlopen(base + "/readyz", timeout=2)
                 break
             except OSError:
                 time.sleep(0.1)

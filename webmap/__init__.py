@@ -46,15 +46,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_smorest import Api
 
-    from webmap import auth, compression, db, errors
+    from webmap import auth, compression, db, errors, observability
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
+    from webmap.health import bp as health_bp
     from webmap.hotspots import bp as hotspots_bp
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
     from webmap.photos import bp as photos_bp
-    from webmap.stats import bp as stats_bp
     from webmap.schemas import ApiError
+    from webmap.stats import bp as stats_bp
     from webmap.whistles import bp as whistles_bp
 
     app.config.update(OPENAPI_SETTINGS)
@@ -62,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ERROR_SCHEMA = ApiError  # document the error bodies webmap/errors.py sends, not flask-smorest's
 
     api = GridmapApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    api.register_blueprint(health_bp)
     api.register_blueprint(boundaries_bp)
     api.register_blueprint(cases_bp)
     api.register_blueprint(whistles_bp)
@@ -74,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)  # after the Api, so our error bodies win over flask-smorest's
     compression.init_app(app)  # gzip text responses, cache vendored assets
+    observability.init_app(app)  # last: request ids, JSON logs and /metrics around everything
     return app
 
 

@@ -1,4 +1,4 @@
-"""JSON API: boundary layers as GeoJSON, boundary search, health. Handlers parse, call, serialize."""
+"""JSON API: boundary layers as GeoJSON, boundary search. Handlers parse, call, serialize."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from flask_smorest import Blueprint
 from geo.boundaries import LEVELS
 from geo.errors import NotFound
 from geo.services import boundaries as boundary_service
-from geo.services.schema import schema_status
 from webmap.db import get_session
 from webmap.params import parse_bbox, parse_float, parse_int
 from webmap.schemas import ApiError
@@ -43,12 +42,3 @@ def boundary_search() -> Response:
     limit = parse_int(request.args.get("limit"), field="limit", low=1, high=100, default=20)
     return jsonify(results=boundary_service.search_boundaries(get_session(), request.args.get("q", ""),
                                                               limit=limit))
-
-
-@bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
-    """数据库、PostGIS 版本和数据库结构版本；数据库不可用时 503。"""
-    status = schema_status(get_session().connection())
-    body = {"status": "ok", "database": "ok", "postgis": status.postgis,
-            "schema": status.current, "schema_at_head": status.at_head}
-    return jsonify(body), 200

@@ -31,7 +31,9 @@ bp = Blueprint("auth", __name__)
 
 #: Endpoints anyone may call without signing in.
 PUBLIC_ENDPOINTS = frozenset({
-    "auth.login", "static", "boundaries.healthz", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
+    "auth.login", "static", "health.healthz", "health.readyz", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
+    # /metrics decides for itself: this machine, the metrics token or an admin (webmap/metrics.py).
+    "metrics.metrics",
     # Open311 is a public interface by its specification: reads are open, POST needs api_key.
     "open311.discovery", "open311.services", "open311.service_definition", "open311.post_request",
     "open311.get_requests", "open311.get_request", "open311.token",

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_SERVE_WORKERS": 2,
     "GRIDMAP_SERVE_THREADS": 4,
+    "GRIDMAP_LOG_FORMAT": "json",  # json (one object a line) | text (for people at a terminal)
+    "GRIDMAP_LOG_LEVEL": "INFO",
+    "GRIDMAP_METRICS_TOKEN": "",  # set: Authorization: Bearer <it> may read /metrics from anywhere
     "GRIDMAP_INSTANCE_CONFIG": None,  # path of a Python file of overrides
 }
 

@@ -25,7 +25,7 @@ _WEBARGS_MESSAGES = {"Invalid JSON body.": "请求体不是有效的 JSON，请�
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/healthz", "/open311/")) or (
+    return request.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/open311/")) or (
         request.accept_mimetypes.best == "application/json"
     )
 

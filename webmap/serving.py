@@ -4,12 +4,20 @@ Python runs one thread at a time per process, so using both cores of the 2-core 
 processes. The app is built in each worker by the factory; nothing is shared between them but
 the database and the secret key (made once in the master when none is configured, so a session
 cookie signed by one worker is good in the other).
+
+Metrics: each worker counts requests in its own memory, so the master points prometheus_client
+at a fresh directory (``PROMETHEUS_MULTIPROC_DIR``) before the workers fork; they write their
+values to memory-mapped files there, any worker's ``/metrics`` adds them up, and a worker that
+exits is marked dead (``child_exit``). Logs: gunicorn's own lines go through the same JSON (or
+text) formatter as the app's; gunicorn's access log stays off, ``gridmap.access`` replaces it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -46,6 +54,11 @@ def warm() -> float:
 
 def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bool = True) -> None:
     """Serve until stopped; SIGTERM lets requests in flight finish (graceful shutdown)."""
+    from webmap.config import load_config
+    from webmap.observability import configure_logging
+
+    settings = load_config()
+    configure_logging(settings["GRIDMAP_LOG_FORMAT"], settings["GRIDMAP_LOG_LEVEL"])
     if warm_hotspots:
         seconds = warm()
         print(f"热点分析（Gi*）已预编译，用时 {seconds:.1f} 秒", flush=True)
@@ -57,8 +70,44 @@ def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bo
         waitress_serve(create_app(), host=host, port=port, threads=threads, ident="gridmap")
         return
     os.environ.setdefault("GRIDMAP_SECRET_KEY", secrets.token_hex(32))
-    _Gunicorn({
-        "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-        "graceful_timeout": 30, "timeout": 60, "keepalive": 5, "accesslog": None, "errorlog": "-",
-        "loglevel": "warning", "proc_name": "gridmap",
-    }).run()
+    # Fresh every start: files left by an earlier run would add its counts to this one's.
+    metrics_dir = tempfile.mkdtemp(prefix="gridmap-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    master = os.getpid()
+    try:
+        _Gunicorn({
+            "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+            "graceful_timeout": 30, "timeout": 60, "keepalive": 5, "accesslog": None, "errorlog": "-",
+            "loglevel": settings["GRIDMAP_LOG_LEVEL"].lower(), "proc_name": "gridmap",
+            "logconfig_dict": gunicorn_logging(settings["GRIDMAP_LOG_FORMAT"], settings["GRIDMAP_LOG_LEVEL"]),
+            "child_exit": _child_exit,
+        }).run()
+    finally:
+        # A worker leaves through this frame too (its SystemExit unwinds the fork): only the
+        # master may remove the directory the other workers still write to.
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def gunicorn_logging(fmt: str, level: str) -> dict[str, Any]:
+    """gunicorn's logging as a dictConfig: its error lines and every other logger's go to stderr
+    through our formatter (JSON or text); its access logger writes nothing."""
+    formatter = "webmap.observability.JsonFormatter" if fmt == "json" else "webmap.observability.TextFormatter"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"gridmap": {"()": formatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "gridmap", "stream": "ext://sys.stderr"}},
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+    }
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """A worker exited: its in-flight gauge no longer counts (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
