@@ -161,9 +161,9 @@ def test_case_layer_counts_when_zoomed_out_markers_when_zoomed_in(server, page):
     counts = sorted(page.locator(".gm-count").all_inner_texts())
     assert counts == ["1", "2"]
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length >= 2")
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 2")
     assert page.locator(".gm-count").count() == 0
-    page.locator(".leaflet-gm-cases-pane path").first.click(force=True)
+    _click_first_marker(page)
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     assert "已受理" in popup.inner_text() and "110101-" in popup.inner_text()
@@ -172,15 +172,15 @@ def test_case_layer_counts_when_zoomed_out_markers_when_zoomed_in(server, page):
 def test_filters_and_view_live_in_the_url(server, page):
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 2")
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 2")
     page.wait_for_function("document.querySelectorAll('#gm-filters select[name=category] option').length > 1")
     page.select_option("#gm-filters select[name=category]", "0602")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
     assert "category=0602" in page.url and "#map=17/39.9025" in page.url
     page.reload()  # the same URL in a fresh page, as a shared link opens
     page.wait_for_function("window.gridmapMap !== undefined")
     assert page.evaluate("window.gridmapMap.getZoom()") == 17
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
     assert page.input_value("#gm-filters select[name=category]") == "0602"
 
 
@@ -189,8 +189,8 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3025], 17, {animate: false})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length === 1")
-    page.locator(".leaflet-gm-cases-pane path").first.click(force=True)
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
+    _click_first_marker(page)
     panel = page.locator("#gm-panel")
     panel.get_by_text(XSS).wait_for()  # the description appears as text …
     assert page.locator("#gm-panel img").count() == 0 and dialogs == []  # … never as an element
@@ -200,6 +200,12 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     assert "派遣 · leader" in panel.locator(".gm-timeline").inner_text()
     # Nothing left in the lifecycle for the street leader; whistling stays possible while it is open.
     assert panel.locator("button[data-action]").all_inner_texts() == ["吹哨"]
+
+
+def _click_first_marker(page) -> None:
+    """Case markers are drawn on one canvas: click where the first one is."""
+    first = page.evaluate("window.gridmapCases.markers()[0]")
+    _click_map_at(page, first["lat"], first["lng"])
 
 
 def _click_map_at(page, lat: float, lon: float) -> None:
@@ -266,7 +272,7 @@ def test_pin_to_report_with_a_photo_shows_it_in_the_panel(server, page, tmp_path
 def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, browser, page):
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.9026, 116.3176], 18, {animate: false})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-cases-pane path').length >= 2")
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 2")
     # The 0602 case (street lights) is the one at 116.3176, 39.9026; open it through the API's id.
     case_id = page.evaluate("""fetch('/api/cases?category=0602').then(r => r.json()).then(d => d.features
                                .find(f => Math.abs(f.geometry.coordinates[0] - 116.3176) < 1e-6).id)""")
