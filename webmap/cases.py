@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
-from flask_smorest import Blueprint
 
 from geo.cases import parse_time, zone
 from geo.errors import TooLarge
@@ -18,9 +17,9 @@ from webmap.auth import current
 from webmap.config import case_settings
 from webmap.db import commit, get_session
 from webmap.params import parse_bbox
-from webmap.schemas import ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery
+from webmap.schemas import ApiBlueprint, ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery
 
-bp = Blueprint("cases", __name__, url_prefix="/api", description="案件：上报、查询")
+bp = ApiBlueprint("cases", __name__, url_prefix="/api", description="案件：上报、查询")
 
 #: JSON bodies of the case API are small; anything larger is refused before parsing.
 JSON_BODY_MAX = 64 * 1024

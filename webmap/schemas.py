@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import flask_smorest
 from marshmallow import Schema, ValidationError, fields, validate
+from webargs.flaskparser import FlaskParser
 
 from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.deadlines import URGENCIES
@@ -29,6 +32,25 @@ class StrictFloat(fields.Float):
 class Text(fields.String):
     default_error_messages: dict[str, Any] = {  # noqa: RUF012 - marshmallow's own attribute**fields.String.default_error_messages,
                                                          "invalid": "必须是文字。"}
+
+
+class _JsonParser(FlaskParser):
+    """webargs' parser, except that a body json.loads refuses with a plain ValueError (an integer of
+    more than 4,300 digits) is invalid JSON (400) like any other, not an unhandled error (500)."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as exc:
+            raise json.JSONDecodeError(str(exc), "body", 0) from exc
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """The blueprint of API endpoints that take JSON bodies."""
+
+    ARGUMENTS_PARSER = _JsonParser()
 
 
 class CaseCreate(Schema):
@@ -131,7 +153,8 @@ def first_error(messages: Any) -> tuple[str | None, str]:
     return None, str(messages)
 
 
-__all__ = ["ApiError", "CaseCreate", "CaseQuery", "NearbyQuery", "StrictFloat", "ValidationError", "first_error"]
+__all__ = ["ApiBlueprint", "ApiError", "CaseCreate", "CaseQuery", "NearbyQuery", "StrictFloat", "ValidationError",
+           "first_error"]
 
 
 class StatsQuery(Schema):

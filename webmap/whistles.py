@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, jsonify
-from flask_smorest import Blueprint
 
 from geo.services import whistles as whistle_service
 from webmap.auth import current
 from webmap.db import commit, get_session
-from webmap.schemas import ApiError, WhistleCreate, WhistleReport
+from webmap.schemas import ApiBlueprint, ApiError, WhistleCreate, WhistleReport
 
-bp = Blueprint("whistles", __name__, url_prefix="/api", description="吹哨报到")
+bp = ApiBlueprint("whistles", __name__, url_prefix="/api", description="吹哨报到")
 
 
 def _settings() -> whistle_service.WhistleSettings:
