@@ -1,7 +1,8 @@
 """Measures (DOMAIN.md "Measures"): from per-case facts to per-boundary rates, a score and a rank.
 
 Pure: pandas and numpy only. Storage (geo.store.stats) derives one row of facts per case from
-case_event and sums them per boundary in SQL; this module owns what the numbers mean:
+case_event and streams them as fixed-size records; this module sums them per boundary (numpy)
+and owns what the numbers mean:
 
 - the three rates (三率) and two more, each with its numerator and denominator kept beside it:
 
@@ -380,7 +381,8 @@ def aggregate_facts(facts: pd.DataFrame, key: str, *, start: datetime | None = N
     Cohorts: cases *reported* in [start, end) for counts, response, callbacks, medians, overdue and
     repeats; cases whose resolve deadline fell in [start, end) and before ``as_of`` for 按期办结率.
     ``summons`` (code, late, due_at: one row per summoned department and boundary) gives 报到及时率
-    for summons due in the period. The SQL in geo.store.stats computes the same sums.
+    for summons due in the period. sums_from_records computes the same sums from storage's
+    per-case records (a test checks they agree).
     """
     f = facts.copy()
     p = _between(f["reported_at"], start, end)

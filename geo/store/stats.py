@@ -281,6 +281,17 @@ def records(session: Session, *, start: datetime | None, end: datetime | None) -
     return np.concatenate(parts) if parts else np.empty(0, dtype=RECORD)
 
 
+def _arrays(rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Records → native arrays: times as epoch seconds (NaN when absent), hours as float64."""
+    arrays: dict[str, np.ndarray] = {"static": rows["static"].astype("int64")}
+    for name in ("reported_at", "resolve_due", "overdue_since"):
+        seconds = rows[name].astype("int64")
+        arrays[name] = np.where(np.isin(seconds, _NO_TIME), np.nan, seconds + _RECORD_EPOCH)
+    for name in ("respond_h", "resolve_h"):
+        arrays[name] = rows[name].astype("float64")
+    return arrays
+
+
 def measure_sums(session: Session, key: str, *, start: datetime | None, end: datetime | None,
                  as_of: datetime, categories: list[str], departments: list[str] | None = None) -> pd.DataFrame:
     """Per value of ``key`` (a case_fact code column, or lead_department with ``departments``):
@@ -297,12 +308,8 @@ def measure_sums(session: Session, key: str, *, start: datetime | None, end: dat
         raise ValueError(f"category codes must be 4 digits: {bad}")
     rows = records(session, start=start, end=end)
     field = "department" if departments is not None else _BOUNDARY_KEYS[key]
-    arrays: dict[str, np.ndarray] = {"key": rows[field].astype("int64"), "static": rows["static"].astype("int64")}
-    for name in ("reported_at", "resolve_due", "overdue_since"):
-        seconds = rows[name].astype("int64")
-        arrays[name] = np.where(np.isin(seconds, _NO_TIME), np.nan, seconds + _RECORD_EPOCH)
-    for name in ("respond_h", "resolve_h"):
-        arrays[name] = rows[name].astype("float64")
+    arrays = _arrays(rows)
+    arrays["key"] = rows[field].astype("int64")
     sums = sums_from_records(arrays, "key", start=start, end=end, as_of=as_of, categories=categories)
     keys = sums.pop("key").to_numpy()
     if departments is None:
@@ -337,19 +344,19 @@ def summons_sums(session: Session, key: str | None, *, start: datetime | None, e
 
 def monthly_sums(session: Session, key: str | None, code: str | None, *, start: datetime, end: datetime,
                  timezone: str) -> pd.DataFrame:
-    """Per local month of reported_at in [start, end): cases and the three rates' sums."""
-    where = f"AND {key} = :code" if key and code else ""
-    rows = session.execute(text(f"""
-        SELECT to_char(date_trunc('month', reported_at AT TIME ZONE :tz), 'YYYY-MM') AS month,
-               count(*) AS cases_total,
-               count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
-               count(*) FILTER (WHERE responded_at <= respond_clock_due) AS responded_on_time,
-               count(*) FILTER (WHERE callback_contacted) AS callbacks_answered,
-               count(*) FILTER (WHERE callback_contacted AND callback_solved) AS callbacks_solved,
-               count(*) FILTER (WHERE callback_contacted AND callback_satisfied) AS callbacks_satisfied
-        FROM case_fact WHERE reported_at >= :start AND reported_at < :end {where}
-        GROUP BY 1"""), {"tz": timezone, "start": start, "end": end, "code": code}).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows])
+    """Per local month ('YYYY-MM') of reported_at in [start, end): the sums of geo.stats for the
+    cases of boundary ``code`` (a case_fact code column ``key``), or of all cases."""
+    rows = records(session, start=start, end=end)
+    if key and code:
+        wanted = int("1" + code) if code.isdigit() and len(code) <= 17 else -1
+        rows = rows[rows[_BOUNDARY_KEYS[key]] == wanted]
+    arrays = _arrays(rows)
+    reported = pd.to_datetime(arrays["reported_at"], unit="s", utc=True).tz_convert(timezone)
+    arrays["key"] = (reported.year * 12 + reported.month - 1).to_numpy(dtype="int64")
+    sums = sums_from_records(arrays, "key", start=start, end=end, as_of=end, categories=[])
+    months = sums.pop("key").to_numpy()
+    sums.insert(0, "month", [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months])
+    return sums
 
 
 def boundaries(session: Session, level: str) -> pd.DataFrame:
