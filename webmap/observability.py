@@ -5,7 +5,8 @@ Every request gets an id: the caller's ``X-Request-ID`` when it is a sane token 
 of ``A-Z a-z 0-9 . _ -``), a new random one otherwise. The id is echoed in the response's
 ``X-Request-ID`` header and set in a context variable for as long as the request runs (body
 included), and a log record factory copies it onto every record made meanwhile: lines from our
-code, Flask's "Exception on …", SQLAlchemy and waitress all carry it, whatever handler writes them.
+code, Flask's "Exception on …", warnings (SQLAlchemy's among them, captured as logger
+``py.warnings``) and waitress all carry it, whatever handler writes them.
 
 The access line (logger ``gridmap.access``) names the route (the URL rule, so ids in paths do not
 make a line unsearchable) and the query parameter *names* only: values may carry tokens (Open311's
@@ -119,6 +120,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(numeric)
+    logging.captureWarnings(True)  # SQLAlchemy's and the drivers' warnings become lines with the request id
     # SQLAlchemy at INFO writes every statement with its parameters (password hashes, token
     # hashes, people's words): never, whatever GRIDMAP_LOG_LEVEL says.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
