@@ -26,6 +26,7 @@ __all__ = [
     "grid_pieces",
     "insert_case",
     "iter_cases",
+    "like_prefix",
     "list_cases",
     "map_aggregates",
     "map_points",
@@ -205,6 +206,16 @@ class CaseFilters:
     overdue: bool | None = None
 
 
+def like_prefix(value: str) -> str:
+    """A LIKE pattern for "starts with ``value``": % and _ from a request are literal characters
+    (``area=%`` must match nothing, not everything), so are backslashes.
+
+    >>> like_prefix("1101_%")
+    '1101\\\\_\\\\%%'
+    """
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = ["true"]
     params: dict[str, Any] = {}
@@ -216,7 +227,7 @@ def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
         params["categories"] = list(filters.categories)
     if filters.area:
         clauses.append("c.grid_code LIKE :area")
-        params["area"] = filters.area + "%"
+        params["area"] = like_prefix(filters.area)
     if filters.bbox:
         clauses.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)")
         params.update(x0=filters.bbox[0], y0=filters.bbox[1], x1=filters.bbox[2], y1=filters.bbox[3])

@@ -18,6 +18,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.store.cases import like_prefix
+
 __all__ = [
     "CaseSelection", "GridVersion", "case_points", "grid_and_category_names", "grid_counts", "grid_version",
     "recurring_cases",
@@ -59,7 +61,7 @@ def _where(selection: CaseSelection, *, times: bool = True) -> tuple[str, dict[s
         params["statuses"] = list(selection.statuses)
     if selection.categories:
         clauses.append("c.category_code LIKE ANY(CAST(:categories AS text[]))")
-        params["categories"] = [code + "%" for code in selection.categories]
+        params["categories"] = [like_prefix(code) for code in selection.categories]
     if selection.scope:
         clauses.append("c.grid_code LIKE :scope")
         params["scope"] = selection.scope + "%"
