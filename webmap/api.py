@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from geo.boundaries import LEVELS
 from geo.errors import NotFound
 from geo.services import boundaries as boundary_service
-from webmap.db import get_session
+from webmap.db import get_read_session
 from webmap.params import parse_bbox, parse_float, parse_int
 from webmap.schemas import ApiError
 
@@ -25,7 +25,7 @@ def boundary_layer(level: str) -> Response:
     if level not in LEVELS:
         raise NotFound(f"没有层级 {level!r}，可选：{', '.join(LEVELS)}。", field="level")
     body = boundary_service.boundary_layer_geojson(
-        get_session(),
+        get_read_session(),
         level,
         bbox=parse_bbox(request.args.get("bbox")),
         zoom=parse_float(request.args.get("zoom"), field="zoom", low=0, high=24),
@@ -40,5 +40,5 @@ def boundary_layer(level: str) -> Response:
 def boundary_search() -> Response:
     """按编码前缀或名称查找边界（地图“跳转到”）。"""
     limit = parse_int(request.args.get("limit"), field="limit", low=1, high=100, default=20)
-    return jsonify(results=boundary_service.search_boundaries(get_session(), request.args.get("q", ""),
+    return jsonify(results=boundary_service.search_boundaries(get_read_session(), request.args.get("q", ""),
                                                               limit=limit))

@@ -15,7 +15,7 @@ from geo.services.reference import list_categories, list_departments
 from geo.store.cases import CaseFilters
 from webmap.auth import current
 from webmap.config import case_settings
-from webmap.db import commit, get_session
+from webmap.db import commit, get_read_session, get_session
 from webmap.params import parse_bbox
 from webmap.schemas import ApiBlueprint, ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery
 
@@ -65,7 +65,7 @@ def list_cases(query: dict[str, Any]) -> Response:
 def case_map(query: dict[str, Any]) -> Response:
     """地图用：放大到 15 级以上返回案件点（最多 5000 个），否则按社区（13–14 级）或街道汇总数量。
     参数同案件列表，另加 zoom。"""
-    layer = case_service.map_layer(get_session(), case_service.scoped(_filters(query), current()),
+    layer = case_service.map_layer(get_read_session(), case_service.scoped(_filters(query), current()),
                                    zoom=query.get("zoom", case_service.MAP_POINTS_ZOOM))
     return Response(current_app.json.dumps(layer), mimetype=GEOJSON)
 

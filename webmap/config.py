@@ -22,6 +22,7 @@ __all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "lo
 #: Setting name → default. Environment variables use the same names.
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: the project-local cluster on GRIDMAP_PGPORT
+    "GRIDMAP_READ_DATABASE_URL": None,  # None: reads go to DATABASE_URL; set: a streaming replica for map/stats reads
     "GRIDMAP_PGPORT": 54329,
     "GRIDMAP_SECRET_KEY": None,  # None: a random key per process (sessions end on restart)
     "GRIDMAP_SECURE_COOKIES": "",  # set (1) behind HTTPS so cookies are never sent in clear

@@ -1,11 +1,16 @@
-"""One SQLAlchemy Session per request; the request (the edge) decides to commit."""
+"""One SQLAlchemy Session per request; the request (the edge) decides to commit.
+
+Reads that tolerate a replica's lag (the map, boundary layers, statistics, hotspots) take
+``get_read_session()``: a session on ``GRIDMAP_READ_DATABASE_URL`` when that is set (a streaming
+replica: read-only), else the request's one session.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
-__all__ = ["commit", "get_session", "init_app"]
+__all__ = ["commit", "get_read_session", "get_session", "init_app", "reads_from_replica"]
 
 
 def get_session() -> Session:
@@ -15,10 +20,26 @@ def get_session() -> Session:
     return session
 
 
+def reads_from_replica() -> bool:
+    """True when read endpoints go to a separate (read-only) database: they must not write."""
+    return current_app.extensions["gridmap"].get("read_sessionmaker") is not None
+
+
+def get_read_session() -> Session:
+    """The session for replica-safe reads: never write through it."""
+    if not reads_from_replica():
+        return get_session()
+    if "db_read_session" not in g:
+        g.db_read_session = current_app.extensions["gridmap"]["read_sessionmaker"]()
+    session: Session = g.db_read_session
+    return session
+
+
 def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()  # rolls back whatever was not committed
+    for name in ("db_session", "db_read_session"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()  # rolls back whatever was not committed
 
 
 def init_app(app: Flask) -> None:

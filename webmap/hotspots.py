@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 
 from geo.services import hotspots as hotspot_service
 from webmap.auth import current
-from webmap.db import get_session
+from webmap.db import get_read_session
 from webmap.params import parse_bbox
 from webmap.schemas import ApiError, ChangeQuery, HotspotQuery, RecurringQuery
 from webmap.stats import area_of
@@ -71,7 +71,7 @@ def gistar(query: dict[str, Any]) -> Response:
     """Getis-Ord Gi* 冷热点（网格，queen 邻接，999 次置换，FDR 校正）：class 为 hot_99/95/90、cold_99/95/90 或
     not_significant，label 为中文，另有 count、z、p、p_fdr。默认只返回冷热点（all=true 返回全部网格）。
     街道负责人只看本街道的网格。"""
-    frame = hotspot_service.gistar(get_session(), query.get("from_"), query.get("to"), _scope(),
+    frame = hotspot_service.gistar(get_read_session(), query.get("from_"), query.get("to"), _scope(),
                                    _categories(query.get("category")), status=query["status"],
                                    tz=current_app.config["GRIDMAP_TIMEZONE"])
     shown = frame if query["all_"] else frame[frame["bin"] != 0]
@@ -86,7 +86,7 @@ def gistar(query: dict[str, Any]) -> Response:
 @bp.alt_response(403, schema=ApiError)
 def density(query: dict[str, Any]) -> Response:
     """每个网格的案件密度（件/平方公里）：code、name、count、area_km2、density。"""
-    frame = hotspot_service.grid_density(get_session(), query.get("from_"), query.get("to"), _scope(),
+    frame = hotspot_service.grid_density(get_read_session(), query.get("from_"), query.get("to"), _scope(),
                                          _categories(query.get("category")), status=query["status"],
                                          tz=current_app.config["GRIDMAP_TIMEZONE"])
     return feature_collection(frame, ["code", "name", "count", "area_km2", "density"], zoom=query.get("zoom"))
@@ -98,7 +98,7 @@ def density(query: dict[str, Any]) -> Response:
 @bp.alt_response(403, schema=ApiError)
 def h3(query: dict[str, Any]) -> Response:
     """H3 六边形分箱（分辨率 resolution，默认 8）：cell、count 与六边形。可用 bbox 限定范围。"""
-    frame = hotspot_service.h3_bins(get_session(), query["resolution"], query.get("from_"), query.get("to"),
+    frame = hotspot_service.h3_bins(get_read_session(), query["resolution"], query.get("from_"), query.get("to"),
                                     _scope(), _categories(query.get("category")), bbox=parse_bbox(query.get("bbox")),
                                     status=query["status"], tz=current_app.config["GRIDMAP_TIMEZONE"])
     return feature_collection(frame, ["cell", "count"], extra={"resolution": query["resolution"]})
@@ -110,7 +110,7 @@ def h3(query: dict[str, Any]) -> Response:
 @bp.alt_response(403, schema=ApiError)
 def heat(query: dict[str, Any]) -> Response:
     """热力图数据：points 为 [纬度, 经度, 权重]（最多约 4000 个，按视野聚合），max 为最大权重。"""
-    frame = hotspot_service.heat_points(get_session(), query.get("from_"), query.get("to"), _scope(),
+    frame = hotspot_service.heat_points(get_read_session(), query.get("from_"), query.get("to"), _scope(),
                                         _categories(query.get("category")), bbox=parse_bbox(query.get("bbox")),
                                         status=query["status"], tz=current_app.config["GRIDMAP_TIMEZONE"])
     points = [[round(float(r[0]), 6), round(float(r[1]), 6), round(float(r[2]), 4)]
@@ -125,7 +125,7 @@ def heat(query: dict[str, Any]) -> Response:
 @bp.alt_response(403, schema=ApiError)
 def change(query: dict[str, Any]) -> Response:
     """两个时段每个网格的案件数变化：count_a（基期）、count_b、change、ratio、pct_change（基期为 0 时为空）。"""
-    frame = hotspot_service.period_change(get_session(), query["a_from"], query["a_to"], query["b_from"],
+    frame = hotspot_service.period_change(get_read_session(), query["a_from"], query["a_to"], query["b_from"],
                                           query["b_to"], _scope(), _categories(query.get("category")),
                                           tz=current_app.config["GRIDMAP_TIMEZONE"])
     return feature_collection(frame, ["code", "name", "count_a", "count_b", "change", "ratio", "pct_change"],
@@ -138,7 +138,7 @@ def change(query: dict[str, Any]) -> Response:
 @bp.alt_response(403, schema=ApiError)
 def recurring(query: dict[str, Any]) -> Response:
     """每月一题候选：同一网格、同一分类在 days 天内至少 min_count 次（网格、分类、次数、首末时间）。"""
-    frame = hotspot_service.recurring(get_session(), query["min_count"], query["days"], _scope(),
+    frame = hotspot_service.recurring(get_read_session(), query["min_count"], query["days"], _scope(),
                                       date_from=query.get("from_"), date_to=query.get("to"),
                                       category=_categories(query.get("category")),
                                       tz=current_app.config["GRIDMAP_TIMEZONE"])

@@ -20,7 +20,7 @@ from geo.services import reports
 from geo.services import stats as stats_service
 from webmap.auth import current
 from webmap.config import score_weights
-from webmap.db import commit, get_session
+from webmap.db import commit, get_read_session, reads_from_replica
 from webmap.schemas import ApiError, StatsQuery, TrendQuery
 
 bp = Blueprint("stats", __name__, url_prefix="/api/stats", description="统计：指标、排名、趋势、导出")
@@ -84,12 +84,13 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
     if level not in reports.STATS_LEVELS or fmt not in FORMATS:
         raise NotFound(f"没有 {level}.{fmt}：层级可选 {', '.join(reports.STATS_LEVELS)}，"
                        f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
-    session = get_session()
+    session = get_read_session()
+    catch_up = not reads_from_replica()  # a replica is read-only: `gridmap stats refresh` folds on the primary
     scope = area_of(current(), level)
     date_from, date_to, weights = query.get("from_"), query.get("to"), _weights(query)
     if fmt == "json":
         frame = reports.measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope,
-                                       weights=weights)
+                                       weights=weights, catch_up=catch_up)
         commit()  # the fact table caught up with new events
         wanted = [c.strip() for c in (query.get("fields_") or "").split(",") if c.strip()]
         unknown = [c for c in wanted if c not in frame.columns]
@@ -105,7 +106,7 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
     with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
         path = Path(folder) / f"gridmap-{level}-{_range_name(query)}.{fmt}"
         reports.export_measures(session, level, fmt, path, date_from=date_from, date_to=date_to, scope=scope,
-                                weights=weights)
+                                weights=weights, catch_up=catch_up)
         commit()
         data = path.read_bytes()
     response = Response(data, mimetype=MIMETYPES[fmt])
@@ -125,7 +126,8 @@ def trend(query: dict[str, Any]) -> Response:
         level, code = _level_of(area), area
     if code is not None and not code.startswith(area):
         raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
-    frame = stats_service.monthly_trend(get_session(), level, code, query["months"], weights=_weights({}))
+    frame = stats_service.monthly_trend(get_read_session(), level, code, query["months"], weights=_weights({}),
+                                        catch_up=not reads_from_replica())
     commit()
     rows = [{c: _json_value(v) for c, v in zip(frame.columns, row, strict=True)}
             for row in frame.itertuples(index=False, name=None)]

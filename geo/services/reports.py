@@ -34,12 +34,15 @@ def _check_level(level: str) -> None:
 
 
 def measures_table(session: Session, level: str, *, date_from: date | None = None, date_to: date | None = None,
-                   scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None) -> pd.DataFrame:
-    """The measures of every boundary of ``level`` a user of ``scope`` may see, or of every department."""
+                   scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None,
+                   catch_up: bool = True) -> pd.DataFrame:
+    """The measures of every boundary of ``level`` a user of ``scope`` may see, or of every department.
+    ``catch_up=False``: do not fold new events first (a read-only replica; see geo.services.stats)."""
     _check_level(level)
     if level == DEPARTMENTS:
-        return stats_service.department_measures(session, date_from, date_to, weights)
-    return stats_service.boundary_measures(session, level, date_from, date_to, scope=scope, weights=weights)
+        return stats_service.department_measures(session, date_from, date_to, weights, catch_up=catch_up)
+    return stats_service.boundary_measures(session, level, date_from, date_to, scope=scope, weights=weights,
+                                           catch_up=catch_up)
 
 
 def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
@@ -53,13 +56,14 @@ def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
 
 def export_measures(session: Session, level: str, fmt: str, path: str | Path, *, date_from: date | None = None,
                     date_to: date | None = None, scope: str = "",
-                    weights: stats.Weights | Mapping[str, float] | None = None) -> int:
+                    weights: stats.Weights | Mapping[str, float] | None = None, catch_up: bool = True) -> int:
     """Write the measures table as ``fmt`` (csv, xlsx, geojson, gpkg); returns the rows written.
     Departments without a jurisdiction polygon get an empty geometry in GeoJSON/GeoPackage."""
     if fmt not in TABLE_FORMATS:
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
-    frame = measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope, weights=weights)
+    frame = measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope, weights=weights,
+                           catch_up=catch_up)
     geometry = _shapes(session, level, frame["code"]) if fmt in ("geojson", "gpkg") else None
     return write_table(frame, path, fmt, headers=stats_service.headers(session, frame), percent=PERCENT,
                        geometry=geometry, layer=f"{level}_stats")

@@ -11,7 +11,8 @@ may be None (unbounded). The range selects
 
 Each call first folds new events into case_fact (``geo.store.stats.catch_up``) in the caller's
 transaction; the edge should commit afterwards so the next call starts from there. Services never
-commit.
+commit. ``catch_up=False`` skips the fold (a write) for reads on a read-only replica; the facts
+are then as current as the last ``gridmap stats refresh`` on the primary.
 
 Rows: every boundary of the level in the current boundary version (zero cases included), or
 every department. Ranks are computed among all rows of the level (or all departments) before
@@ -83,7 +84,7 @@ def _assemble(rows: pd.DataFrame, sums: pd.DataFrame, summons: pd.DataFrame, cat
 
 def boundary_measures(session: Session, level: str, date_from: date | None = None, date_to: date | None = None,
                       scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None, *,
-                      as_of: datetime | None = None) -> pd.DataFrame:
+                      as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
     """One row per current boundary of ``level``: code, name, parent_code, cases_total, each rate
     beside its numerator and denominator, score, rank, rank_in_parent, medians, overdue,
     repeat_cases, status_* and category_* counts (geo.stats.COLUMNS order)."""
@@ -91,7 +92,8 @@ def boundary_measures(session: Session, level: str, date_from: date | None = Non
     w = _weights(weights)
     start, end = _period(date_from, date_to)
     as_of = as_of or datetime.now(UTC)
-    store.catch_up(session)
+    if catch_up:
+        store.catch_up(session)
     categories = store.category_names(session)
     sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories))
     summons = store.summons_sums(session, key, start=start, end=end)
@@ -101,13 +103,14 @@ def boundary_measures(session: Session, level: str, date_from: date | None = Non
 
 def department_measures(session: Session, date_from: date | None = None, date_to: date | None = None,
                         weights: stats.Weights | Mapping[str, float] | None = None, *,
-                        as_of: datetime | None = None) -> pd.DataFrame:
+                        as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
     """One row per department (units included, each on its own; parent_code names the department a
     unit belongs to), measured over the cases it leads and the summons it received."""
     w = _weights(weights)
     start, end = _period(date_from, date_to)
     as_of = as_of or datetime.now(UTC)
-    store.catch_up(session)
+    if catch_up:
+        store.catch_up(session)
     categories = store.category_names(session)
     rows = store.departments(session)
     sums = store.measure_sums(session, "lead_department", start=start, end=end, as_of=as_of,
@@ -118,7 +121,7 @@ def department_measures(session: Session, date_from: date | None = None, date_to
 
 def monthly_trend(session: Session, level: str, code: str | None = None, months: int = 12, *,
                   weights: stats.Weights | Mapping[str, float] | None = None,
-                  as_of: datetime | None = None) -> pd.DataFrame:
+                  as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
     """The last ``months`` local months up to the one of ``as_of`` (oldest first), for the cases
     reported in boundary ``code`` of ``level`` (all cases when None): month ('YYYY-MM'),
     cases_total, the three rates with their numerators and denominators, and the score."""
@@ -134,7 +137,8 @@ def monthly_trend(session: Session, level: str, code: str | None = None, months:
     start = datetime(first.year, first.month, 1, tzinfo=tz)
     last = first + months
     end = datetime(last.year, last.month, 1, tzinfo=tz)
-    store.catch_up(session)
+    if catch_up:
+        store.catch_up(session)
     sums = store.monthly_sums(session, key, code, start=start, end=end, timezone=stats.TIMEZONE)
     frame = pd.DataFrame({"month": labels})
     if not sums.empty:

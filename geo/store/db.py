@@ -27,14 +27,19 @@ def make_engine(
     url: str, *, pool_size: int = 5, max_overflow: int = 10, timezone: str = "Asia/Shanghai", echo: bool = False
 ) -> Engine:
     """An engine with pre-ping (connections survive a database restart) whose sessions speak
-    ``timezone``, so timestamps come back as local times (+08:00 in Beijing)."""
+    ``timezone``, so timestamps come back as local times (+08:00 in Beijing). Server options in the
+    URL (``?options=-c%20default_transaction_read_only%3Don``) are kept beside the time zone."""
+    parsed = make_url(normalize_url(url))
+    given = parsed.query.get("options")
+    given = given[-1] if isinstance(given, tuple) else given
+    options = " ".join(o for o in (given, f"-c timezone={timezone}") if o)
     return create_engine(
-        normalize_url(url),
+        parsed.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
         echo=echo,
-        connect_args={"options": f"-c timezone={timezone}"},
+        connect_args={"options": options},
     )
 
 
