@@ -349,13 +349,19 @@ def test_two_workers_count_into_one_scrape_and_log_json(fresh_db, tmp_path):
             assert urllib.request.urlopen(base + "/healthz", timeout=5).status == 200
             made += 1
         assert len(_access_pids(log, "/healthz")) == 2
-        body = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        # A request is counted when the worker has closed its body, which may be just after the
+        # client read it: scrape again (bounded) until the last one is in.
+        for _ in range(50):
+            body = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+            samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                       for family in text_string_to_metric_families(body) for s in family.samples}
+            if _requests(samples, "/healthz") >= made:
+                break
+            time.sleep(0.1)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     assert server.returncode == 0
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(body) for s in family.samples}
     assert _requests(samples, "/healthz") == made >= 20
     count = samples[("gridmap_http_request_duration_seconds_count", (("route", "/healthz"),))]
     assert count == made
