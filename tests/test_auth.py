@@ -114,3 +114,14 @@ def test_tokens_work_until_revoked(app, session, leader):
     accounts.revoke_token(session, token_id)
     assert client.get("/api/categories", headers=headers).status_code == 401
     assert client.get("/api/categories", headers={"Authorization": "Bearer gm_forged"}).status_code == 401
+
+
+def test_a_token_client_that_keeps_cookies_stays_signed_in(app, session, leader):
+    """A page puts its CSRF token in a cookie session; the next token request must still be the token's."""
+    _, token = accounts.create_token(session, "leader")
+    client = app.test_client()  # keeps cookies, as requests.Session does
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/stats", headers=headers).status_code == 200  # sets a session cookie
+    for url in ("/stats", "/", "/api/categories"):
+        assert client.get(url, headers=headers).status_code == 200, url
+    assert client.get("/api/categories").status_code == 401  # the cookie alone is nobody

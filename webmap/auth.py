@@ -86,6 +86,11 @@ def _guard() -> WerkzeugResponse | None:
         if request.method not in _SAFE_METHODS and request.endpoint == "auth.login":
             csrf.protect()
         return None
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        # The token is the whole identity: a cookie the client kept from an earlier response (a page
+        # puts its CSRF token in the session) must not get in the way. Without this, Flask-Login's
+        # strong session protection would clear that cookie session and never ask the token.
+        session.clear()
     if not current_user.is_authenticated:
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             raise Unauthorized("请先登录，或在请求头带上 Authorization: Bearer <令牌>。", field="authorization")
