@@ -42,6 +42,8 @@ class User:
     display_name: str = ""
     #: The user's department and its units (department staff act for both).
     departments: frozenset[str] = field(default_factory=frozenset)
+    #: Session cookies carry it; signing out increments it, so every older cookie stops working.
+    session_epoch: int = 0
 
     @property
     def actor(self) -> Actor:

@@ -125,3 +125,19 @@ def test_a_token_client_that_keeps_cookies_stays_signed_in(app, session, leader)
     for url in ("/stats", "/", "/api/categories"):
         assert client.get(url, headers=headers).status_code == 200, url
     assert client.get("/api/categories").status_code == 401  # the cookie alone is nobody
+
+
+def test_a_copied_session_cookie_stops_working_at_logout(app, anon, leader):
+    _login(anon)
+    cookie = anon.get_cookie("session")
+    assert cookie is not None and anon.get("/api/categories").status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/api/categories").status_code == 200  # a stolen cookie works … until logout
+    token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/").get_data(as_text=True)).group(1)
+    assert anon.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert thief.get("/api/categories").status_code == 401
+    assert thief.get("/").status_code == 302
+    _login(anon)  # signing in again gives a new, working session
+    assert anon.get("/api/categories").status_code == 200
+    assert thief.get("/api/categories").status_code == 401

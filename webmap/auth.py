@@ -49,13 +49,16 @@ class LoginUser(UserMixin):
         self.user = user
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        # "id.epoch": a cookie from before the user last signed out names an old epoch.
+        return f"{self.user.id}.{self.user.session_epoch}"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> LoginUser | None:
+def _load_user(session_id: str) -> LoginUser | None:
     try:
-        return LoginUser(accounts.load_user(get_session(), int(user_id)))
+        user_id, epoch = (int(part) for part in session_id.split("."))
+        user = accounts.load_user(get_session(), user_id)
+        return LoginUser(user) if user.session_epoch == epoch else None
     except (NotFound, ValueError):
         return None
 
@@ -142,6 +145,10 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> WerkzeugResponse:
+    """Sign out: this user's session cookies, including copies of this one, stop working everywhere."""
+    if current_user.is_authenticated and not g.get("token_auth"):
+        accounts.end_sessions(get_session(), current_user.user.id)
+        commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

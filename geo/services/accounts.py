@@ -19,7 +19,7 @@ from geo.store import accounts as store
 from geo.store import reference as reference_store
 from geo.workflow import ROLES
 
-__all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "load_user", "revoke_token",
+__all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "end_sessions", "load_user", "revoke_token",
            "user_from_token"]
 
 MIN_PASSWORD = 8
@@ -67,7 +67,7 @@ def _user(session: Session, row: dict[str, Any]) -> User:
     department = row["department_code"]
     units = store.department_units(session, department) if department else []
     return User(row["id"], row["username"], row["role"], row["scope"], department, row["display_name"],
-                family(department, units))
+                family(department, units), session_epoch=row["session_epoch"])
 
 
 def load_user(session: Session, user_id: int) -> User:
@@ -123,3 +123,8 @@ def revoke_token(session: Session, token_id: int) -> None:
 def user_from_token(session: Session, token: str) -> User | None:
     row = store.user_by_token_hash(session, _token_hash(token))
     return None if row is None or not row["active"] else _user(session, row)
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """Sign the user out everywhere: cookies issued before no longer identify anyone."""
+    return store.bump_session_epoch(session, user_id)

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["department_units", "insert_token", "insert_user", "record_login", "revoke_token", "user_by_id",
-           "user_by_name", "user_by_token_hash"]
+__all__ = ["bump_session_epoch", "department_units", "insert_token", "insert_user", "record_login", "revoke_token",
+           "user_by_id", "user_by_name", "user_by_token_hash"]
 
 _USER = ("SELECT id, username, display_name, password_hash, role, scope, department_code, active, failed_logins, "
-         "locked_until FROM app_user")
+         "locked_until, session_epoch FROM app_user")
 
 
 def insert_user(session: Session, **values: Any) -> int:
@@ -65,3 +65,10 @@ def revoke_token(session: Session, token_id: int) -> bool:
 def department_units(session: Session, department: str) -> list[tuple[str, str | None]]:
     return [(r[0], r[1]) for r in session.execute(text(
         "SELECT code, parent_code FROM department WHERE code = :d OR parent_code = :d"), {"d": department}).all()]
+
+
+def bump_session_epoch(session: Session, user_id: int) -> int:
+    """Every session cookie issued to the user so far stops working; returns the new epoch."""
+    return int(session.execute(text(
+        "UPDATE app_user SET session_epoch = session_epoch + 1 WHERE id = :id RETURNING session_epoch"),
+        {"id": user_id}).scalar_one())

@@ -237,6 +237,7 @@ class AppUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 class ApiToken(Base):
