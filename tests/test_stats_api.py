@@ -185,3 +185,18 @@ def test_geojson_is_json_with_rounded_coordinates(world):
     ring = data["features"][0]["geometry"]["coordinates"][0]
     ring = ring[0] if isinstance(ring[0][0], list) else ring
     assert all(len(str(v).split(".")[-1]) <= 6 for point in ring for v in point)
+
+
+def test_a_huge_backlog_of_new_events_is_refused_with_the_command_that_folds_it(app, world, session):
+    planner = world["planner"]
+    assert planner.get("/api/stats/street.json").status_code == 200  # folds everything so far
+    act(world["leader"], world["ids"][2], "dispatch")  # one new event
+    app.config["GRIDMAP_STATS_MAX_BACKLOG"] = 0
+    refused = planner.get("/api/stats/street.json")
+    assert refused.status_code == 503
+    error = refused.get_json()["error"]
+    assert error["code"] == "stats_backlog" and "gridmap stats refresh" in error["message"]
+    assert planner.get("/api/stats/trend?level=street").status_code == 503
+    app.config["GRIDMAP_STATS_MAX_BACKLOG"] = 1
+    east = rows_by_code(planner.get("/api/stats/street.json"))["110101002"]
+    assert east["dispatched"] == 3  # the new event was folded in

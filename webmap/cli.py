@@ -381,6 +381,9 @@ def _run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict
         count = import_service.write_rejects(rejects, plan, pd.concat(summary.refused))
         click.echo(f"被拒绝的 {count} 行已写入 {rejects}")
     click.echo(summary.line())
+    if summary.imported > 10_000:
+        click.echo("提示：导入了大量案件。运行 gridmap stats refresh 把它们计入统计（可能要几分钟）；"
+                   "在此之前，统计页面会提示先运行它。")
 
 
 @cases.command("export")

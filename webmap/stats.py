@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from geo import stats
-from geo.errors import Forbidden, InvalidInput, NotFound
+from geo.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from geo.permissions import User, visible_area
 from geo.services import reports
 from geo.services import stats as stats_service
@@ -44,6 +45,20 @@ def _weights(query: dict[str, Any]) -> stats.Weights:
                                    "satisfaction": base.satisfaction}, **given})
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"权重无效：{exc}", field="w_response", code="bad_weights") from exc
+
+
+def _may_catch_up(session: Session) -> bool:
+    """Whether this request folds new events into the facts first. Never on a replica (read-only:
+    `gridmap stats refresh` does it on the primary), and never a backlog so large that the request
+    would take minutes (after a bulk import): then 503 with the command that fixes it."""
+    if reads_from_replica():
+        return False
+    pending = stats_service.facts_backlog(session)
+    limit = int(current_app.config["GRIDMAP_STATS_MAX_BACKLOG"])
+    if pending > limit:
+        raise Unavailable(f"有 {pending} 条新的案件事件还没计入统计（多于 {limit}，如刚批量导入）。"
+                          "请管理员运行 gridmap stats refresh，完成后再查看统计。", field="facts", code="stats_backlog")
+    return True
 
 
 def area_of(user: User, level: str) -> str:
@@ -85,7 +100,7 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
         raise NotFound(f"没有 {level}.{fmt}：层级可选 {', '.join(reports.STATS_LEVELS)}，"
                        f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
     session = get_read_session()
-    catch_up = not reads_from_replica()  # a replica is read-only: `gridmap stats refresh` folds on the primary
+    catch_up = _may_catch_up(session)
     scope = area_of(current(), level)
     date_from, date_to, weights = query.get("from_"), query.get("to"), _weights(query)
     if fmt == "json":
@@ -126,8 +141,9 @@ def trend(query: dict[str, Any]) -> Response:
         level, code = _level_of(area), area
     if code is not None and not code.startswith(area):
         raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
-    frame = stats_service.monthly_trend(get_read_session(), level, code, query["months"], weights=_weights({}),
-                                        catch_up=not reads_from_replica())
+    session = get_read_session()
+    frame = stats_service.monthly_trend(session, level, code, query["months"], weights=_weights({}),
+                                        catch_up=_may_catch_up(session))
     commit()
     rows = [{c: _json_value(v) for c, v in zip(frame.columns, row, strict=True)}
             for row in frame.itertuples(index=False, name=None)]

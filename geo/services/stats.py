@@ -33,7 +33,8 @@ from geo import stats
 from geo.errors import InvalidInput
 from geo.store import stats as store
 
-__all__ = ["boundary_measures", "department_measures", "headers", "monthly_trend", "rebuild_facts", "refresh_facts"]
+__all__ = ["boundary_measures", "department_measures", "facts_backlog", "headers", "monthly_trend", "rebuild_facts",
+           "refresh_facts"]
 
 _TREND_MAX_MONTHS = 120
 
@@ -41,6 +42,11 @@ _TREND_MAX_MONTHS = 120
 def refresh_facts(session: Session) -> int:
     """Fold events written since the last call into case_fact (e.g. from a scheduled command)."""
     return store.catch_up(session)
+
+
+def facts_backlog(session: Session) -> int:
+    """Events written since the facts were last brought up to date (what the next query would fold)."""
+    return store.backlog(session)
 
 
 def rebuild_facts(session: Session) -> int:

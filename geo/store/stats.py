@@ -379,3 +379,11 @@ def category_names(session: Session) -> dict[str, str]:
 
 def event_count(session: Session) -> Any:
     return session.execute(text("SELECT count(*) FROM case_event")).scalar_one()
+
+
+def backlog(session: Session) -> int:
+    """How many case_event ids lie above the fact table's watermark (an upper bound of the events a
+    catch-up would fold; two index lookups)."""
+    return int(session.execute(text(
+        "SELECT coalesce((SELECT max(id) FROM case_event), 0) "
+        "- coalesce((SELECT last_event_id FROM case_fact_state WHERE id = 1), 0)")).scalar_one())
