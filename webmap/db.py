@@ -7,7 +7,10 @@ replica: read-only), else the request's one session.
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Flask, current_app, g
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 __all__ = ["commit", "get_read_session", "get_session", "init_app", "reads_from_replica"]
@@ -38,8 +41,16 @@ def get_read_session() -> Session:
 def _close_session(_exc: BaseException | None) -> None:
     for name in ("db_session", "db_read_session"):
         session = g.pop(name, None)
-        if session is not None:
+        if session is None:
+            continue
+        try:
             session.close()  # rolls back whatever was not committed
+        except DBAPIError:
+            # The ROLLBACK met a connection the database dropped (a restart): the server has
+            # rolled back already. Discard the connection; an error raised from teardown would
+            # replace the response already made (a 200 or the 503) with the WSGI server's 500.
+            with contextlib.suppress(DBAPIError):
+                session.invalidate()
 
 
 def init_app(app: Flask) -> None:
