@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import json
 import statistics
 import subprocess
 import sys
@@ -345,10 +344,11 @@ def zoom_steps(browser: Any, base: str, state: dict[str, Any], centre: tuple[flo
         response = info.value
         data = response.json()
         n = len(data["features"])
-        selector = ".leaflet-gm-cases-pane path" if data["kind"] == "points" else ".gm-count"
+        # Points are drawn on one canvas; the pane says how many it drew. Counts are DOM markers.
+        count = ("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0)"
+                 if data["kind"] == "points" else "document.querySelectorAll('.gm-count').length")
         drawn = page.wait_for_function(
-            f"() => document.querySelectorAll({json.dumps(selector)}).length === {n} ? performance.now() : false",
-            polling="raf", timeout=60000).json_value()
+            f"() => {count} === {n} ? performance.now() : false", polling="raf", timeout=60000).json_value()
         page.wait_for_load_state("networkidle")
         step = recorder.since(before)
         recorder.wait_done(page, step)
