@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,23 @@ def _cheap_password_hashing() -> Iterator[None]:
     geo.passwords._N = 2**8
     yield
     geo.passwords._N = original
+
+
+# --- a real WSGI server ------------------------------------------------------------------------
+
+
+@contextmanager
+def live_server(database_url: str) -> Iterator[str]:
+    """The app on waitress at 127.0.0.1 (a free port) over ``database_url``; yields its base URL."""
+    import threading
+
+    from waitress.server import create_server
+
+    app = create_app({"DATABASE_URL": database_url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from geo.services.accounts import create_user
 from geo.services.cases import NewCase, create_case
 from geo.services.hotspots import warm_gistar
 from tests.conftest import ARTIFACTS, load_tiny_hierarchy, load_tiny_reference
-from webmap import create_app
 
 PASSWORD = "street-leader-pw"
 XSS = "<img src=x onerror=alert(1)>"
@@ -29,9 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.fixture(scope="module")
 def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a real WSGI server (waitress) on 127.0.0.1, over a database with the tiny hierarchy."""
-    from waitress.server import create_server
-
-    from tests.conftest import _admin, _clone
+    from tests.conftest import _admin, _clone, live_server
 
     name, url = _clone(admin_url, template_db)
     engine = create_engine(url)
@@ -44,12 +40,8 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
             create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
     engine.dispose()
     warm_gistar()  # as `gridmap serve` does before it listens
-    app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
-    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+    with live_server(url) as base:
+        yield base
     _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

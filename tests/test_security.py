@@ -6,7 +6,6 @@ upload type and size. The permission table of every endpoint × role × scope is
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from io import BytesIO
 
@@ -20,7 +19,6 @@ from geo.services.boundaries import load_boundaries
 from tests import geometries as g
 from tests.conftest import load_tiny_hierarchy, load_tiny_reference
 from tests.test_browser import CHROMIUM, _click_first_marker
-from webmap import create_app
 
 PASSWORD = "password-security"
 EAST = {"lon": 116.3175, "lat": 39.9025}
@@ -267,9 +265,7 @@ XSS = " ".join(PAYLOADS)
 @pytest.fixture(scope="module")
 def xss_server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database where every user-written text field holds the payloads, served on 127.0.0.1."""
-    from waitress.server import create_server
-
-    from tests.conftest import _admin, _clone
+    from tests.conftest import _admin, _clone, live_server
 
     name, url = _clone(admin_url, template_db)
     engine = create_engine(url)
@@ -296,12 +292,8 @@ def xss_server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPa
         workflow.act(session, leader, first["id"], "dispatch", note=XSS)
         whistles.blow(session, leader, case_nos=[first["id"]], lead="CGW", co=[], reason="综合执法", note=XSS)
     engine.dispose()
-    app = create_app({"DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "test", "GRIDMAP_BASEMAP": "none"})
-    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+    with live_server(url) as base:
+        yield base
     _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

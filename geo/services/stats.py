@@ -95,15 +95,8 @@ def boundary_measures(session: Session, level: str, date_from: date | None = Non
     beside its numerator and denominator, score, rank, rank_in_parent, medians, overdue,
     repeat_cases, status_* and category_* counts (geo.stats.COLUMNS order)."""
     key = _key(level)
-    w = _weights(weights)
-    start, end = _period(date_from, date_to)
-    as_of = as_of or datetime.now(UTC)
-    if catch_up:
-        store.catch_up(session)
-    categories = store.category_names(session)
-    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories))
-    summons = store.summons_sums(session, key, start=start, end=end)
-    frame = _assemble(store.boundaries(session, level), sums, summons, categories, w)
+    frame = _measures(session, store.boundaries(session, level), key, key, date_from, date_to, weights, as_of,
+                      catch_up)
     return frame[frame["code"].str.startswith(scope)].reset_index(drop=True) if scope else frame
 
 
@@ -112,16 +105,24 @@ def department_measures(session: Session, date_from: date | None = None, date_to
                         as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
     """One row per department (units included, each on its own; parent_code names the department a
     unit belongs to), measured over the cases it leads and the summons it received."""
+    rows = store.departments(session)
+    return _measures(session, rows, "lead_department", None, date_from, date_to, weights, as_of, catch_up,
+                     departments=rows["code"].tolist())
+
+
+def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str | None, date_from: date | None,
+              date_to: date | None, weights: stats.Weights | Mapping[str, float] | None, as_of: datetime | None,
+              catch_up: bool, *, departments: list[str] | None = None) -> pd.DataFrame:
+    """Rows (code, name, parent_code) with their sums over the period grouped by ``key``."""
     w = _weights(weights)
     start, end = _period(date_from, date_to)
     as_of = as_of or datetime.now(UTC)
     if catch_up:
         store.catch_up(session)
     categories = store.category_names(session)
-    rows = store.departments(session)
-    sums = store.measure_sums(session, "lead_department", start=start, end=end, as_of=as_of,
-                              categories=list(categories), departments=rows["code"].tolist())
-    summons = store.summons_sums(session, None, start=start, end=end)
+    extra = {"departments": departments} if departments is not None else {}
+    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories), **extra)
+    summons = store.summons_sums(session, summons_key, start=start, end=end)
     return _assemble(rows, sums, summons, categories, w)
 
 
