@@ -33,6 +33,7 @@ from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings, export_cases
 from geo.services.demo import simulate_history
 from geo.services.reports import STATS_LEVELS, export_measures
+from geo.services.reroute import outdated_count, reroute_cases
 from geo.services.schema import schema_status, upgrade_schema
 from geo.services.stats import rebuild_facts, refresh_facts
 from geo.store.cases import CaseFilters
@@ -384,6 +385,19 @@ def _run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict
     if summary.imported > 10_000:
         click.echo("提示：导入了大量案件。运行 gridmap stats refresh 把它们计入统计（可能要几分钟）；"
                    "在此之前，统计页面会提示先运行它。")
+
+
+@cases.command("reroute")
+@click.option("--dry-run", is_flag=True, help="只统计会改变的案件，不写入")
+@pass_ctx
+def cases_reroute(ctx: Context, dry_run: bool) -> None:
+    """把按旧网格版本定位的案件改到当前网格（新边界加载后运行）：重新计算网格、社区、街道、区编码，
+    主责部门和时限不变；编码改变的案件各记一条 reroute 事件；不在任何新网格内的案件保留原编码。"""
+    with Session(ctx.engine) if dry_run else ctx.session() as session:  # a dry run is never committed
+        total = outdated_count(session)
+        with tqdm(total=total, desc="重新定位", unit="件", file=sys.stderr) as bar:
+            report = reroute_cases(session, dry_run=dry_run, progress=bar.update)
+    click.echo(("（试运行，未写入）" if dry_run else "") + report.line())
 
 
 @cases.command("export")

@@ -33,7 +33,8 @@ from geo.store import reference as reference_store
 from geo.tables import read_table
 from geo.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
 
-__all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "import_batch", "prepare_import", "write_rejects"]
+__all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "grid_codes", "import_batch", "prepare_import",
+           "routing_context", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
@@ -120,7 +121,7 @@ def prepare_import(
     if raw.empty:
         raise InvalidInput("文件里没有数据行。", field="path", code="empty_file")
     columns = resolve_columns([str(c) for c in raw.columns], fields or {})
-    context = _routing_context(session)
+    context = routing_context(session)
     validated = validate_rows(raw, columns, categories=category_lookup(context.categories),
                               tz=case_rules.zone(settings.timezone), now=now or datetime.now(UTC))
     summary = ImportSummary(read=len(raw))
@@ -130,7 +131,7 @@ def prepare_import(
     return plan, summary
 
 
-def _routing_context(session: Session) -> RoutingContext:
+def routing_context(session: Session) -> RoutingContext:
     codes, pieces, version_id = case_store.grid_pieces(session)
     if version_id is None:
         raise InvalidInput("还没有加载网格边界，无法定位案件。请先 gridmap boundaries load … --level grid。",
@@ -152,12 +153,12 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     if batch.empty:
         return 0, int(skipped_mask.sum()), _no_refusals()
     lon, lat = to_wgs84(batch["x"].to_numpy(), batch["y"].to_numpy(), plan.crs)
-    grid_codes = _grids(plan.context, lon, lat)
-    outside = pd.isna(grid_codes)
+    found = grid_codes(plan.context, lon, lat)
+    outside = pd.isna(found)
     refused = pd.DataFrame({"line": batch["line"].to_numpy()[outside], "reason": "outside_area"})
     keep = ~outside
     rows = batch[keep].reset_index(drop=True)
-    rows["lon"], rows["lat"], rows["grid_code"] = lon[keep], lat[keep], grid_codes[keep]
+    rows["lon"], rows["lat"], rows["grid_code"] = lon[keep], lat[keep], found[keep]
     _place_and_route(plan.context, rows, lon[keep], lat[keep])
     _deadlines(plan, rows)
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
@@ -171,7 +172,7 @@ def _no_refusals() -> pd.DataFrame:
     return pd.DataFrame({"line": np.array([], dtype=int), "reason": np.array([], dtype=object)})
 
 
-def _grids(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def grid_codes(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Grid code per point; on shared edges the lowest code wins (pieces are sorted by code)."""
     points = shapely.points(lon, lat)
     point_idx, piece_idx = context.piece_tree.query(points, predicate="intersects")
