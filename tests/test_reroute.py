@@ -108,3 +108,15 @@ def test_reroute_command(fresh_db, tmp_path):
     with Session(engine) as session:
         assert codes(session, case).grid_code == "110101002001001"
     engine.dispose()
+
+
+def test_statistics_follow_the_move(placed, tmp_path):
+    from geo.services.stats import boundary_measures
+
+    session, first, second = placed
+    counts = boundary_measures(session, "grid").set_index("code")["cases_total"]
+    assert counts["110101002001002"] == 2 and counts["110101002001001"] == 0
+    load_boundaries(session, g.write(redrawn_grids(), tmp_path / "new.geojson"), "grid", parent_field="parent_code")
+    reroute_cases(session)
+    counts = boundary_measures(session, "grid").set_index("code")["cases_total"]
+    assert counts["110101002001002"] == 1 and counts["110101002001001"] == 1
