@@ -127,6 +127,14 @@ def read_boundary_file(
     path = Path(path)
     if not path.exists():
         raise BoundaryFileError(f"文件不存在：{path}", field="path", code="file_not_found")
+    if path.suffix.lower() == ".shp":
+        missing = [ext for ext in (".dbf", ".shx") if not _sibling(path, ext).exists()]
+        if missing:
+            what = "属性表" if ".dbf" in missing else "索引"
+            raise BoundaryFileError(
+                f"Shapefile {path.name} 缺少同名的 {'、'.join(missing)} 文件（{what}）。Shapefile 由几个文件组成："
+                "请把 .shp、.shx、.dbf（和 .prj、.cpg）放在同一目录，或打包成 .zip 再导入。",
+                field="path", code="incomplete_shapefile")
     encoding = _resolve_encoding(path, encoding)
     layer = _resolve_layer(path, layer)
     try:
@@ -140,6 +148,12 @@ def read_boundary_file(
         ) from exc
     except pyogrio.errors.DataSourceError as exc:
         raise _unreadable(path, exc) from exc
+
+
+def _sibling(path: Path, ext: str) -> Path:
+    """The file beside ``path`` with extension ``ext``, in either case (.dbf or .DBF)."""
+    lower = path.with_suffix(ext)
+    return lower if lower.exists() else path.with_suffix(ext.upper())
 
 
 def _unreadable(path: Path, exc: Exception) -> BoundaryFileError:

@@ -180,7 +180,7 @@ def child_outside_its_parent(d: Path) -> Path:
 
 BOUNDARY_CORPUS = {  # name: (maker, extra CLI args, expected code, expected field or None)
     "truncated shapefile": (truncated_shapefile, (), "missing_geometry", "geometry"),
-    "shapefile without .dbf": (shapefile_without_dbf, (), "missing_field", "code_field"),
+    "shapefile without .dbf": (shapefile_without_dbf, (), "incomplete_shapefile", "path"),
     "GeoJSON with a point": (geojson_with_a_point, (), "not_polygon", None),
     "outside China": (outside_china, (), "crs_mismatch", "crs"),
     "metres declared as degrees": (metres_declared_as_degrees, (), "crs_mismatch", "crs"),

@@ -113,7 +113,7 @@ def test_reroute_command(fresh_db, tmp_path):
 def test_statistics_follow_the_move(placed, tmp_path):
     from geo.services.stats import boundary_measures
 
-    session, first, second = placed
+    session, _, _ = placed
     counts = boundary_measures(session, "grid").set_index("code")["cases_total"]
     assert counts["110101002001002"] == 2 and counts["110101002001001"] == 0
     load_boundaries(session, g.write(redrawn_grids(), tmp_path / "new.geojson"), "grid", parent_field="parent_code")
