@@ -38,12 +38,36 @@ def detect_encoding(path: Path) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(head) - 4:  # a character cut at the sniff boundary
             return "utf-8"
+        mixed_at = _mixed_utf8_line(head)
+        if mixed_at is not None:
+            # Lines of Chinese that are valid UTF-8, and lines that are not: two encodings in one
+            # file (rows pasted from another export). Read either way, half the text is garbled.
+            line = mixed_at
+            raise InvalidInput(f"{path.name} 混合了两种编码：前面是 UTF-8，第 {line} 行起出现不是 UTF-8 的文字"
+                               "（多半是 GBK）。请在 Excel/WPS 中把整个文件另存为“CSV UTF-8”后再导入。",
+                               field="encoding", code="mixed_encoding") from exc
     try:
         head.decode("gb18030")
         return "gb18030"
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} 既不是 UTF-8 也不是 GBK 编码，请用 --encoding 指定。",
                            field="encoding", code="bad_encoding") from exc
+
+
+def _mixed_utf8_line(head: bytes) -> int | None:
+    """The first line that is not UTF-8 when an earlier line is UTF-8 Chinese (3-byte characters),
+    else None. A GBK line passes as UTF-8 Chinese only by freak chance, so this never fires on a
+    file that is GBK throughout."""
+    seen_utf8_chinese = False
+    for number, raw in enumerate(head.split(b"\n")[:-1], start=1):  # the last piece may be cut
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if seen_utf8_chinese:
+                return number
+            return None
+        seen_utf8_chinese = seen_utf8_chinese or any(ord(ch) >= 0x800 for ch in text)
+    return None
 
 
 def _head(path: Path) -> bytes:

@@ -246,7 +246,7 @@ IMPORT_CORPUS = {  # name: (maker, exit code, expected code or rejected reason)
     "empty file": (lambda d: _raw(d / "a.csv", b""), 1, "empty_file"),
     "corrupt xlsx": (corrupt_xlsx, 1, "unreadable_file"),
     # Sniffed as GBK (the UTF-8 part does not decode as one): the header garbles, the id column is not found.
-    "mixed encodings": (mixed_encodings, 1, "missing_field"),
+    "mixed encodings": (mixed_encodings, 1, "mixed_encoding"),
     "unsupported format": (lambda d: _raw(d / "a.json", b"[]"), 1, "unsupported_format"),
     "bad coordinates": (lambda d: _table([_row(经度="东经116度"), _row(工单编号="T-2", 经度=None),
                                           _row(工单编号="T-3", 经度=39.9, 纬度=116.3)], d / "a.csv"),

@@ -67,3 +67,17 @@ def test_time_forms_naive_ones_local_to_beijing(text, expected_utc):
     result = _validate([["A1", text, "暴露垃圾", "x", "116.3", "39.9"]])
     assert result.good["reported_at"].iloc[0].isoformat() == expected_utc
     assert result.good["category_code"].iloc[0] == "0101"
+
+
+def test_a_file_mixing_utf8_and_gbk_lines_is_refused_but_pure_gbk_is_read(tmp_path):
+    from geo.errors import InvalidInput
+    from geo.tables import detect_encoding
+
+    pure = tmp_path / "gbk.csv"
+    pure.write_bytes("位置,工单编号\n位于东门,T-1\n".encode("gbk"))  # 位 in GBK happens to look like UTF-8
+    assert detect_encoding(pure) == "gb18030"
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes("位置,工单编号\n".encode() + "位于东门,T-1\n".encode("gbk"))
+    with pytest.raises(InvalidInput) as err:
+        detect_encoding(mixed)
+    assert err.value.code == "mixed_encoding" and err.value.field == "encoding" and "第 2 行" in err.value.message
