@@ -100,3 +100,14 @@ def test_xlsx_with_no_rows_is_a_valid_workbook(tmp_path):
     write_xlsx(pd.DataFrame({"code": pd.Series([], dtype=str)}), path, headers={"code": "编码"}, text=["code"])
     sheet = load_workbook(path).active
     assert [c.value for c in sheet[1]] == ["编码"] and sheet.max_row == 1
+
+
+def test_geojson_exterior_rings_run_counter_clockwise(tmp_path):
+    clockwise = shapely.Polygon([(116.30, 39.90), (116.30, 39.91), (116.31, 39.91), (116.31, 39.90)])
+    assert not clockwise.exterior.is_ccw
+    path = tmp_path / "o.geojson"
+    write_table(pd.DataFrame({"code": ["1"]}), path, "geojson", geometry=gpd.GeoSeries([clockwise], crs=4326))
+    import json
+
+    ring = json.loads(path.read_text(encoding="utf-8"))["features"][0]["geometry"]["coordinates"][0]
+    assert shapely.Polygon(ring).exterior.is_ccw and shapely.Polygon(ring).equals(clockwise)
