@@ -288,11 +288,11 @@ def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
     restore.append((case_store, "copy_cases", real_copy_cases))
     for module, attr, label in (
         (svc, "read_table", "read_table (pandas read_csv, all text)"),
-        (svc, "_routing_context", "routing context from PostGIS (+STRtree)"),
+        (svc, "routing_context", "routing context from PostGIS (+STRtree)"),
         (svc, "validate_rows", "validate_rows (ids, coords, categories, times)"),
         (case_store, "existing_external_ids", "existing external ids (ANY)"),
         (svc, "to_wgs84", "GCJ-02 → WGS84 (vectorised)"),
-        (svc, "_grids", "STRtree point-in-grid join"),
+        (svc, "grid_codes", "STRtree point-in-grid join"),
         (svc, "_place_and_route", "routing (_place_and_route: jurisdictions, duty list)"),
         (svc, "_deadlines", "deadlines (_deadlines)"),
         (case_store, "copy_cases", "copy_cases"),

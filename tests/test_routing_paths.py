@@ -29,7 +29,7 @@ def world(admin_url, template_db, tmp_path_factory):
         load_tiny_hierarchy(session, folder)
         load_tiny_reference(session, folder / "reference")
     with Session(engine) as session:
-        context = imports._routing_context(session)
+        context = imports.routing_context(session)
     yield engine, context
     engine.dispose()
     _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -43,7 +43,7 @@ points = st.one_of(inside_or_near, on_vertical_edge, on_horizontal_edge, on_vert
 
 
 def _bulk(context, lon: float, lat: float, category: str):
-    grid = imports._grids(context, np.array([lon]), np.array([lat]))[0]
+    grid = imports.grid_codes(context, np.array([lon]), np.array([lat]))[0]
     if grid is None:
         return None
     rows = pd.DataFrame({"category_code": [category], "grid_code": [grid]})
