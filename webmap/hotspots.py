@@ -3,16 +3,13 @@ heat points, change between periods, recurring problems (每月一题 candidates
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
-import shapely
 from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
 
+from geo import geojson
 from geo.services import hotspots as hotspot_service
 from webmap.auth import current
 from webmap.db import get_read_session
@@ -35,32 +32,9 @@ def _categories(text: str | None) -> tuple[str, ...] | None:
     return codes or None
 
 
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
 def feature_collection(frame: gpd.GeoDataFrame, columns: list[str], *, zoom: float | None = None,
                        extra: dict[str, Any] | None = None) -> Response:
-    """GeoJSON (RFC 7946) of ``frame`` with ``columns`` as properties; geometry simplified to half a
-    pixel at ``zoom`` and rounded to 1e-6° (≈ 0.1 m), so a city of grids stays a few hundred KB."""
-    geoms = frame.geometry.to_numpy()
-    if zoom is not None:
-        geoms = shapely.simplify(geoms, 360.0 / (256 * 2 ** zoom) / 2, preserve_topology=True)
-    geoms = shapely.set_precision(geoms, 1e-6)
-    shapes = shapely.to_geojson(geoms)
-    rows = frame[columns].to_dict("records")
-    features = ",".join(
-        '{"type":"Feature","geometry":' + (shape if shape is not None else "null") + ',"properties":'
-        + json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "}"
-        for shape, row in zip(shapes, rows, strict=True))
-    head = json.dumps({"type": "FeatureCollection", **(extra or {})}, ensure_ascii=False)[:-1]
-    return Response(head + ',"features":[' + features + "]}", mimetype=GEOJSON)
+    return Response(geojson.feature_collection(frame, columns, zoom=zoom, extra=extra), mimetype=GEOJSON)
 
 
 @bp.get("/gistar.geojson")
@@ -142,5 +116,4 @@ def recurring(query: dict[str, Any]) -> Response:
                                       date_from=query.get("from_"), date_to=query.get("to"),
                                       category=_categories(query.get("category")),
                                       tz=current_app.config["GRIDMAP_TIMEZONE"])
-    rows = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-    return jsonify(candidates=rows, min_count=query["min_count"], days=query["days"])
+    return jsonify(candidates=geojson.records(frame), min_count=query["min_count"], days=query["days"])

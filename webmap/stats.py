@@ -3,20 +3,19 @@ the page and as CSV / XLSX / GeoJSON / GeoPackage downloads; the monthly trend."
 
 from __future__ import annotations
 
-import math
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from geo import stats
+from geo import geojson, stats
 from geo.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from geo.permissions import User, visible_area
+from geo.services import boundaries as boundary_service
 from geo.services import reports
 from geo.services import stats as stats_service
 from webmap.auth import current
@@ -71,16 +70,6 @@ def area_of(user: User, level: str) -> str:
     return visible_area(user)
 
 
-def _json_value(value: Any) -> Any:
-    """A cell as JSON: empty (None, NaN, pandas NA) → null, numpy scalars → Python numbers."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-        return None if isinstance(value, float) and math.isnan(value) else value
-    return value
-
-
 def _range_name(query: dict[str, Any]) -> str:
     part = [d.isoformat() if isinstance(d, date) else "all" for d in (query.get("from_"), query.get("to"))]
     return f"{part[0]}_{part[1]}"
@@ -114,10 +103,8 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
         columns = wanted or list(frame.columns)
         if wanted and "code" not in wanted:
             columns = ["code", *wanted]
-        rows = [{c: _json_value(v) for c, v in zip(columns, row, strict=True)}
-                for row in frame[columns].itertuples(index=False, name=None)]
-        return jsonify(level=level, columns=columns,
-                       headers=stats_service.headers(session, frame[columns]), rows=rows)
+        return jsonify(level=level, columns=columns, headers=stats_service.headers(session, frame[columns]),
+                       rows=geojson.records(frame, columns))
     with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
         path = Path(folder) / f"gridmap-{level}-{_range_name(query)}.{fmt}"
         reports.export_measures(session, level, fmt, path, date_from=date_from, date_to=date_to, scope=scope,
@@ -137,24 +124,14 @@ def trend(query: dict[str, Any]) -> Response:
     """按月趋势（最近 months 个月，旧的在前）：案件数与三率（分子分母并列）及综合得分。code 为空时是范围内全部案件。"""
     level, code = query["level"], query.get("code")
     area = area_of(current(), level)
-    if code is None and area:
-        level, code = _level_of(area), area
+    session = get_read_session()
+    if code is None and area:  # a scoped user's whole area: the boundary their scope names
+        level, code = boundary_service.level_of(session, area), area
+        if level is None:
+            raise InvalidInput(f"您的范围 {area} 不是当前任何边界的编码。", field="code", code="bad_code")
     if code is not None and not code.startswith(area):
         raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
-    session = get_read_session()
     frame = stats_service.monthly_trend(session, level, code, query["months"], weights=_weights({}),
                                         catch_up=_may_catch_up(session))
     commit()
-    rows = [{c: _json_value(v) for c, v in zip(frame.columns, row, strict=True)}
-            for row in frame.itertuples(index=False, name=None)]
-    return jsonify(level=level, code=code, rows=rows)
-
-
-_LEVEL_BY_LENGTH = {6: "district", 9: "street", 12: "community", 15: "grid"}
-
-
-def _level_of(code: str) -> str:
-    level = _LEVEL_BY_LENGTH.get(len(code))
-    if level is None:
-        raise InvalidInput(f"编码 {code} 的层级无法识别。", field="code", code="bad_code")
-    return level
+    return jsonify(level=level, code=code, rows=geojson.records(frame))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from geo.boundaries import (
 from geo.crs import WGS84, metric_areas, reproject
 from geo.errors import InvalidInput
 from geo.exports import write_frame
+from geo.geojson import pixel_tolerance
 from geo.store import boundaries as store
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "check_boundaries",
     "export_boundaries",
     "has_boundaries",
+    "level_of",
     "load_boundaries",
     "map_extent",
     "search_boundaries",
@@ -45,8 +46,6 @@ Progress = Callable[[str], None]
 
 #: Features per map request at most; a bigger bbox is answered truncated.
 MAX_FEATURES = 20000
-#: Simplify to half a screen pixel at the requested zoom (256-pixel tiles).
-_PIXEL_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def boundary_layer_geojson(
     """
     check_level(level)
     limit = max(1, min(limit, MAX_FEATURES))
-    tolerance = 0.0 if zoom is None else _PIXEL_FRACTION * 360.0 / (256 * math.pow(2, zoom))
+    tolerance = 0.0 if zoom is None else pixel_tolerance(zoom)
     features, truncated = store.features_geojson(session, level, bbox=bbox, tolerance=tolerance, limit=limit)
     return ('{"type":"FeatureCollection","truncated":' + ("true" if truncated else "false")
             + ',"features":[' + ",".join(features) + "]}")
@@ -226,6 +225,11 @@ def boundary_layer_geojson(
 def map_extent(session: Session) -> tuple[float, float, float, float] | None:
     """The area the boundaries cover, for the map's first view."""
     return store.extent(session)
+
+
+def level_of(session: Session, code: str) -> str | None:
+    """The level of the current boundary with this code, or None."""
+    return store.level_of(session, code)
 
 
 def streets_for(session: Session, area: str) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from geo.coordinates import point_to_wgs84
 from geo.deadlines import DEFAULT_LIMITS, Calendar, add_limit
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.permissions import User
+from geo.services.whistles import OPEN_FOR_WHISTLE
 from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
@@ -97,7 +98,10 @@ def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[fl
 
 def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:
     """The actions ``user`` may take on the case now (the case panel shows only these)."""
-    case = _case(session, user, case_no)
+    return _allowed(user, _case(session, user, case_no))
+
+
+def _allowed(user: User, case: dict[str, Any]) -> list[dict[str, Any]]:
     allowed = []
     for action in workflow.ACTIONS.values():
         try:
@@ -112,8 +116,6 @@ def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str
 def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
     """Everything the case panel may offer this user now: lifecycle actions, whether they may whistle
     or add photos, and the open whistles at which one of their departments still has to check in."""
-    from geo.services.whistles import OPEN_FOR_WHISTLE
-
     case = _case(session, user, case_no)
     mine = user.departments or {user.department}
     check_ins = [
@@ -127,7 +129,7 @@ def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
     except Forbidden:
         photo = False
     return {
-        "actions": allowed_actions(session, user, case_no),
+        "actions": _allowed(user, case),
         "whistle": (user.role == "street_leader" and str(case["grid_code"]).startswith(user.scope)
                     and case["status"] in OPEN_FOR_WHISTLE),
         "check_ins": check_ins,

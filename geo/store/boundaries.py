@@ -20,6 +20,7 @@ __all__ = [
     "features_geojson",
     "insert_version",
     "level_names",
+    "level_of",
     "lock_level",
     "names_of",
     "search",
@@ -174,6 +175,13 @@ def level_names(session: Session, level: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in session.execute(text(
         "SELECT b.code, b.name FROM boundary b JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL "
         "WHERE b.level = :level ORDER BY b.code"), {"level": level}).all()]
+
+
+def level_of(session: Session, code: str) -> str | None:
+    row = session.execute(text(
+        "SELECT b.level FROM boundary b JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL "
+        "WHERE b.code = :code LIMIT 1"), {"code": code}).first()
+    return row[0] if row else None
 
 
 def names_of(session: Session, codes: list[str]) -> dict[str, str]:
