@@ -387,6 +387,94 @@ def make_tickets(path: Path, n: int, seed: int = 12345, outside_share: float = 0
 # --- machine ------------------------------------------------------------------------------------
 
 
+def query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """One statement on its own autocommit connection; the rows, if any."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def load_district_with_tickets(url: str, work: Path, *, grids: int, cases: int, seed: int,
+                               results: dict[str, Any], timeout: float = 1800) -> bool:
+    """Migrate, load the synthetic district and reference data and import ``cases`` GCJ-02 tickets
+    by the real bulk path; False (nothing done) when the database already has cases."""
+    if query(url, "SELECT to_regclass('cases') IS NOT NULL")[0][0] and query(
+            url, "SELECT EXISTS (SELECT FROM cases)")[0][0]:
+        log("[setup] the database already has cases: reusing it as it is (no migration)")
+        return False
+    gridmap(url, "db", "upgrade", quiet=True)
+    t = time.perf_counter()
+    bounds = make_boundaries(work, grids, seed=seed)
+    load_boundaries(url, bounds)
+    load_reference(url, write_reference(work, bounds))
+    log(f"[setup] {len(bounds.grids)} grids, {len(bounds.streets)} streets loaded in {time.perf_counter() - t:.1f} s")
+    csv_path = work / "tickets.csv"
+    make_tickets(csv_path, cases, seed=seed, outside_share=0.0)
+    seconds, out = gridmap(url, "cases", "import", str(csv_path), "--crs", "gcj02", "--source", "12345",
+                           timeout=timeout, quiet=True)
+    summary = next((line for line in out.splitlines() if line.startswith("读取")), out.strip())
+    log(f"[setup] {cases:,} tickets imported in {seconds:.1f} s: {summary}")
+    results["import_seconds"] = seconds
+    query(url, "VACUUM ANALYZE")
+    return True
+
+
+class Server:
+    """``gridmap serve ARGS`` on 127.0.0.1 (a free port unless given) as a subprocess, ready when
+    ``/readyz`` answers 200 (Gi* is compiled before it listens); SIGTERM, then SIGKILL, at the end."""
+
+    def __init__(self, url: str, logfile: Path, *, serve_args: tuple[str, ...] = (), port: int | None = None,
+                 env: dict[str, str] | None = None, ready_timeout: float = 180) -> None:
+        self.url, self.logfile, self.serve_args = url, logfile, serve_args
+        self.port = port or free_port()
+        self.env = env or {}
+        self.ready_timeout = ready_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        import http.client
+
+        env = gridmap_env(self.url, GRIDMAP_SECRET_KEY="bench-not-secret", **self.env)
+        with self.logfile.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [str(GRIDMAP), "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args],
+                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gridmap serve exited ({self.proc.returncode}):\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/readyz")
+                resp = conn.getresponse()
+                body = resp.read()
+                conn.close()
+                if resp.status == 200:
+                    log(f"    /readyz: {body.decode()[:200]}")
+                    return self
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"gridmap serve did not answer /readyz in {self.ready_timeout:.0f} s:\n{self.log_tail()}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def log_tail(self, n: int = 3000) -> str:
+        return self.logfile.read_text(errors="replace")[-n:] if self.logfile.exists() else ""
+
+
 def machine_line() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = ""

@@ -31,7 +31,6 @@ import itertools
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -55,51 +54,6 @@ HZ = os.sysconf("SC_CLK_TCK")
 
 
 # --- server ---------------------------------------------------------------------------------------
-
-
-class Server:
-    """`gridmap serve` as a subprocess; stopped (SIGTERM, then SIGKILL) when the block ends."""
-
-    def __init__(self, url: str, port: int, threads: int, logfile: Path) -> None:
-        self.url, self.port, self.threads, self.logfile = url, port, threads, logfile
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        env = common.gridmap_env(self.url, GRIDMAP_DB_POOL_SIZE=str(self.threads),
-                                 GRIDMAP_SECRET_KEY="bench-not-secret")
-        with self.logfile.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [str(common.GRIDMAP), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--threads", str(self.threads)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=common.ROOT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gridmap serve exited ({self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/readyz")
-                resp = conn.getresponse()
-                body = resp.read()
-                conn.close()
-                if resp.status == 200:
-                    log(f"    /readyz: {body.decode()[:200]}")
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gridmap serve did not answer /readyz in 120 s:\n{self.log_tail()}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-    def log_tail(self, n: int = 3000) -> str:
-        return self.logfile.read_text(errors="replace")[-n:] if self.logfile.exists() else ""
 
 
 # --- CPU accounting -------------------------------------------------------------------------------
@@ -444,7 +398,8 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
     log(f"\n[serve] gridmap serve --port {port} --threads {args.threads} (GRIDMAP_DB_POOL_SIZE={args.threads})")
     bodies = Bodies(args.seed)
     phases: list[PhaseResult] = []
-    with Server(url, port, args.threads, work / "serve.log") as server:
+    with common.Server(url, work / "serve.log", serve_args=("--threads", str(args.threads)), port=port,
+                       env={"GRIDMAP_DB_POOL_SIZE": str(args.threads)}) as server:
         assert server.proc is not None
         meter = CpuMeter(server.proc.pid, postmaster)
         warm = closed_loop(port, headers, bodies, meter, clients=4, duration=3.0)

@@ -39,7 +39,6 @@ import itertools
 import json
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -109,35 +108,6 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
 # --- set-up -----------------------------------------------------------------------------------------
 
 
-def _query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(sql, params)
-        return cur.fetchall() if cur.description else []
-
-
-def load_data(url: str, work: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
-    if _query(url, "SELECT to_regclass('cases') IS NOT NULL")[0][0] and _query(
-            url, "SELECT EXISTS (SELECT FROM cases)")[0][0]:
-        log("[setup] the database already has cases: reusing it")
-        return
-    common.gridmap(url, "db", "upgrade", quiet=True)
-    t = time.perf_counter()
-    bounds = common.make_boundaries(work, args.grids, seed=args.seed)
-    common.load_boundaries(url, bounds)
-    common.load_reference(url, common.write_reference(work, bounds))
-    log(f"[setup] {len(bounds.grids)} grids, {len(bounds.streets)} streets loaded in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    csv_path = work / "tickets.csv"
-    common.make_tickets(csv_path, args.cases, seed=args.seed, outside_share=0.0)
-    seconds, out = common.gridmap(url, "cases", "import", str(csv_path), "--crs", "gcj02", "--source", "12345",
-                                  timeout=1800, quiet=True)
-    log(f"[setup] {args.cases:,} tickets imported in {seconds:.1f} s: {out.strip().splitlines()[-1]}")
-    results["import_seconds"] = seconds
-    _query(url, "VACUUM ANALYZE")
-
-
 @dataclass
 class Cast:
     """Who sends what: tokens per role and the cases each leader may dispatch."""
@@ -160,12 +130,13 @@ def make_cast(url: str, seed: int) -> Cast:
 
     rng = np.random.default_rng(seed)
     run = f"{int(time.time()) % 100000}"
-    grids = _query(url, "SELECT code, ST_AsBinary(geom) FROM boundary b JOIN boundary_version v ON v.id = b.version_id "
-                        "WHERE b.level = 'grid' AND v.valid_to IS NULL ORDER BY random() LIMIT %s", (N_WORKERS,))
-    streets = [r[0] for r in _query(url, "SELECT DISTINCT street_code FROM cases WHERE street_code IS NOT NULL")]
-    departments = [r[0] for r in _query(
+    grids = common.query(url, "SELECT code, ST_AsBinary(geom) FROM boundary b JOIN boundary_version v "
+                         "ON v.id = b.version_id WHERE b.level = 'grid' AND v.valid_to IS NULL "
+                         "ORDER BY random() LIMIT %s", (N_WORKERS,))
+    streets = [r[0] for r in common.query(url, "SELECT DISTINCT street_code FROM cases WHERE street_code IS NOT NULL")]
+    departments = [r[0] for r in common.query(
         url, "SELECT DISTINCT lead_department FROM cases WHERE lead_department IS NOT NULL")]
-    rows = _query(url, "SELECT case_no, street_code, lead_department FROM cases WHERE status = 'received' "
+    rows = common.query(url, "SELECT case_no, street_code, lead_department FROM cases WHERE status = 'received' "
                        "AND lead_department IS NOT NULL AND street_code IS NOT NULL ORDER BY random() LIMIT 50000")
     engine = create_engine(normalize_url(url))
     with Session(engine) as session:
@@ -227,49 +198,6 @@ def cpu_seconds(server_pid: int, pg: Cluster | None) -> dict[str, float]:
         if pid_file.exists():
             sample["postgres"] = sum(_cpu_of(p) for p in _tree(int(pid_file.read_text().split()[0])))
     return sample
-
-
-class Server:
-    """`gridmap serve --workers N` on a free port; SIGTERM (then SIGKILL) when the block ends."""
-
-    def __init__(self, url: str, workers: int, logfile: Path) -> None:
-        self.url, self.workers, self.logfile = url, workers, logfile
-        self.port = common.free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        env = common.gridmap_env(self.url, GRIDMAP_BASEMAP="none", GRIDMAP_SECRET_KEY="bench-load-not-secret")
-        with self.logfile.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [str(common.GRIDMAP), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", str(self.workers)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=common.ROOT)
-        deadline = time.monotonic() + 180  # Gi* is compiled before it listens
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gridmap serve exited ({self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
-                status = conn.getresponse().status
-                conn.close()
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gridmap serve did not answer /healthz in 180 s:\n{self.log_tail()}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-    def log_tail(self, n: int = 3000) -> str:
-        return self.logfile.read_text(errors="replace")[-n:] if self.logfile.exists() else ""
 
 
 # --- the mix ----------------------------------------------------------------------------------------
@@ -480,11 +408,12 @@ def report(rows: list[dict[str, Any]], seconds: float, cpu: dict[str, float], ar
 
 
 def run_against(url: str, pg: Cluster | None, work: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
-    load_data(url, work, args, results)
+    common.load_district_with_tickets(url, work, grids=args.grids, cases=args.cases, seed=args.seed, results=results)
     cast = make_cast(url, args.seed)
-    results["cases_before"] = _query(url, "SELECT count(*) FROM cases")[0][0]
+    results["cases_before"] = common.query(url, "SELECT count(*) FROM cases")[0][0]
     mix = Mix(cast, args.shares, args.seed)
-    with Server(url, args.workers, work / "serve.log") as server:
+    with common.Server(url, work / "serve.log", serve_args=("--workers", str(args.workers)),
+                       env={"GRIDMAP_BASEMAP": "none"}) as server:
         assert server.proc is not None
         log(f"[serve] gridmap serve --workers {args.workers} on 127.0.0.1:{server.port} (pid {server.proc.pid})")
         warm_up(server.port, mix)
@@ -499,7 +428,7 @@ def run_against(url: str, pg: Cluster | None, work: Path, args: argparse.Namespa
     if any(r["errors"] for r in rows) and "Traceback" in tail:
         log(f"    server log tail:\n{tail}")
     results.update(seconds=seconds, routes=rows, cpu_seconds=cpu,
-                   cases_after=_query(url, "SELECT count(*) FROM cases")[0][0])
+                   cases_after=common.query(url, "SELECT count(*) FROM cases")[0][0])
     log(f"    cases in the table: {results['cases_before']:,} before, {results['cases_after']:,} after")
 
 

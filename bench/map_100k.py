@@ -22,7 +22,6 @@ later, after Leaflet's inertia animation, and is printed too. Wire bytes are Chr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import statistics
 import subprocess
@@ -103,73 +102,18 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
 # --- set-up -------------------------------------------------------------------------------------
 
 
-def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(sql)
-        return cur.fetchall() if cur.description else []
-
-
 def load(url: str, work: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
     """Migrate, boundaries + reference data, the tickets, the planner; skipped when already there."""
-    has_table = _query(url, "SELECT to_regclass('cases') IS NOT NULL")[0][0]
-    if has_table and _query(url, "SELECT EXISTS (SELECT FROM cases)")[0][0]:
-        log("[setup] the database already has cases: reusing it as it is (no migration)")
+    t = time.perf_counter()
+    if not common.load_district_with_tickets(url, work, grids=args.grids, cases=args.cases, seed=args.seed,
+                                             results=results, timeout=900):
         return
-    common.gridmap(url, "db", "upgrade", quiet=True)
-    t = time.perf_counter()
-    bounds = common.make_boundaries(work, args.grids, seed=args.seed)
-    common.load_boundaries(url, bounds)
-    common.load_reference(url, common.write_reference(work, bounds))
-    log(f"[setup] {len(bounds.grids)} grids, {len(bounds.streets)} streets loaded in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    csv_path = work / "tickets.csv"
-    common.make_tickets(csv_path, args.cases, seed=args.seed, outside_share=0.0)
-    seconds, out = common.gridmap(url, "cases", "import", str(csv_path), "--crs", "gcj02", "--source", "12345",
-                                  timeout=900, quiet=True)
-    log(f"[setup] {args.cases:,} tickets imported in {seconds:.1f} s: {out.strip().splitlines()[-1]}")
-    results["import_seconds"] = seconds
-    _query(url, "VACUUM ANALYZE")
     proc = subprocess.run([str(common.GRIDMAP), "users", "create", USER, "--role", "planner", "--password-stdin"],
                           input=PASSWORD + "\n", env=common.gridmap_env(url), capture_output=True, text=True,
                           timeout=60, cwd=common.ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"gridmap users create failed:\n{proc.stdout}\n{proc.stderr[-2000:]}")
     log(f"[setup] planner {USER!r} created (scope: the whole city); set-up took {time.perf_counter() - t:.1f} s")
-
-
-@contextlib.contextmanager
-def server(url: str, workers: int | None) -> Any:
-    """``gridmap serve`` on a free port; stopped (SIGTERM, then SIGKILL) when the block ends."""
-    port = common.free_port()
-    cmd = [str(common.GRIDMAP), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    env = common.gridmap_env(url, GRIDMAP_BASEMAP="none", GRIDMAP_SECRET_KEY="bench-map-100k")
-    proc = subprocess.Popen(cmd, env=env, cwd=common.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gridmap serve exited: {proc.stderr.read().decode(errors='replace')[-2000:]}"
-                                   if proc.stderr else "gridmap serve exited")
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("gridmap serve did not answer /readyz within 60 s")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- browser measurements -----------------------------------------------------------------------
@@ -405,16 +349,19 @@ def measure(url: str, work: Path, args: argparse.Namespace, results: dict[str, A
     from playwright.sync_api import sync_playwright
 
     load(url, work, args, results)
-    open_cases = _query(url, "SELECT count(*) FROM cases WHERE status NOT IN ('closed', 'void')")[0][0]
-    x0, y0, x1, y1 = _query(url, "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+    open_cases = common.query(url, "SELECT count(*) FROM cases WHERE status NOT IN ('closed', 'void')")[0][0]
+    x0, y0, x1, y1 = common.query(url, "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                                  "(SELECT ST_Extent(geom) AS e FROM boundary WHERE level = 'district') s")[0]
     centre = ((x0 + x1) / 2, (y0 + y1) / 2)
-    grids = _query(url, "SELECT count(*) FROM boundary WHERE level = 'grid'")[0][0]
+    grids = common.query(url, "SELECT count(*) FROM boundary WHERE level = 'grid'")[0][0]
     log(f"[data] {open_cases:,} open cases, {grids:,} grids")
     results.update(open_cases=open_cases, grids=grids)
 
     assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install chromium (never playwright install)"
-    with server(url, args.workers) as base, sync_playwright() as p:
+    serve_args = ("--workers", str(args.workers)) if args.workers else ()
+    with common.Server(url, work / "serve.log", serve_args=serve_args,
+                       env={"GRIDMAP_BASEMAP": "none"}) as srv, sync_playwright() as p:
+        base = srv.base
         log(f"[server] gridmap serve on {base}")
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
