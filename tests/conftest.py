@@ -272,3 +272,19 @@ def live_server(database_url: str) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.close()
+
+
+def wait_until_ready(base: str, seconds: float = 15) -> None:
+    """Poll ``base``/readyz until it answers 200 (a `gridmap serve` subprocess starting)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{base} did not become ready in {seconds} s"
+        time.sleep(0.1)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from geo.services import accounts, cases
 from geo.workflow import STATES
-from tests.conftest import make_user
+from tests.conftest import make_user, wait_until_ready
 from webmap import create_app
 from webmap.observability import JsonFormatter, TextFormatter
 
@@ -337,12 +337,7 @@ def test_two_workers_count_into_one_scrape_and_log_json(fresh_db, tmp_path):
                                    "--no-warm"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_ready(base)
         made = 0
         # New connections spread over the workers; go on (bounded) until both have answered.
         while made < 20 or (len(_access_pids(log, "/healthz")) < 2 and made < 400):

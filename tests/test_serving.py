@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from geo.services.accounts import create_user
+from tests.conftest import wait_until_ready
 
 GRIDMAP = Path(sys.executable).with_name("gridmap")
 
@@ -39,12 +39,7 @@ def test_two_workers_share_sessions_and_stop_on_sigterm(fresh_db):
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_ready(base)
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(base + "/login").read().decode()
