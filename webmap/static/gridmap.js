@@ -22,6 +22,34 @@
     return el;
   }
 
+  /* Options from [value, text] pairs (text through textContent). */
+  function addOptions(select, pairs) {
+    pairs.forEach(function (pair) {
+      var option = textEl('option', pair[1]);
+      option.value = pair[0];
+      select.appendChild(option);
+    });
+  }
+
+  function selectEl(name, pairs, label) {
+    var select = document.createElement('select');
+    select.name = name;
+    if (label) { select.setAttribute('aria-label', label); }
+    addOptions(select, pairs);
+    return select;
+  }
+
+  /* The category list, fetched once per page for the filters and every report form. */
+  var categoryPairs = null;
+  function categories() {
+    if (!categoryPairs) {
+      categoryPairs = fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
+        return (data.categories || []).map(function (c) { return [c.code, c.code + ' ' + c.name]; });
+      });
+    }
+    return categoryPairs;
+  }
+
   function tooltipFor(props, label) {
     var box = document.createElement('div');
     box.appendChild(textEl('strong', props.name));
@@ -190,20 +218,12 @@
       box.textContent = '';
       var form = document.createElement('form');
       form.className = 'gm-report-form gm-whistle-form';
-      var lead = document.createElement('select');
-      lead.name = 'lead_department';
-      lead.appendChild(textEl('option', '主责部门'));
-      lead.firstChild.value = '';
-      var co = document.createElement('select');
-      co.name = 'co_departments';
+      var lead = selectEl('lead_department', [['', '主责部门']]);
+      var co = selectEl('co_departments', []);
       co.multiple = true;
       co.size = 4;
       co.title = '协办部门（可多选）';
-      var reason = document.createElement('select');
-      reason.name = 'reason';
-      ['群众诉求', '重点工作', '综合执法', '应急处置'].forEach(function (r) {
-        var option = textEl('option', r); option.value = r; reason.appendChild(option);
-      });
+      var reason = selectEl('reason', ['群众诉求', '重点工作', '综合执法', '应急处置'].map(function (r) { return [r, r]; }));
       var note = document.createElement('textarea');
       note.name = 'note';
       note.maxLength = 2000;
@@ -215,11 +235,9 @@
         .forEach(function (el) { form.appendChild(el); });
       box.appendChild(form);
       fetch('/api/departments').then(function (r) { return r.json(); }).then(function (data) {
-        (data.departments || []).forEach(function (d) {
-          [lead, co].forEach(function (select) {
-            var option = textEl('option', d.name + '（' + d.code + '）'); option.value = d.code; select.appendChild(option);
-          });
-        });
+        var pairs = (data.departments || []).map(function (d) { return [d.code, d.name + '（' + d.code + '）']; });
+        addOptions(lead, pairs);
+        addOptions(co, pairs);
       });
       form.addEventListener('submit', function (ev) {
         ev.preventDefault();
@@ -368,16 +386,9 @@
       body.appendChild(textEl('div', latlng.lng.toFixed(6) + ', ' + latlng.lat.toFixed(6), 'gm-tip-code'));
       var form = document.createElement('form');
       form.className = 'gm-report-form';
-      var category = document.createElement('select');
-      category.name = 'category';
-      category.appendChild(textEl('option', '请选择问题分类'));
-      category.firstChild.value = '';
-      var urgency = document.createElement('select');
-      urgency.name = 'urgency';
-      [['', '紧急程度（按分类默认）'], ['emergency', '紧急'], ['utility', '水电气热'], ['general', '一般'],
-       ['complex', '疑难复杂']].forEach(function (o) {
-        var option = textEl('option', o[1]); option.value = o[0]; urgency.appendChild(option);
-      });
+      var category = selectEl('category', [['', '请选择问题分类']]);
+      var urgency = selectEl('urgency', [['', '紧急程度（按分类默认）'], ['emergency', '紧急'], ['utility', '水电气热'],
+                                         ['general', '一般'], ['complex', '疑难复杂']]);
       var description = document.createElement('textarea');
       description.name = 'description';
       description.maxLength = 4000;
@@ -394,11 +405,7 @@
       });
       body.appendChild(form);
       aside.hidden = false;
-      fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
-        (data.categories || []).forEach(function (c) {
-          var option = textEl('option', c.code + ' ' + c.name); option.value = c.code; category.appendChild(option);
-        });
-      });
+      categories().then(function (pairs) { addOptions(category, pairs); });
       category.addEventListener('change', function () {
         duplicates.textContent = '';
         if (!category.value) { return; }
@@ -586,20 +593,11 @@
     var params = new URLSearchParams(window.location.search);
     var category = form.elements.category;
     var street = form.elements.street;
-    fetch('/api/categories').then(function (r) { return r.json(); }).then(function (data) {
-      (data.categories || []).forEach(function (c) {
-        var option = document.createElement('option');
-        option.value = c.code;
-        option.textContent = c.code + ' ' + c.name;
-        category.appendChild(option);
-      });
+    categories().then(function (pairs) {
+      addOptions(category, pairs);
       category.value = params.get('category') || '';
     });
-    ((options.user || {}).streets || []).forEach(function (s) {
-      var option = textEl('option', s.name);
-      option.value = s.code;
-      street.appendChild(option);
-    });
+    addOptions(street, ((options.user || {}).streets || []).map(function (s) { return [s.code, s.name]; }));
     street.value = params.get('street') || '';
     form.elements.status.value = params.get('status') || '';
     form.elements.from.value = params.get('from') || '';
@@ -729,21 +727,10 @@
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       box.appendChild(textEl('div', '专题图层', 'gm-legend-title'));
-      kind = document.createElement('select');
-      kind.name = 'theme';
-      kind.setAttribute('aria-label', '专题图层');
-      [['', '无'], ['gistar', '热点分析（Gi*）'], ['density', '案件密度（网格）'], ['h3', 'H3 六边形'],
-       ['heat', '热力图'], ['measure', '指标分级设色']].forEach(function (o) {
-        var option = textEl('option', o[1]); option.value = o[0]; kind.appendChild(option);
-      });
-      level = document.createElement('select');
-      level.name = 'theme_level';
-      level.setAttribute('aria-label', '指标层级');
-      THEME_LEVELS.forEach(function (o) { var op = textEl('option', o[1]); op.value = o[0]; level.appendChild(op); });
-      measure = document.createElement('select');
-      measure.name = 'theme_measure';
-      measure.setAttribute('aria-label', '指标');
-      MEASURES.forEach(function (o) { var op = textEl('option', o[1]); op.value = o[0]; measure.appendChild(op); });
+      kind = selectEl('theme', [['', '无'], ['gistar', '热点分析（Gi*）'], ['density', '案件密度（网格）'],
+                                ['h3', 'H3 六边形'], ['heat', '热力图'], ['measure', '指标分级设色']], '专题图层');
+      level = selectEl('theme_level', THEME_LEVELS, '指标层级');
+      measure = selectEl('theme_measure', MEASURES, '指标');
       legend = textEl('div', '', 'gm-theme-legend');
       [kind, level, measure, legend].forEach(function (el) { box.appendChild(el); });
       var wanted = (new URLSearchParams(window.location.search).get('theme') || '').split(':');
