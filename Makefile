@@ -16,5 +16,6 @@ stop:
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/mypy && .venv/bin/lint-imports
 
-clean: stop
+clean:
+	bash scripts/pg.sh destroy var/pg
 	rm -rf var .venv node_modules webmap/static/vendor

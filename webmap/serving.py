@@ -81,6 +81,9 @@ def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bo
             "loglevel": settings["GRIDMAP_LOG_LEVEL"].lower(), "proc_name": "gridmap",
             "logconfig_dict": gunicorn_logging(settings["GRIDMAP_LOG_FORMAT"], settings["GRIDMAP_LOG_LEVEL"]),
             "child_exit": _child_exit,
+            # gunicorn's control socket is one per home folder: a second instance on the machine
+            # would take it over and delete it on exit. Nothing here uses it.
+            "control_socket_disable": True,
         }).run()
     finally:
         # A worker leaves through this frame too (its SystemExit unwinds the fork): only the

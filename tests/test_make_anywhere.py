@@ -1,0 +1,91 @@
+"""`make run` from a clone in a folder only its owner can enter (root's home is 0700).
+
+The cluster runs as the `postgres` user, which cannot reach `var/pg` inside such a clone: the data
+then lives outside it (GRIDMAP_PG_HOME) with `var/pg` a symlink that `make stop` and `make clean`
+follow. The clone reuses this checkout's venv and vendored assets (the set-up of those is the same
+code path `make test` itself just ran) so the test spends its time on what differs: the folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_until_ready
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _clone_working_tree(dest: Path) -> None:
+    """The tracked files as they are now (a clone of HEAD would miss uncommitted edits)."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    (dest / ".venv").symlink_to(Path(sys.prefix))
+    shutil.copytree(ROOT / "webmap/static/vendor", dest / "webmap/static/vendor")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the 0700 case is root's: the cluster runs as postgres")
+def test_make_run_serves_the_map_from_a_0700_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    clone = home / "gridmap"
+    clone.mkdir(parents=True)
+    home.chmod(0o700)
+    _clone_working_tree(clone)
+    pg_home = Path(f"/tmp/gridmap-pghome-{os.getpid()}")
+    pg_port, web_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "GRIDMAP_"))} | {
+        "GRIDMAP_SKIP_SYSTEM": "1", "GRIDMAP_PG_HOME": str(pg_home),
+        "GRIDMAP_PGPORT": str(pg_port), "GRIDMAP_PORT": str(web_port), "GRIDMAP_BASEMAP": "none",
+    }
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        try:
+            wait_until_ready(base, seconds=180)
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        page = urllib.request.urlopen(base + "/login").read().decode()
+        assert "登录" in page
+        link = clone / "var/pg"
+        assert link.is_symlink(), "the cluster must live outside a folder postgres cannot enter"
+        data = Path(os.readlink(link))
+        assert data.parent.parent == pg_home and (data / "PG_VERSION").is_file()
+        assert "postgres 用户无法进入" in log.read_text()
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(timeout=60)
+    subprocess.run(["make", "stop"], cwd=clone, env=env, check=True, capture_output=True)
+    deadline = time.monotonic() + 10
+    while _port_open(pg_port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _port_open(pg_port), "make stop must stop the cluster outside the clone"
+    subprocess.run(["make", "clean"], cwd=clone, env=env, check=True, capture_output=True)
+    assert not data.exists() and not (clone / "var").exists()
+    shutil.rmtree(pg_home, ignore_errors=True)
