@@ -35,7 +35,7 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.coordinates import wgs84_to_gcj02  # noqa: E402
+from geo.domain.coordinates import wgs84_to_gcj02  # noqa: E402
 
 GRIDMAP = ROOT / ".venv" / "bin" / "gridmap"
 REFERENCE = ROOT / "data" / "reference"

@@ -163,7 +163,7 @@ def naive_path(pg: Cluster, csv_path: Path) -> dict[str, Any]:
     import geopandas as gpd
     from sqlalchemy import create_engine, text
 
-    from geo.coordinates import gcj02_to_wgs84
+    from geo.domain.coordinates import gcj02_to_wgs84
 
     steps: dict[str, float] = {}
     engine = create_engine(pg.sqlalchemy_url("naive"))

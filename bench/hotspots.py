@@ -5,7 +5,7 @@ Issue goal: Gi* on 10,000 grids with 999 permutations < 2 s once warm.
     .venv/bin/python bench/hotspots.py                    # 10 k grids, 1 M points (≈ 1 min incl. the JIT)
     .venv/bin/python bench/hotspots.py --grids 2000 --points 100000   # quick check
 
-Steps (no database: the pure functions of geo.hotspots the services call):
+Steps (no database: the pure functions of geo.domain.hotspots the services call):
 1. 10,000 grids as Voronoi cells over the synthetic district (bench/_common.py), counts Poisson
    (mean 3 cases a grid) plus a planted cluster of 30 adjacent grids at 3× the rate.
 2. Queen weights: built cold (STRtree), then from the in-process cache.
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 from _common import log
 
-from geo import hotspots
+from geo.domain import hotspots
 
 GOAL_WARM_SECONDS = 2.0
 

@@ -59,8 +59,8 @@ def main() -> int:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from geo.demo import plan_history
-    from geo.exports import TABLE_FORMATS, write_table
+    from geo.domain.demo import plan_history
+    from geo.domain.exports import TABLE_FORMATS, write_table
     from geo.services import reports
     from geo.services import stats as stats_service
     from geo.store import demo as demo_store

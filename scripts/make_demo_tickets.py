@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.coordinates import wgs84_to_gcj02
+from geo.domain.coordinates import wgs84_to_gcj02
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT = 2000

@@ -246,12 +246,12 @@ def routed(loaded: Session, tmp_path: Path) -> Session:
 def _cheap_password_hashing() -> Iterator[None]:
     """scrypt's work factor makes each hash ~60 ms on purpose; the tests create hundreds of users.
     Hashes stay scrypt with the cost recorded in them (verification reads it back), just cheaper."""
-    import geo.passwords
+    import geo.domain.passwords
 
-    original = geo.passwords._N
-    geo.passwords._N = 2**8
+    original = geo.domain.passwords._N
+    geo.domain.passwords._N = 2**8
     yield
-    geo.passwords._N = original
+    geo.domain.passwords._N = original
 
 
 # --- a real WSGI server ------------------------------------------------------------------------

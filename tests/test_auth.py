@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from geo.errors import Unauthorized
+from geo.domain.errors import Unauthorized
 from geo.services import accounts
 
 PASSWORD = "s3cret-password"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.boundaries import ParentLayer, assign_parents, prepare_layer, read_boundary_file
-from geo.errors import BoundaryFileError, InvalidInput
+from geo.domain.boundaries import ParentLayer, assign_parents, prepare_layer, read_boundary_file
+from geo.domain.errors import BoundaryFileError, InvalidInput
 from tests import geometries as g
 
 # --- reading ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.errors import BoundaryFileError
+from geo.domain.errors import BoundaryFileError
 from geo.services.boundaries import (
     boundary_layer_geojson,
     check_boundaries,

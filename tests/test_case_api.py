@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from geo.coordinates import gcj02_to_bd09, wgs84_to_gcj02
+from geo.domain.coordinates import gcj02_to_bd09, wgs84_to_gcj02
 
 # A point in grid 110101002001002 (east street, south community, east grid).
 LON, LAT = 116.3175, 39.9025

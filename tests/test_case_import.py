@@ -109,7 +109,7 @@ def test_importing_the_same_file_twice_adds_nothing(db, cli, tmp_path):
 def test_gcj02_import_lands_in_the_same_grids_as_wgs84(db, cli, tmp_path):
     import numpy as np
 
-    from geo.coordinates import wgs84_to_gcj02
+    from geo.domain.coordinates import wgs84_to_gcj02
 
     rows = []
     for row in GOOD:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.coordinates import (
+from geo.domain.coordinates import (
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
@@ -13,7 +13,7 @@ from geo.coordinates import (
     to_wgs84,
     wgs84_to_gcj02,
 )
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
 
 METRES_PER_DEGREE = 111_320.0
 

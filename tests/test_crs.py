@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.crs import check_in_china, is_wgs84_equivalent, metric_areas, parse_crs, reproject
-from geo.errors import InvalidInput
+from geo.domain.crs import check_in_china, is_wgs84_equivalent, metric_areas, parse_crs, reproject
+from geo.domain.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

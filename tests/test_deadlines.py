@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from geo.deadlines import DAY, Calendar, add_limit, deadlines
+from geo.domain.deadlines import DAY, Calendar, add_limit, deadlines
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=8)))  # a Friday
 

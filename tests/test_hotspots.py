@@ -13,8 +13,8 @@ import shapely
 from scipy import stats
 from sqlalchemy.orm import Session
 
-from geo import hotspots
-from geo.errors import InvalidInput
+from geo.domain import hotspots
+from geo.domain.errors import InvalidInput
 from geo.services import hotspots as service
 from geo.services.cases import NewCase, create_case
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from geo.domain.workflow import STATES
 from geo.services import accounts, cases
-from geo.workflow import STATES
 from tests.conftest import make_user, wait_until_ready
 from webmap import create_app
 from webmap.observability import JsonFormatter, TextFormatter

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from geo.errors import InvalidInput, TooLarge
-from geo.photos import MAX_EDGE, clean_photo
+from geo.domain.errors import InvalidInput, TooLarge
+from geo.domain.photos import MAX_EDGE, clean_photo
 
 EAST = {"lon": 116.3175, "lat": 39.9025}  # grid 110101002001002, street 110101002
 MB = 1024 * 1024

@@ -1,6 +1,6 @@
 """Duty-list routing: precedence, units by jurisdiction, street fallback (pure)."""
 
-from geo.routing import Coverage, DutyRule, Placement, assign
+from geo.domain.routing import Coverage, DutyRule, Placement, assign
 
 GRID = Placement("110102003001001", "110102003001", "110102003", "110102")
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from geo.routing import assign
+from geo.domain.routing import assign
 from geo.services import imports
 from geo.store.cases import point_facts
 from tests import geometries as g

@@ -1,5 +1,5 @@
 """Measures: rates worked out by hand on a tiny history made through the real workflow services,
-the pure rules of geo.stats, and case_fact folded incrementally equal to a rebuild from events.
+the pure rules of geo.domain.stats, and case_fact folded incrementally equal to a rebuild from events.
 
 The history (times Beijing, 2026; 0101 暴露垃圾 is 'general': respond within 24 h, resolve within
 7 natural days of dispatch; its lead department is CGW):
@@ -34,8 +34,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from geo import stats
-from geo.errors import InvalidInput
+from geo.domain import stats
+from geo.domain.errors import InvalidInput
 from geo.services import accounts, cases, whistles, workflow
 from geo.services import stats as service
 from geo.store import stats as store

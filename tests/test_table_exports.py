@@ -10,9 +10,9 @@ import pytest
 import shapely
 from openpyxl import load_workbook
 
-from geo.errors import InvalidInput
-from geo.exports import TABLE_FORMATS, write_table
-from geo.xlsx import write_xlsx
+from geo.domain.errors import InvalidInput
+from geo.domain.exports import TABLE_FORMATS, write_table
+from geo.domain.xlsx import write_xlsx
 
 HEADERS = {"code": "编码", "name": "名称", "parent_code": "上级编码", "cases_total": "案件数",
            "response_rate": "响应率", "median_hours": "响应中位时长（小时）", "flag": "是否"}

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from geo.errors import InvalidInput
-from geo.tickets import resolve_columns, validate_rows
+from geo.domain.errors import InvalidInput
+from geo.domain.tickets import resolve_columns, validate_rows
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -70,8 +70,8 @@ def test_time_forms_naive_ones_local_to_beijing(text, expected_utc):
 
 
 def test_a_file_mixing_utf8_and_gbk_lines_is_refused_but_pure_gbk_is_read(tmp_path):
-    from geo.errors import InvalidInput
-    from geo.tables import detect_encoding
+    from geo.domain.errors import InvalidInput
+    from geo.domain.tables import detect_encoding
 
     pure = tmp_path / "gbk.csv"
     pure.write_bytes("位置,工单编号\n位于东门,T-1\n".encode("gbk"))  # 位 in GBK happens to look like UTF-8

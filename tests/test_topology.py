@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.topology import (
+from geo.domain.topology import (
     find_gaps,
     find_holes,
     find_orphans,

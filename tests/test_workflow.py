@@ -2,8 +2,8 @@
 
 import pytest
 
-from geo.errors import Conflict, Forbidden, InvalidInput
-from geo.workflow import ACTIONS, STATES, Actor, plan
+from geo.domain.errors import Conflict, Forbidden, InvalidInput
+from geo.domain.workflow import ACTIONS, STATES, Actor, plan
 
 ROLE_FOR = {name: Actor(action.roles[0]) for name, action in ACTIONS.items()}
 EXPECTED = {  # action: (from states, to state) — DOMAIN.md's table, written out

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
-from geo.boundaries import LEVELS
-from geo.errors import NotFound
+from geo.domain.boundaries import LEVELS
+from geo.domain.errors import NotFound
 from geo.services import boundaries as boundary_service
 from webmap.db import get_read_session
 from webmap.params import parse_bbox, parse_float, parse_int

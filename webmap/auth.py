@@ -19,8 +19,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from geo.errors import NotFound, Unauthorized
-from geo.permissions import User
+from geo.domain.errors import NotFound, Unauthorized
+from geo.domain.permissions import User
 from geo.services import accounts
 from webmap.db import commit, get_session
 from webmap.errors import render_error

@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from geo.cases import parse_time, zone
-from geo.errors import TooLarge
+from geo.domain.cases import parse_time, zone
+from geo.domain.errors import TooLarge
+from geo.domain.filters import CaseFilters
 from geo.services import cases as case_service
 from geo.services import workflow as workflow_service
 from geo.services.reference import list_categories, list_departments
-from geo.store.cases import CaseFilters
 from webmap.auth import current
 from webmap.config import case_settings
 from webmap.db import commit, get_read_session, get_session

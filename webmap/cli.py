@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from geo.boundaries import LEVELS
-from geo.errors import GridmapError
-from geo.exports import FORMATS, TABLE_FORMATS
+from geo.domain.boundaries import LEVELS
+from geo.domain.errors import GridmapError
+from geo.domain.exports import FORMATS, TABLE_FORMATS
+from geo.domain.filters import CaseFilters
+from geo.domain.workflow import ROLE_NAMES, ROLES
 from geo.services import accounts
 from geo.services import backups as backup_service
 from geo.services import boundaries as boundary_service
@@ -36,9 +38,7 @@ from geo.services.reports import STATS_LEVELS, export_measures
 from geo.services.reroute import outdated_count, reroute_cases
 from geo.services.schema import schema_status, upgrade_schema
 from geo.services.stats import rebuild_facts, refresh_facts
-from geo.store.cases import CaseFilters
 from geo.store.db import make_engine
-from geo.workflow import ROLE_NAMES, ROLES
 from webmap import ROOT
 from webmap.config import boundary_settings, case_settings, load_config, score_weights
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
+from geo.domain.stats import Weights
 from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings
-from geo.stats import Weights
 
 __all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "load_config", "local_database_url",
            "score_weights"]

@@ -6,7 +6,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from geo.errors import GridmapError
+from geo.domain.errors import GridmapError
 from webmap.schemas import first_error
 
 __all__ = ["init_app", "render_error"]

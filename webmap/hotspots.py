@@ -9,7 +9,7 @@ import geopandas as gpd
 from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
 
-from geo import geojson
+from geo.domain import geojson
 from geo.services import hotspots as hotspot_service
 from webmap.auth import current
 from webmap.db import get_read_session

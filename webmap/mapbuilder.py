@@ -14,7 +14,7 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
-from geo.workflow import STATES
+from geo.domain.workflow import STATES
 
 __all__ = ["BASEMAPS", "LEVEL_LAYERS", "build_map"]
 

@@ -44,7 +44,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from geo.errors import Forbidden, Unauthorized
+from geo.domain.errors import Forbidden, Unauthorized
 from geo.services import monitoring
 from webmap.db import get_session
 

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
-from geo.errors import Forbidden, GridmapError, NotFound, Unauthorized
+from geo.domain.errors import Forbidden, GridmapError, NotFound, Unauthorized
 from geo.services import accounts
 from geo.services import open311 as service
 from webmap.config import case_settings

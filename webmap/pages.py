@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from geo.errors import InvalidInput
-from geo.permissions import visible_area
+from geo.domain.errors import InvalidInput
+from geo.domain.permissions import visible_area
 from geo.services import boundaries as boundary_service
 from webmap.auth import current
 from webmap.config import score_weights

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
 
 __all__ = ["parse_bbox", "parse_float", "parse_int"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
-from geo.errors import TooLarge
+from geo.domain.errors import TooLarge
 from geo.services import photos as photo_service
 from webmap.auth import current
 from webmap.db import commit, get_session

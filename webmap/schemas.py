@@ -9,10 +9,10 @@ import flask_smorest
 from marshmallow import Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
-from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
-from geo.deadlines import URGENCIES
+from geo.domain.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
+from geo.domain.deadlines import URGENCIES
+from geo.domain.workflow import ACTIONS
 from geo.services.whistles import REASONS as WHISTLE_REASONS
-from geo.workflow import ACTIONS
 
 _REQUIRED: dict[str, Any] = {"required": "必填。", "null": "不能为空（null）。"}
 
@@ -34,7 +34,7 @@ class Text(fields.String):
                                                          "invalid": "必须是文字。"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        # PostgreSQL text cannot hold NUL: dropped here (as geo.cases does for case text), so a filter
+        # PostgreSQL text cannot hold NUL: dropped here (as geo.domain.cases does for case text), so a filter
         # such as ?category=%00 never reaches the database as a 500.
         return str(super()._deserialize(value, attr, data, **kwargs)).replace("\x00", "")
 

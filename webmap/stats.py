@@ -12,9 +12,9 @@ from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from geo import geojson, stats
-from geo.errors import Forbidden, InvalidInput, NotFound, Unavailable
-from geo.permissions import User, visible_area
+from geo.domain import geojson, stats
+from geo.domain.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from geo.domain.permissions import User, visible_area
 from geo.services import boundaries as boundary_service
 from geo.services import reports
 from geo.services import stats as stats_service

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from geo.passwords import hash_password, verify_password
-from geo.permissions import User, family
+from geo.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from geo.domain.passwords import hash_password, verify_password
+from geo.domain.permissions import User, family
+from geo.domain.workflow import ROLES
 from geo.store import accounts as store
 from geo.store import reference as reference_store
-from geo.workflow import ROLES
 
 __all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "end_sessions", "load_user", "revoke_token",
            "user_from_token"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from geo.errors import Conflict, NotFound, preview
+from geo.domain.errors import Conflict, NotFound, preview
 from geo.store import backups as store
 
 __all__ = ["COUNT_NAMES", "BackupReport", "backup_database", "counts_line", "restore_database"]

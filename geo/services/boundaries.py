@@ -12,8 +12,8 @@ import geopandas as gpd
 import numpy as np
 from sqlalchemy.orm import Session
 
-from geo import topology
-from geo.boundaries import (
+from geo.domain import topology
+from geo.domain.boundaries import (
     LEVELS,
     PARENT_LEVEL,
     ParentLayer,
@@ -22,10 +22,10 @@ from geo.boundaries import (
     prepare_layer,
     read_boundary_file,
 )
-from geo.crs import WGS84, metric_areas, reproject
-from geo.errors import InvalidInput
-from geo.exports import write_frame
-from geo.geojson import pixel_tolerance
+from geo.domain.crs import WGS84, metric_areas, reproject
+from geo.domain.errors import InvalidInput
+from geo.domain.exports import write_frame
+from geo.domain.geojson import pixel_tolerance
 from geo.store import boundaries as store
 
 __all__ = [

@@ -13,19 +13,20 @@ import shapely
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo import cases as rules
-from geo.coordinates import normalize_crs_name, point_to_wgs84
-from geo.deadlines import Calendar, check_urgency, deadlines
-from geo.errors import Conflict, InvalidInput, NotFound
-from geo.exports import write_frame
-from geo.permissions import User, check_can_report, check_visible, visible_area
-from geo.routing import assign
+from geo.domain import cases as rules
+from geo.domain.coordinates import normalize_crs_name, point_to_wgs84
+from geo.domain.deadlines import Calendar, check_urgency, deadlines
+from geo.domain.errors import Conflict, InvalidInput, NotFound
+from geo.domain.exports import write_frame
+from geo.domain.filters import CaseFilters
+from geo.domain.permissions import User, check_can_report, check_visible, visible_area
+from geo.domain.routing import assign
+from geo.domain.workflow import STATES
 from geo.store import boundaries as boundary_store
 from geo.store import cases as store
 from geo.store import photos as photo_store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
-from geo.workflow import STATES
 
 __all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer", "nearby"]
 
@@ -171,7 +172,7 @@ def get_case(session: Session, case_no: str, *, user: User | None = None, detail
     return feature
 
 
-def scoped(filters: store.CaseFilters, user: User | None) -> store.CaseFilters:
+def scoped(filters: CaseFilters, user: User | None) -> CaseFilters:
     """Narrow filters to what ``user`` may see (None: the system itself, e.g. the CLI)."""
     if user is None:
         return filters
@@ -180,7 +181,7 @@ def scoped(filters: store.CaseFilters, user: User | None) -> store.CaseFilters:
     return replace(filters, visible_area=visible_area(user))
 
 
-def list_cases(session: Session, filters: store.CaseFilters, *, limit: int = 100,
+def list_cases(session: Session, filters: CaseFilters, *, limit: int = 100,
                cursor: str | None = None) -> dict[str, Any]:
     """A FeatureCollection page, newest first; ``next`` is the cursor of the following page."""
     for status in filters.statuses:
@@ -199,7 +200,7 @@ def list_cases(session: Session, filters: store.CaseFilters, *, limit: int = 100
             "next": str(rows[-1]["id"]) if more else None}
 
 
-def export_cases(session: Session, path: str | Path, fmt: str, *, filters: store.CaseFilters) -> int:
+def export_cases(session: Session, path: str | Path, fmt: str, *, filters: CaseFilters) -> int:
     """Write matching cases (WGS84) as CSV, GeoJSON or GeoPackage."""
     records: list[dict[str, Any]] = []
     for batch in store.iter_cases(session, filters):
@@ -235,7 +236,7 @@ MAP_COMMUNITY_ZOOM = 13
 MAP_DECIMALS = 6
 
 
-def map_layer(session: Session, filters: store.CaseFilters, *, zoom: float) -> dict[str, Any]:
+def map_layer(session: Session, filters: CaseFilters, *, zoom: float) -> dict[str, Any]:
     """What the map shows for a view: single cases when zoomed in, counts per area otherwise.
 
     Returns a GeoJSON FeatureCollection with a foreign member ``kind`` ("points", "community",

@@ -1,4 +1,4 @@
-"""Demo data: a handling history for the demo 12345 cases (see geo.demo)."""
+"""Demo data: a handling history for the demo 12345 cases (see geo.domain.demo)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo.demo import plan_history
+from geo.domain.demo import plan_history
 from geo.store import demo as store
 
 __all__ = ["simulate_history"]

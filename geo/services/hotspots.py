@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo import hotspots as logic
-from geo.errors import InvalidInput
-from geo.hotspots import CONTIGUITY_CACHE, PERMUTATIONS, warm_gistar
+from geo.domain import hotspots as logic
+from geo.domain.errors import InvalidInput
+from geo.domain.hotspots import CONTIGUITY_CACHE, PERMUTATIONS, warm_gistar
 from geo.store import hotspots as store
 
 __all__ = ["gistar", "grid_density", "h3_bins", "heat_points", "period_change", "recurring", "warm_gistar"]
@@ -64,7 +64,7 @@ def gistar(session: Session, date_from: Day, date_to: Day, scope: str = "", cate
            permutations: int = PERMUTATIONS, seed: int | None = None, pvalue: str = "exact",
            status: str = "all", tz: str = TIMEZONE) -> gpd.GeoDataFrame:
     """Getis-Ord Gi* hot and cold spots over the grids in scope: ``code, name, parent_code, count,
-    z, p, p_norm, p_fdr, bin, class, label, neighbours, geometry`` (see ``geo.hotspots.gistar``).
+    z, p, p_norm, p_fdr, bin, class, label, neighbours, geometry`` (see ``geo.domain.hotspots.gistar``).
 
     Queen weights are cached per (database, grid version, scope) in the process. Call
     ``warm_gistar()`` at worker start: the first Gi* in a process compiles for ≈ 16 s.

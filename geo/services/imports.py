@@ -22,16 +22,16 @@ import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
-from geo import cases as case_rules
-from geo.coordinates import normalize_crs_name, to_wgs84
-from geo.deadlines import DEFAULT_LIMITS, URGENCIES, URGENCY_NAMES, Calendar, add_limit
-from geo.errors import InvalidInput
-from geo.routing import Coverage, DutyRule, Placement, assign
+from geo.domain import cases as case_rules
+from geo.domain.coordinates import normalize_crs_name, to_wgs84
+from geo.domain.deadlines import DEFAULT_LIMITS, URGENCIES, URGENCY_NAMES, Calendar, add_limit
+from geo.domain.errors import InvalidInput
+from geo.domain.routing import Coverage, DutyRule, Placement, assign
+from geo.domain.tables import read_table
+from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
 from geo.services.cases import CaseSettings
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
-from geo.tables import read_table
-from geo.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
 
 __all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "grid_codes", "import_batch", "prepare_import",
            "routing_context", "write_rejects"]

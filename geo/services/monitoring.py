@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from geo.domain.workflow import STATES
 from geo.store import migrate
 from geo.store import monitoring as store
-from geo.workflow import STATES
 
 __all__ = ["DomainCounts", "Readiness", "domain_counts", "readiness"]
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from geo.deadlines import URGENCIES, URGENCY_NAMES
-from geo.errors import InvalidInput, NotFound
-from geo.permissions import User
+from geo.domain.deadlines import URGENCIES, URGENCY_NAMES
+from geo.domain.errors import InvalidInput, NotFound
+from geo.domain.permissions import User
+from geo.domain.workflow import STATES
 from geo.services import cases as case_service
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
-from geo.workflow import STATES
 
 __all__ = ["MAX_REQUESTS", "get_requests", "post_request", "service_definition", "services"]
 

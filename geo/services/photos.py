@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from geo import permissions
-from geo.errors import InvalidInput, NotFound
-from geo.permissions import User
-from geo.photos import clean_photo
+from geo.domain import permissions
+from geo.domain.errors import InvalidInput, NotFound
+from geo.domain.permissions import User
+from geo.domain.photos import clean_photo
 from geo.store import events as event_store
 from geo.store import photos as store
 

@@ -10,12 +10,12 @@ import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
-from geo.boundaries import read_boundary_file
-from geo.crs import WGS84, reproject
-from geo.errors import InvalidInput
-from geo.reference import parse_calendar, parse_categories, parse_departments, parse_duties
+from geo.domain.boundaries import read_boundary_file
+from geo.domain.crs import WGS84, reproject
+from geo.domain.errors import InvalidInput
+from geo.domain.reference import parse_calendar, parse_categories, parse_departments, parse_duties
+from geo.domain.tables import TABLE_SUFFIXES, read_table
 from geo.store import reference as store
-from geo.tables import TABLE_SUFFIXES, read_table
 
 __all__ = [
     "SEED_CATEGORIES",

@@ -11,9 +11,9 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo import stats
-from geo.errors import InvalidInput
-from geo.exports import TABLE_FORMATS, write_table
+from geo.domain import stats
+from geo.domain.errors import InvalidInput
+from geo.domain.exports import TABLE_FORMATS, write_table
 from geo.services import stats as stats_service
 from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store

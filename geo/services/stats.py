@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo import stats
-from geo.errors import InvalidInput
+from geo.domain import stats
+from geo.domain.errors import InvalidInput
 from geo.store import stats as store
 
 __all__ = ["boundary_measures", "department_measures", "facts_backlog", "headers", "monthly_trend", "rebuild_facts",
@@ -93,7 +93,7 @@ def boundary_measures(session: Session, level: str, date_from: date | None = Non
                       as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
     """One row per current boundary of ``level``: code, name, parent_code, cases_total, each rate
     beside its numerator and denominator, score, rank, rank_in_parent, medians, overdue,
-    repeat_cases, status_* and category_* counts (geo.stats.COLUMNS order)."""
+    repeat_cases, status_* and category_* counts (geo.domain.stats.COLUMNS order)."""
     key = _key(level)
     frame = _measures(session, store.boundaries(session, level), key, key, date_from, date_to, weights, as_of,
                       catch_up)

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from geo.coordinates import point_to_wgs84
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.permissions import User, can_see
+from geo.domain.coordinates import point_to_wgs84
+from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.domain.permissions import User, can_see
 from geo.store import events as event_store
 from geo.store import reference as reference_store
 from geo.store import whistles as store

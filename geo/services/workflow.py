@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from geo import permissions, workflow
-from geo.coordinates import point_to_wgs84
-from geo.deadlines import DEFAULT_LIMITS, Calendar, add_limit
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.permissions import User
+from geo.domain import permissions, workflow
+from geo.domain.coordinates import point_to_wgs84
+from geo.domain.deadlines import DEFAULT_LIMITS, Calendar, add_limit
+from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.domain.permissions import User
 from geo.services.whistles import OPEN_FOR_WHISTLE
 from geo.store import events as store
 from geo.store import reference as reference_store

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
-from geo.errors import Unavailable
+from geo.domain.errors import Unavailable
 
 __all__ = ["COUNTED", "Libpq", "client_tool", "dump", "libpq", "restore", "row_counts", "server_major",
            "user_relations"]

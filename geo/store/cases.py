@@ -14,10 +14,10 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.routing import Coverage, DutyRule, Placement
+from geo.domain.filters import CaseFilters
+from geo.domain.routing import Coverage, DutyRule, Placement
 
 __all__ = [
-    "CaseFilters",
     "PointFacts",
     "copy_cases",
     "existing_external_ids",
@@ -190,20 +190,6 @@ def get_case(session: Session, case_no: str) -> dict[str, Any] | None:
         "JOIN category cat ON cat.code = c.category_code "
         "WHERE c.case_no = :no"), {"no": case_no}).mappings().first()
     return dict(row) if row else None
-
-
-@dataclass(frozen=True)
-class CaseFilters:
-    statuses: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    area: str | None = None  # any boundary code prefix
-    bbox: tuple[float, float, float, float] | None = None
-    reported_from: datetime | None = None
-    reported_to: datetime | None = None
-    source: str | None = None
-    visible_area: str | None = None  # the reader's scope (a boundary code prefix)
-    departments: tuple[str, ...] | None = None  # department staff: cases these lead or assist
-    overdue: bool | None = None
 
 
 def like_prefix(value: str) -> str:

@@ -10,8 +10,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.reference import CategoryRow, DepartmentRow
-from geo.routing import DutyRule
+from geo.domain.reference import CategoryRow, DepartmentRow
+from geo.domain.routing import DutyRule
 
 __all__ = [
     "all_categories",

@@ -41,7 +41,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.stats import REPEAT_DAYS, REPEAT_RADIUS_M, sums_from_records
+from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, sums_from_records
 
 __all__ = [
     "FACT_COLUMNS",
@@ -295,13 +295,13 @@ def _arrays(rows: np.ndarray) -> dict[str, np.ndarray]:
 def measure_sums(session: Session, key: str, *, start: datetime | None, end: datetime | None,
                  as_of: datetime, categories: list[str], departments: list[str] | None = None) -> pd.DataFrame:
     """Per value of ``key`` (a case_fact code column, or lead_department with ``departments``):
-    the counts and medians of geo.stats.SUM_COLUMNS and a ``category_<code>`` count per category,
+    the counts and medians of geo.domain.stats.SUM_COLUMNS and a ``category_<code>`` count per category,
     for cases reported in [start, end) and, for cases_due, deadlines in [start, end) before as_of.
 
     Why not a GROUP BY: forty-odd FILTERed counts and two ordered-set medians over a million rows
     cost PostgreSQL 3–4 s on two cores. Each case_fact row carries its numbers as a fixed 64-byte
     record (a generated column); one string_agg hands a million of them over as a single value
-    (≈ 0.7 s), numpy reads it as an array and geo.stats.sums_from_records sums it (≈ 0.2 s).
+    (≈ 0.7 s), numpy reads it as an array and geo.domain.stats.sums_from_records sums it (≈ 0.2 s).
     """
     bad = [c for c in categories if not _CATEGORY_CODE.match(c)]
     if bad:
@@ -344,7 +344,7 @@ def summons_sums(session: Session, key: str | None, *, start: datetime | None, e
 
 def monthly_sums(session: Session, key: str | None, code: str | None, *, start: datetime, end: datetime,
                  timezone: str) -> pd.DataFrame:
-    """Per local month ('YYYY-MM') of reported_at in [start, end): the sums of geo.stats for the
+    """Per local month ('YYYY-MM') of reported_at in [start, end): the sums of geo.domain.stats for the
     cases of boundary ``code`` (a case_fact code column ``key``), or of all cases."""
     rows = records(session, start=start, end=end)
     if key and code:

@@ -33,8 +33,8 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from geo.crs import WGS84, check_in_china, crs_label, parse_crs, reproject
-from geo.errors import BoundaryFileError, preview
+from geo.domain.crs import WGS84, check_in_china, crs_label, parse_crs, reproject
+from geo.domain.errors import BoundaryFileError, preview
 
 __all__ = [
     "CODE_LENGTH",

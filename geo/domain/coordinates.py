@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from geo.crs import WGS84, parse_crs, transformer
-from geo.errors import InvalidInput
+from geo.domain.crs import WGS84, parse_crs, transformer
+from geo.domain.errors import InvalidInput
 
 __all__ = [
     "CONSUMER_CRS",

@@ -10,14 +10,14 @@ and set on the status), so two people acting at once get one success and one 409
 >>> plan("sign", "received", Actor("department_staff"))
 Traceback (most recent call last):
 ...
-geo.errors.Conflict: 案件状态为「已受理」，不能「签收」（需要状态：已派遣）。
+geo.domain.errors.Conflict: 案件状态为「已受理」，不能「签收」（需要状态：已派遣）。
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.errors import Conflict, Forbidden, InvalidInput
+from geo.domain.errors import Conflict, Forbidden, InvalidInput
 
 __all__ = ["ACTIONS", "OPEN_STATES", "STATES", "Action", "Actor", "Plan", "plan"]
 

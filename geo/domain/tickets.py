@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geo.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX, FUTURE_TOLERANCE
-from geo.errors import InvalidInput
+from geo.domain.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX, FUTURE_TOLERANCE
+from geo.domain.errors import InvalidInput
 
 __all__ = ["REASONS", "Columns", "ValidatedRows", "resolve_columns", "validate_rows"]
 

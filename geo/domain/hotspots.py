@@ -28,8 +28,8 @@ import shapely
 from h3.api import basic_int as h3_int
 from scipy import signal, stats
 
-from geo.errors import InvalidInput
-from geo.workflow import OPEN_STATES, STATES
+from geo.domain.errors import InvalidInput
+from geo.domain.workflow import OPEN_STATES, STATES
 
 __all__ = [
     "CLASSES",

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from geo.errors import Forbidden, NotFound
-from geo.workflow import Action, Actor
+from geo.domain.errors import Forbidden, NotFound
+from geo.domain.workflow import Action, Actor
 
 __all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "check_can_act", "check_can_attach", "check_can_report",
            "visible_area"]

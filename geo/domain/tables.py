@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
 
 __all__ = ["TABLE_SUFFIXES", "detect_encoding", "read_table"]
 

@@ -1,6 +1,6 @@
 """Reference data files: categories, departments (and their units' jurisdictions), the duty list.
 
-Each parser takes a table already read (``geo.tables.read_table`` or a GeoDataFrame) and
+Each parser takes a table already read (``geo.domain.tables.read_table`` or a GeoDataFrame) and
 returns clean rows, or raises ``InvalidInput`` naming the row, the field and the fix.
 
 Duty-list scopes are written as: empty or ``*`` (citywide), a boundary code prefix such as
@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from geo.deadlines import CLOCKS, URGENCIES
-from geo.errors import InvalidInput, preview
-from geo.routing import DutyRule
+from geo.domain.deadlines import CLOCKS, URGENCIES
+from geo.domain.errors import InvalidInput, preview
+from geo.domain.routing import DutyRule
 
 __all__ = [
     "CategoryRow",

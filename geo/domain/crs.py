@@ -19,7 +19,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
 
 __all__ = [
     "CHINA_BOUNDS",

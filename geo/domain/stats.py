@@ -72,7 +72,7 @@ TIMEZONE = "Asia/Shanghai"
 REPEAT_RADIUS_M = 50.0
 REPEAT_DAYS = 30
 
-#: Lifecycle states in workflow order (geo.workflow.STATES) with their Chinese names.
+#: Lifecycle states in workflow order (geo.domain.workflow.STATES) with their Chinese names.
 CASE_STATUSES = {
     "received": "已受理", "dispatched": "已派遣", "signed": "已签收", "responded": "已联系",
     "in_progress": "处置中", "resolved": "已办结", "checked": "已核查", "closed": "已结案",

@@ -4,10 +4,10 @@ Pure checks shared by the API, Open311 and bulk import, each refusing with the f
 
 >>> check_point(116.39, 39.91)
 (116.39, 39.91)
->>> check_point(39.91, 116.39)
+>>> check_point(39.91, 116.39)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geo.errors.InvalidInput: 纬度 lat=116.39 超出 -90 到 90。经纬度是否写反了？经度在前（如 116.39），纬度在后（如 39.91）。
+geo.domain.errors.InvalidInput: 纬度 lat=116.39 超出 -90 到 90。经纬度是否写反了？...
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
 
 __all__ = [
     "DESCRIPTION_MAX",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from geo.errors import InvalidInput
+from geo.domain.errors import InvalidInput
 
 __all__ = ["CLOCKS", "DAY", "DEFAULT_LIMITS", "URGENCIES", "Calendar", "Deadlines", "add_limit", "deadlines"]
 

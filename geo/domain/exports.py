@@ -19,8 +19,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo.errors import InvalidInput
-from geo.xlsx import write_xlsx
+from geo.domain.errors import InvalidInput
+from geo.domain.xlsx import write_xlsx
 
 __all__ = ["FORMATS", "TABLE_FORMATS", "write_frame", "write_table"]
 

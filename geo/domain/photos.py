@@ -22,7 +22,7 @@ from io import BytesIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from geo.errors import InvalidInput, TooLarge
+from geo.domain.errors import InvalidInput, TooLarge
 
 __all__ = ["MAX_EDGE", "MAX_PIXELS", "CleanPhoto", "clean_photo", "sniff_type"]
 
