@@ -243,6 +243,7 @@ def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
     call are wrapped with timers in this process only; nothing in the product is changed."""
     from sqlalchemy.orm import Session
 
+    from geo.domain.placement import PlacementIndex
     from geo.services import imports as svc
     from geo.store import cases as case_store
     from geo.store.db import make_engine
@@ -292,7 +293,7 @@ def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
         (svc, "validate_rows", "validate_rows (ids, coords, categories, times)"),
         (case_store, "existing_external_ids", "existing external ids (ANY)"),
         (svc, "to_wgs84", "GCJ-02 → WGS84 (vectorised)"),
-        (svc, "grid_codes", "STRtree point-in-grid join"),
+        (PlacementIndex, "grid_codes", "STRtree point-in-grid join"),
         (svc, "_place_and_route", "routing (_place_and_route: jurisdictions, duty list)"),
         (svc, "_deadlines", "deadlines (_deadlines)"),
         (case_store, "copy_cases", "copy_cases"),

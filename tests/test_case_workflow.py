@@ -1,7 +1,8 @@
 """Acting on cases through the API: scenario, permissions by role and scope, audit, concurrency."""
 
 import threading
-from datetime import UTC
+from datetime import UTC, date
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -396,3 +397,26 @@ def test_a_summoned_department_sees_the_case_and_is_offered_its_check_in(people,
     leader = p["leader"].get(f"/api/cases/{case_id}/actions").get_json()
     assert leader["whistle"] is True and leader["check_ins"] == [] and leader["photo"] is True
     assert p["planner"].get(f"/api/cases/{case_id}/actions").get_json()["photo"] is False
+
+
+@pytest.mark.parametrize("local", ["2026-11-27 00:30:00", "2026-11-27 07:59:00", "2026-11-27 23:59:00"])
+def test_intake_and_bulk_import_count_deadlines_with_the_stored_calendar_and_agree(session, routed, tmp_path, local):
+    """Both paths count on local dates with the holiday calendar `gridmap calendar load` installed
+    (intake and import used an empty calendar before), and give the same deadlines to the second."""
+    from geo.services import cases, imports
+    from geo.services.reference import load_calendar
+
+    (tmp_path / "cal.csv").write_text("day,kind,name\n2026-11-30,holiday,测试假日\n", encoding="utf-8")
+    load_calendar(session, tmp_path / "cal.csv")
+    cases.create_case(session, cases.NewCase(lon=116.3175, lat=39.9025, category="0699", reported_at=local,
+                                               source="api", external_id="A1"))
+    (tmp_path / "t.csv").write_text(f"工单编号,经度,纬度,问题分类,受理时间\nB1,116.3175,39.9025,0699,{local}\n",
+                                    encoding="utf-8")
+    plan, _ = imports.prepare_import(session, tmp_path / "t.csv", source="12345", crs="wgs84")
+    assert imports.import_batch(session, plan, next(plan.batches()))[0] == 1
+    rows = session.execute(text("SELECT external_id, dispatch_due, respond_due, resolve_due FROM cases "
+                                "WHERE external_id IN ('A1', 'B1') ORDER BY external_id")).all()
+    assert rows[0][1:] == rows[1][1:]
+    # 0699 is complex: 15 working days from Fri 27 Nov, skipping weekends and Mon 30 Nov → Mon 21 Dec.
+    resolve_local = rows[0][3].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (resolve_local.date(), resolve_local.strftime("%H:%M")) == (date(2026, 12, 21), local[11:16])

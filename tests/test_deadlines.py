@@ -1,12 +1,16 @@
 """Time limits by urgency; natural and working-day clocks."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
-from geo.domain.deadlines import DAY, Calendar, add_limit, deadlines
+from geo.domain.deadlines import DAY, Calendar, Schedule, add_limit, deadline_frame, deadlines
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=8)))  # a Friday
+BEIJING = ZoneInfo("Asia/Shanghai")
+PLAIN = Schedule(Calendar(), BEIJING)
 
 
 @pytest.mark.parametrize(("urgency", "dispatch", "respond", "resolve"), [
@@ -16,7 +20,7 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=8)))  # a Frid
     ("complex", timedelta(hours=2), timedelta(hours=24), timedelta(days=15)),
 ])
 def test_default_limits(urgency, dispatch, respond, resolve):
-    due = deadlines(T0, urgency)
+    due = deadlines(T0, urgency, schedule=PLAIN)
     assert (due.dispatch_due - T0, due.respond_due - T0, due.resolve_due - T0) == (dispatch, respond, resolve)
 
 
@@ -38,5 +42,35 @@ def test_start_on_a_day_off_counts_from_the_next_workday():
 
 
 def test_category_limit_and_clock_override_the_default():
-    due = deadlines(T0, "general", clock="working", resolve_limit=timedelta(days=1))
+    due = deadlines(T0, "general", clock="working", resolve_hours=24, schedule=PLAIN)
     assert due.resolve_due == T0 + timedelta(days=3)  # Fri + 1 working day = Mon
+
+
+def test_working_days_are_counted_on_local_dates_not_utc():
+    """03:04 Beijing time on a Wednesday is still Tuesday in UTC: 7 working days end on a Friday
+    (on UTC dates they ended on a Saturday)."""
+    wednesday = datetime(2026, 12, 2, 3, 4, tzinfo=BEIJING).astimezone(UTC)
+    due = PLAIN.add(wednesday, 7 * DAY, "working")
+    assert due.astimezone(BEIJING) == datetime(2026, 12, 11, 3, 4, tzinfo=BEIJING)
+    assert due.astimezone(BEIJING).weekday() == 4
+
+
+HOLIDAYS = Schedule(Calendar(holidays=frozenset({date(2026, 12, 7)}), workdays=frozenset({date(2026, 12, 6)})),
+                    BEIJING)
+
+
+@pytest.mark.parametrize("local", [
+    datetime(2026, 12, 4, 0, 30), datetime(2026, 12, 4, 7, 59), datetime(2026, 12, 4, 23, 59),  # a Friday
+    datetime(2026, 12, 5, 12, 0),  # Saturday, before the make-up Sunday
+    datetime(2026, 12, 6, 23, 59),  # the make-up Sunday, before the Monday holiday
+])
+@pytest.mark.parametrize(("urgency", "clock", "hours"), [
+    ("general", "working", None), ("complex", "working", None), ("general", "natural", 30.0),
+    ("utility", "working", 72.0), ("emergency", "natural", None)])
+def test_the_bulk_deadlines_agree_with_the_single_ones_to_the_second(local, urgency, clock, hours):
+    received = local.replace(tzinfo=BEIJING).astimezone(UTC)
+    one = deadlines(received, urgency, clock=clock, resolve_hours=hours, schedule=HOLIDAYS)
+    many = deadline_frame(pd.Series([pd.Timestamp(received)]), pd.Series([urgency]), pd.Series([clock]),
+                          pd.Series([hours], dtype="float64"), schedule=HOLIDAYS).iloc[0]
+    assert [many["dispatch_due"], many["respond_due"], many["resolve_due"]] == [
+        one.dispatch_due, one.respond_due, one.resolve_due]

@@ -1,6 +1,7 @@
 """Duty-list routing: precedence, units by jurisdiction, street fallback (pure)."""
 
-from geo.domain.routing import Coverage, DutyRule, Placement, assign
+from geo.domain.placement import Placement
+from geo.domain.routing import Coverage, DutyRule, assign
 
 GRID = Placement("110102003001001", "110102003001", "110102003", "110102")
 

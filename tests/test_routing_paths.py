@@ -43,7 +43,7 @@ points = st.one_of(inside_or_near, on_vertical_edge, on_horizontal_edge, on_vert
 
 
 def _bulk(context, lon: float, lat: float, category: str):
-    grid = imports.grid_codes(context, np.array([lon]), np.array([lat]))[0]
+    grid = context.index.grid_codes(np.array([lon]), np.array([lat]))[0]
     if grid is None:
         return None
     rows = pd.DataFrame({"category_code": [category], "grid_code": [grid]})

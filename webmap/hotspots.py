@@ -10,12 +10,12 @@ from flask import Response, current_app, jsonify
 from flask_smorest import Blueprint
 
 from geo.domain import geojson
+from geo.domain.permissions import statistics_area
 from geo.services import hotspots as hotspot_service
 from webmap.auth import current
 from webmap.db import get_read_session
 from webmap.params import parse_bbox
 from webmap.schemas import ApiError, ChangeQuery, HotspotQuery, RecurringQuery
-from webmap.stats import area_of
 
 bp = Blueprint("hotspots", __name__, url_prefix="/api/hotspots",
                description="热点：Gi*、密度、H3、热力、变化、每月一题")
@@ -24,7 +24,7 @@ GEOJSON = "application/geo+json"
 
 
 def _scope() -> str:
-    return area_of(current(), "grid")
+    return statistics_area(current())
 
 
 def _categories(text: str | None) -> tuple[str, ...] | None:

@@ -13,8 +13,8 @@ from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from geo.domain import geojson, stats
-from geo.domain.errors import Forbidden, InvalidInput, NotFound, Unavailable
-from geo.domain.permissions import User, visible_area
+from geo.domain.errors import InvalidInput, NotFound, Unavailable
+from geo.domain.permissions import User, statistics_area
 from geo.services import boundaries as boundary_service
 from geo.services import reports
 from geo.services import stats as stats_service
@@ -61,13 +61,7 @@ def _may_catch_up(session: Session) -> bool:
 
 
 def area_of(user: User, level: str) -> str:
-    """The boundary-code prefix whose statistics ``user`` may read. Department staff see their
-    department's cases, not an area, so area statistics are not theirs (department rankings are)."""
-    if level == reports.DEPARTMENTS:
-        return ""
-    if user.role == "department_staff":
-        raise Forbidden("部门人员可以查看部门排名；区域统计和热点由街道、规划人员查看。", field="role")
-    return visible_area(user)
+    return statistics_area(user, departments=level == reports.DEPARTMENTS)
 
 
 def _range_name(query: dict[str, Any]) -> str:

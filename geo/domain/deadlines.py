@@ -8,22 +8,35 @@ DOMAIN.md's default limits (configurable per category and per duty rule):
 | respond (contact) after dispatch  | 1 h       | 2 h             | 24 h    | 24 h    |
 | resolve after dispatch            | 2 h       | 24 h            | 7 days  | 15 days |
 
-A working-day clock skips weekends and listed holidays (and counts listed make-up workdays, 调休).
+A working-day clock skips weekends and listed holidays (and counts listed make-up workdays, 调休),
+on *local* dates: every deadline is counted through a Schedule — the stored calendar and the local
+time zone (GRIDMAP_TIMEZONE) — by ``Schedule.add``, the one deadline function that intake, bulk
+import, dispatch, reopen and extension all use.
 
 >>> from datetime import datetime, timezone
 >>> friday = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 >>> add_limit(friday, 1 * DAY, "working", Calendar())
 datetime.datetime(2026, 11, 30, 9, 0, tzinfo=datetime.timezone.utc)
+>>> beijing = Schedule(Calendar(), ZoneInfo("Asia/Shanghai"))
+>>> beijing.add(datetime(2026, 11, 27, 19, 0, tzinfo=timezone.utc), 1 * DAY, "working").isoformat()
+'2026-12-01T03:00:00+08:00'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+
+import numpy as np
+import pandas as pd
 
 from geo.domain.errors import InvalidInput
 
-__all__ = ["CLOCKS", "DAY", "DEFAULT_LIMITS", "URGENCIES", "Calendar", "Deadlines", "add_limit", "deadlines"]
+__all__ = ["CLOCKS", "DAY", "DEFAULT_LIMITS", "DEFAULT_TIMEZONE", "URGENCIES", "Calendar", "Deadlines", "Schedule",
+           "add_limit", "deadline_frame", "deadlines", "resolve_limit"]
+
+#: The local time zone when GRIDMAP_TIMEZONE says nothing else.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 URGENCIES = ("emergency", "utility", "general", "complex")
 URGENCY_NAMES = {"emergency": "紧急", "utility": "水电气热", "general": "一般", "complex": "疑难复杂"}
@@ -51,6 +64,18 @@ class Calendar:
         if day in self.workdays:
             return True
         return day.weekday() < 5 and day not in self.holidays
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where deadlines are counted: the stored calendar (holidays, 调休 workdays) and the local zone."""
+
+    calendar: Calendar
+    timezone: tzinfo
+
+    def add(self, start: datetime, limit: timedelta, clock: str) -> datetime:
+        """``start`` plus ``limit`` on ``clock``, working days counted on local dates."""
+        return add_limit(start.astimezone(self.timezone), limit, clock, self.calendar)
 
 
 @dataclass(frozen=True)
@@ -88,24 +113,61 @@ def add_limit(start: datetime, limit: timedelta, clock: str, calendar: Calendar)
     return current + rest
 
 
+def resolve_limit(urgency: str, hours: float | None) -> timedelta:
+    """The resolve limit: the duty rule's or the category's own hours when set, else the default."""
+    if hours is not None and hours == hours:  # NaN from a data frame counts as unset
+        return timedelta(hours=float(hours))
+    return DEFAULT_LIMITS["resolve"][urgency]
+
+
 def deadlines(
     received_at: datetime,
     urgency: str,
     *,
+    schedule: Schedule,
     clock: str = "natural",
-    resolve_limit: timedelta | None = None,
-    calendar: Calendar | None = None,
-    limits: dict[str, dict[str, timedelta]] | None = None,
+    resolve_hours: float | None = None,
 ) -> Deadlines:
     """A case's deadlines counted from ``received_at`` (respond and resolve as if dispatched then;
-    dispatching later recounts them from the dispatch time).
-    """
+    dispatching later recounts them from the dispatch time, through this same function)."""
     check_urgency(urgency)
-    table = limits or DEFAULT_LIMITS
-    calendar = calendar or Calendar()
-    resolve = resolve_limit if resolve_limit is not None else table["resolve"][urgency]
     return Deadlines(
-        dispatch_due=add_limit(received_at, table["dispatch"][urgency], "natural", calendar),
-        respond_due=add_limit(received_at, table["respond"][urgency], "natural", calendar),
-        resolve_due=add_limit(received_at, resolve, clock, calendar),
+        dispatch_due=schedule.add(received_at, DEFAULT_LIMITS["dispatch"][urgency], "natural"),
+        respond_due=schedule.add(received_at, DEFAULT_LIMITS["respond"][urgency], "natural"),
+        resolve_due=schedule.add(received_at, resolve_limit(urgency, resolve_hours), clock),
     )
+
+
+def deadline_frame(received_at: pd.Series, urgency: pd.Series, clock: pd.Series, resolve_hours: pd.Series,
+                   *, schedule: Schedule) -> pd.DataFrame:
+    """``deadlines`` for many cases at once (bulk import): the same answers to the second.
+
+    Natural clocks add their limit to the local time (what ``Schedule.add`` does for them). A
+    working clock's whole days depend only on the local day and the limit, and keep the time of
+    day, so ``Schedule.add`` runs once per distinct (day, limit) and the rest is a shift.
+    """
+    local = received_at.dt.tz_convert(schedule.timezone)
+    resolve = pd.Series([resolve_limit(u, h) for u, h in zip(urgency, resolve_hours, strict=True)],
+                        index=received_at.index, dtype="timedelta64[ns]")
+    due = local + resolve
+    working = (clock == "working").to_numpy()
+    if working.any():
+        due[working] = _working_due(local[working], resolve[working], schedule)
+    return pd.DataFrame({
+        "dispatch_due": local + urgency.map(DEFAULT_LIMITS["dispatch"]).astype("timedelta64[ns]"),
+        "respond_due": local + urgency.map(DEFAULT_LIMITS["respond"]).astype("timedelta64[ns]"),
+        "resolve_due": due,
+    }, index=received_at.index)
+
+
+def _working_due(local: pd.Series, limit: pd.Series, schedule: Schedule) -> pd.Series:
+    midnight = local.dt.normalize()
+    keys = pd.DataFrame({"day": midnight, "limit": limit})
+    unique = keys.drop_duplicates()
+    shifted = {
+        (day, lim): schedule.add(day.to_pydatetime(), lim.to_pytimedelta(), "working") - day.to_pydatetime()
+        for day, lim in zip(unique["day"], unique["limit"], strict=True)
+    }
+    offsets = np.array([shifted[(d, lim)] for d, lim in zip(keys["day"], keys["limit"], strict=True)],
+                       dtype="timedelta64[us]")
+    return local + pd.to_timedelta(offsets)

@@ -20,19 +20,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.domain.statuses import INITIAL_STATUS
+from geo.domain.workflow import Actor, plan
+
 __all__ = ["plan_history"]
 
+#: The demo's path through the lifecycle, with who takes each action.
+_PATH = (("dispatch", "street_leader"), ("sign", "department_staff"), ("respond", "department_staff"),
+         ("start", "department_staff"), ("resolve", "department_staff"), ("check", "grid_worker"),
+         ("close", "street_leader"), ("callback", "street_leader"))
+
+
+def _steps() -> tuple[tuple[str, str, str, str], ...]:
+    """(action, from, to, actor role) along _PATH, the states taken from the workflow's table."""
+    status, steps = INITIAL_STATUS, []
+    for action, role in _PATH:
+        after = plan(action, status, Actor(role)).to_status
+        steps.append((action, status, after, role))
+        status = after
+    return tuple(steps)
+
+
 #: The steps, in order, with who takes them: (action, from, to, actor role).
-STEPS = (
-    ("dispatch", "received", "dispatched", "street_leader"),
-    ("sign", "dispatched", "signed", "department_staff"),
-    ("respond", "signed", "responded", "department_staff"),
-    ("start", "responded", "in_progress", "department_staff"),
-    ("resolve", "in_progress", "resolved", "department_staff"),
-    ("check", "resolved", "checked", "grid_worker"),
-    ("close", "checked", "closed", "street_leader"),
-    ("callback", "closed", "closed", "street_leader"),
-)
+STEPS = _steps()
 RESPOND_HOURS = 24.0
 HOUR = pd.Timedelta(hours=1)
 

@@ -29,7 +29,7 @@ from h3.api import basic_int as h3_int
 from scipy import signal, stats
 
 from geo.domain.errors import InvalidInput
-from geo.domain.workflow import OPEN_STATES, STATES
+from geo.domain.statuses import GROUPS
 
 __all__ = [
     "CLASSES",
@@ -50,11 +50,7 @@ __all__ = [
 ]
 
 #: Which case statuses count: every case but void ones (不予立案), open ones, or closed ones.
-STATUS_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": tuple(s for s in STATES if s != "void"),
-    "open": OPEN_STATES,
-    "closed": ("closed",),
-}
+STATUS_GROUPS = GROUPS
 SQUARE_METRES_PER_KM2 = 1_000_000.0
 H3_RESOLUTIONS = range(0, 16)
 #: Leaflet.heat draws a few thousand points smoothly; more only costs bandwidth.

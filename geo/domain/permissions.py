@@ -19,15 +19,16 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from geo.domain.errors import Forbidden, NotFound
+from geo.domain.errors import Conflict, Forbidden, NotFound
+from geo.domain.statuses import UNFINISHED
 from geo.domain.workflow import Action, Actor
 
-__all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "check_can_act", "check_can_attach", "check_can_report",
-           "visible_area"]
+__all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "can_whistle", "check_can_act", "check_can_attach",
+           "check_can_report", "check_can_whistle", "check_whistler", "statistics_area", "visible_area"]
 
 COMMUNITY_CODE_LENGTH = 12
 
@@ -100,6 +101,42 @@ def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
     grid = str(case["grid_code"])
     if user.role in ("street_leader", "grid_worker") and not grid.startswith(user.scope):
         raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
+
+
+def check_whistler(user: User) -> None:
+    """Who may whistle (吹哨) at all: street leaders."""
+    if user.role != "street_leader":
+        raise Forbidden("只有街道负责人可以吹哨。", field="role")
+
+
+def check_can_whistle(user: User, cases: Sequence[Mapping[str, Any]]) -> None:
+    """A street leader whistles for unfinished cases (UNFINISHED) in their street."""
+    check_whistler(user)
+    for case in cases:
+        if not str(case["grid_code"]).startswith(user.scope):
+            raise Forbidden(f"案件 {case['case_no']} 不在您的街道。", field="case_ids")
+    finished = [str(c["case_no"]) for c in cases if c["status"] not in UNFINISHED]
+    if finished:
+        raise Conflict(f"这些案件已办结或已关闭，不能吹哨：{', '.join(finished)}。", field="case_ids", code="bad_state")
+
+
+def can_whistle(user: User, case: Mapping[str, Any]) -> bool:
+    try:
+        check_can_whistle(user, [case])
+    except (Forbidden, Conflict):
+        return False
+    return True
+
+
+def statistics_area(user: User, *, departments: bool = False) -> str:
+    """The boundary-code prefix whose statistics and hotspots ``user`` may read. Department staff
+    see their department's cases, not an area: area statistics are not theirs, department rankings
+    (``departments=True``) are."""
+    if departments:
+        return ""
+    if user.role == "department_staff":
+        raise Forbidden("部门人员可以查看部门排名；区域统计和热点由街道、规划人员查看。", field="role")
+    return visible_area(user)
 
 
 def family(department: str | None, units: Iterable[tuple[str, str | None]]) -> frozenset[str]:

@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Assignment", "Coverage", "DutyRule", "Placement", "assign", "choose_rule"]
+from geo.domain.placement import Placement
+
+__all__ = ["Assignment", "Coverage", "DutyRule", "assign", "choose_rule"]
 
 SCOPE_KINDS = ("citywide", "boundary", "jurisdiction")
 #: Ranks a jurisdiction rule above any boundary prefix (codes are at most 32 characters).
@@ -44,16 +46,6 @@ class DutyRule:
     @property
     def label(self) -> str:
         return self.scope_kind if self.scope_kind == "citywide" else f"{self.scope_kind}:{self.scope}"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a point fell: its grid and the boundaries above it."""
-
-    grid: str
-    community: str | None
-    street: str | None
-    district: str | None
 
 
 @dataclass(frozen=True)

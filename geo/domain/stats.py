@@ -41,6 +41,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from geo.domain.statuses import NUMBERS, STATES, WAITING
+
 __all__ = [
     "CASE_STATUSES",
     "COLUMNS",
@@ -72,12 +74,8 @@ TIMEZONE = "Asia/Shanghai"
 REPEAT_RADIUS_M = 50.0
 REPEAT_DAYS = 30
 
-#: Lifecycle states in workflow order (geo.domain.workflow.STATES) with their Chinese names.
-CASE_STATUSES = {
-    "received": "已受理", "dispatched": "已派遣", "signed": "已签收", "responded": "已联系",
-    "in_progress": "处置中", "resolved": "已办结", "checked": "已核查", "closed": "已结案",
-    "returned": "已退回", "suspended": "已挂账", "void": "不予立案",
-}
+#: Lifecycle states in workflow order with their Chinese names (the vocabulary's, not a copy).
+CASE_STATUSES = STATES
 
 #: (rate, numerator, denominator)
 RATES = (
@@ -272,7 +270,6 @@ def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = N
 #: Bits of a case's period-independent flags (storage packs them with status and category).
 STATIC_BITS = ("dispatched", "responded_on_time", "answered", "solved", "satisfied", "repeat", "resolved_on_time")
 STATUS_SHIFT, CATEGORY_SHIFT = 8, 16
-_OPEN_FOR_RESOLVE = ("dispatched", "signed", "responded", "in_progress", "returned", "suspended")
 
 
 def _group_medians(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -305,8 +302,8 @@ def sums_from_records(records: Mapping[str, np.ndarray], key: str, *, start: dat
     """Per-case records → one row of sums per distinct ``records[key]`` (the columns of SUM_COLUMNS,
     the medians and a ``category_<code>`` count per category).
 
-    ``records`` holds equal-length arrays: the key, ``static`` (STATIC_BITS, the status's 1-based
-    index in CASE_STATUSES << STATUS_SHIFT, the category code as a number << CATEGORY_SHIFT),
+    ``records`` holds equal-length arrays: the key, ``static`` (STATIC_BITS, the status's number
+    (geo.domain.statuses.NUMBERS) << STATUS_SHIFT, the category code as a number << CATEGORY_SHIFT),
     ``reported_at``, ``resolve_due`` and ``overdue_since`` (epoch seconds, NaN when absent; the
     last is when the step the case waits for in its current status ran out of time, the rule of
     overdue_flags) and ``respond_h``, ``resolve_h`` (hours from the clock to the first response and
@@ -336,10 +333,11 @@ def sums_from_records(records: Mapping[str, np.ndarray], key: str, *, start: dat
     out["overdue"] = count(p & overdue)
     out["cases_due"] = count(d)
     out["resolved_on_time"] = count(d & bits["resolved_on_time"])
-    width = len(CASE_STATUSES) + 1
-    by_status = np.bincount(groups[p] * width + status[p], minlength=n * width).reshape(n, width)
-    for i, name in enumerate(CASE_STATUSES, start=1):
-        out[f"status_{name}"] = by_status[:, i].astype("int64")
+    width = max(NUMBERS.values()) + 1
+    by_status = np.bincount(groups[p] * width + np.where(status[p] < width, status[p], 0),
+                            minlength=n * width).reshape(n, width)
+    for name, number in NUMBERS.items():
+        out[f"status_{name}"] = by_status[:, number].astype("int64")
     codes = np.array(sorted(int(c) for c in categories), dtype="int64")
     slot = np.searchsorted(codes, category[p]) if len(codes) else np.zeros(int(p.sum()), dtype="int64")
     known = (slot < len(codes)) & (codes[np.minimum(slot, max(len(codes) - 1, 0))] == category[p]) if len(codes) \
@@ -358,11 +356,12 @@ def sums_from_records(records: Mapping[str, np.ndarray], key: str, *, start: dat
 
 def overdue_flags(facts: pd.DataFrame, as_of: datetime) -> pd.Series:
     """A case is overdue (超期) when the clock of the step it waits for ran out before ``as_of``
-    (the rule of geo.store.cases.OVERDUE_SQL)."""
+    (the rule of geo.domain.statuses)."""
     status = facts["status"]
-    return (((status == "received") & (facts["dispatch_due"] < as_of))
-            | (status.isin(("dispatched", "signed")) & (facts["respond_due"] < as_of))
-            | (status.isin(_OPEN_FOR_RESOLVE) & (facts["resolve_due"] < as_of))).fillna(False).astype(bool)
+    late = pd.Series(False, index=facts.index)
+    for step, waiting in WAITING.items():
+        late |= (status.isin(waiting) & (facts[f"{step}_due"] < as_of)).fillna(False).astype(bool)
+    return late
 
 
 def _between(values: pd.Series, start: datetime | None, end: datetime | None) -> pd.Series:

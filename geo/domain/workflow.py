@@ -18,23 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geo.domain.errors import Conflict, Forbidden, InvalidInput
+from geo.domain.statuses import OPEN, STATES
 
 __all__ = ["ACTIONS", "OPEN_STATES", "STATES", "Action", "Actor", "Plan", "plan"]
 
-STATES = {
-    "received": "已受理",
-    "dispatched": "已派遣",
-    "signed": "已签收",
-    "responded": "已联系",
-    "in_progress": "处置中",
-    "resolved": "已办结",
-    "checked": "已核查",
-    "closed": "已结案",
-    "returned": "已退回",
-    "suspended": "已挂账",
-    "void": "不予立案",
-}
-OPEN_STATES = tuple(s for s in STATES if s not in ("closed", "void"))
+#: The status vocabulary lives in geo.domain.statuses; re-exported here for the state table's readers.
+OPEN_STATES = OPEN
 ROLES = ("grid_worker", "street_leader", "department_staff", "planner", "admin")
 ROLE_NAMES = {"grid_worker": "网格员", "street_leader": "街道负责人", "department_staff": "部门人员",
               "planner": "规划/分析人员", "admin": "管理员"}

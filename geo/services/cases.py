@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from geo.domain import cases as rules
 from geo.domain.coordinates import normalize_crs_name, point_to_wgs84
-from geo.domain.deadlines import Calendar, check_urgency, deadlines
+from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_frame
 from geo.domain.filters import CaseFilters
 from geo.domain.permissions import User, check_can_report, check_visible, visible_area
 from geo.domain.routing import assign
 from geo.domain.workflow import STATES
+from geo.services import reference as reference_service
 from geo.store import boundaries as boundary_store
 from geo.store import cases as store
 from geo.store import photos as photo_store
@@ -35,7 +36,7 @@ CASE_STATUSES = tuple(STATES)
 
 @dataclass(frozen=True)
 class CaseSettings:
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     duplicate_radius_m: float = 50.0
     duplicate_days: float = 7.0
 
@@ -87,13 +88,16 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         check_can_report(user, facts.placement.grid)
     urgency = check_urgency(new.urgency or facts.category["urgency"])
     assignment = assign(facts.rules, facts.placement, facts.coverage)
-    due = _deadlines(reported_at.astimezone(tz), urgency, facts.category, assignment.resolve_limit_hours)
+    hours = assignment.resolve_limit_hours
+    if hours is None:
+        hours = facts.category.get("resolve_limit_hours")
+    due = deadlines(reported_at, urgency, schedule=reference_service.schedule(session, settings.timezone),
+                    clock=facts.category.get("clock") or "natural", resolve_hours=hours)
     placement = facts.placement
     values = {
         "source": source, "external_id": external_id, "category_code": category, "description": description,
         "urgency": urgency, "reported_at": reported_at, "lon": lon, "lat": lat, "orig_x": x, "orig_y": y,
-        "orig_crs": crs, "grid_code": placement.grid, "community_code": placement.community,
-        "street_code": placement.street, "district_code": placement.district or placement.grid[:6],
+        "orig_crs": crs, **placement.codes(),
         "boundary_version_id": facts.version_id, "lead_department": assignment.lead,
         "co_departments": list(assignment.co), "routing_rule": assignment.rule,
         "dispatch_due": due.dispatch_due, "respond_due": due.respond_due, "resolve_due": due.resolve_due,
@@ -123,12 +127,6 @@ def _source(text: str) -> str:
         raise InvalidInput(f"来源 source={text!r} 应为 1–32 位小写字母、数字、_ 或 -，如 api、grid_worker、12345。",
                            field="source", code="bad_source")
     return source
-
-
-def _deadlines(received_local: datetime, urgency: str, category: dict[str, Any], rule_hours: float | None) -> Any:
-    hours = rule_hours if rule_hours is not None else category.get("resolve_limit_hours")
-    return deadlines(received_local, urgency, clock=category.get("clock") or "natural",
-                     resolve_limit=None if hours is None else timedelta(hours=float(hours)), calendar=Calendar())
 
 
 def _iso(row: dict[str, Any]) -> dict[str, Any]:

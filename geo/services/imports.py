@@ -24,16 +24,19 @@ from sqlalchemy.orm import Session
 
 from geo.domain import cases as case_rules
 from geo.domain.coordinates import normalize_crs_name, to_wgs84
-from geo.domain.deadlines import DEFAULT_LIMITS, URGENCIES, URGENCY_NAMES, Calendar, add_limit
+from geo.domain.deadlines import URGENCIES, URGENCY_NAMES, Schedule, deadline_frame
 from geo.domain.errors import InvalidInput
-from geo.domain.routing import Coverage, DutyRule, Placement, assign
+from geo.domain.placement import Placement, PlacementIndex
+from geo.domain.routing import Coverage, DutyRule, assign
 from geo.domain.tables import read_table
 from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
+from geo.services import placement as placement_service
+from geo.services import reference as reference_service
 from geo.services.cases import CaseSettings
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
 
-__all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "grid_codes", "import_batch", "prepare_import",
+__all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "import_batch", "prepare_import",
            "routing_context", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
@@ -45,10 +48,8 @@ _URGENCY_ALIASES = {name: code for code, name in URGENCY_NAMES.items()} | {"疑�
 class RoutingContext:
     """Everything routing needs, read from PostGIS once per import."""
 
-    piece_codes: np.ndarray
-    piece_tree: shapely.STRtree
+    index: PlacementIndex
     version_id: int
-    chain: dict[str, Placement]
     unit_codes: list[str]
     unit_parents: list[str | None]
     unit_tree: shapely.STRtree | None
@@ -68,6 +69,7 @@ class ImportPlan:
     validated: ValidatedRows
     context: RoutingContext
     timezone: str
+    schedule: Schedule
     batch_size: int = DEFAULT_BATCH
 
     def batches(self) -> Iterator[pd.DataFrame]:
@@ -127,19 +129,16 @@ def prepare_import(
     summary = ImportSummary(read=len(raw))
     summary.add(0, 0, validated.refused)
     summary.seconds = time.perf_counter() - started
-    plan = ImportPlan(Path(path), source, crs, columns, raw, validated, context, settings.timezone, batch_size)
+    plan = ImportPlan(Path(path), source, crs, columns, raw, validated, context, settings.timezone,
+                      reference_service.schedule(session, settings.timezone), batch_size)
     return plan, summary
 
 
 def routing_context(session: Session) -> RoutingContext:
-    codes, pieces, version_id = case_store.grid_pieces(session)
-    if version_id is None:
-        raise InvalidInput("还没有加载网格边界，无法定位案件。请先 gridmap boundaries load … --level grid。",
-                           field="level", code="no_grids")
+    index, version_id = placement_service.current_index(session)
     unit_codes, unit_parents, unit_geoms = reference_store.jurisdictions(session)
     return RoutingContext(
-        piece_codes=codes, piece_tree=shapely.STRtree(pieces), version_id=version_id,
-        chain=case_store.grid_chain(session), unit_codes=unit_codes, unit_parents=unit_parents,
+        index=index, version_id=version_id, unit_codes=unit_codes, unit_parents=unit_parents,
         unit_tree=shapely.STRtree(unit_geoms) if len(unit_geoms) else None,
         rules=reference_store.all_duty_rules(session), categories=reference_store.all_categories(session),
     )
@@ -153,7 +152,7 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     if batch.empty:
         return 0, int(skipped_mask.sum()), _no_refusals()
     lon, lat = to_wgs84(batch["x"].to_numpy(), batch["y"].to_numpy(), plan.crs)
-    found = grid_codes(plan.context, lon, lat)
+    found = plan.context.index.grid_codes(lon, lat)
     outside = pd.isna(found)
     refused = pd.DataFrame({"line": batch["line"].to_numpy()[outside], "reason": "outside_area"})
     keep = ~outside
@@ -170,18 +169,6 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
 
 def _no_refusals() -> pd.DataFrame:
     return pd.DataFrame({"line": np.array([], dtype=int), "reason": np.array([], dtype=object)})
-
-
-def grid_codes(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Grid code per point; on shared edges the lowest code wins (pieces are sorted by code)."""
-    points = shapely.points(lon, lat)
-    point_idx, piece_idx = context.piece_tree.query(points, predicate="intersects")
-    best = np.full(len(points), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(best, point_idx, piece_idx)
-    found = best != np.iinfo(np.int64).max
-    codes = np.full(len(points), None, dtype=object)
-    codes[found] = context.piece_codes[best[found]]
-    return codes
 
 
 def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, ...]]:
@@ -202,7 +189,7 @@ def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarra
     columns: dict[str, list[Any]] = {
         "community_code": [p.community for p, _ in results],
         "street_code": [p.street for p, _ in results],
-        "district_code": [p.district or p.grid[:6] for p, _ in results],
+        "district_code": [p.district_code for p, _ in results],
         "lead_department": [a.lead for _, a in results],
         "co_departments": [list(a.co) for _, a in results],
         "routing_rule": [a.rule for _, a in results],
@@ -217,7 +204,7 @@ def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarra
 def _route_one(context: RoutingContext, key: tuple[str, str, tuple[int, ...]]) -> tuple[Placement, Any]:
     if key not in context.assignments:
         category, grid, cov = key
-        placement = context.chain.get(grid, Placement(grid, None, None, None))
+        placement = context.index.place(grid)
         coverage = Coverage.from_pairs((context.unit_codes[i], context.unit_parents[i]) for i in cov)
         context.assignments[key] = (placement, assign(context.rules.get(category, []), placement, coverage))
     return context.assignments[key]
@@ -232,30 +219,10 @@ def _deadlines(plan: ImportPlan, rows: pd.DataFrame) -> None:
     clock = rows["category_code"].map(lambda c: cats[c]["clock"])
     cat_hours = rows["category_code"].map(lambda c: cats[c]["resolve_limit_hours"])
     hours = rows["rule_hours"].where(rows["rule_hours"].notna(), cat_hours)
-    local = rows["reported_at"].dt.tz_convert(plan.timezone)
-    rows["dispatch_due"] = local + rows["urgency"].map(DEFAULT_LIMITS["dispatch"])
-    rows["respond_due"] = local + rows["urgency"].map(DEFAULT_LIMITS["respond"])
-    resolve = rows["urgency"].map(DEFAULT_LIMITS["resolve"])
-    resolve = resolve.where(hours.isna(), pd.to_timedelta(hours.astype(float), unit="h"))  # type: ignore[arg-type]
-    due = local + resolve
-    working = (clock == "working").to_numpy()
-    if working.any():
-        due[working] = _working_due(local[working], resolve[working], Calendar())
-    rows["resolve_due"] = due
+    due = deadline_frame(rows["reported_at"], rows["urgency"], clock, hours, schedule=plan.schedule)
+    rows["dispatch_due"], rows["respond_due"], rows["resolve_due"] = (
+        due["dispatch_due"], due["respond_due"], due["resolve_due"])
     rows["resolve_limit_hours"] = hours.astype(float).where(hours.notna(), None)
-
-
-def _working_due(local: pd.Series, limit: pd.Series, calendar: Calendar) -> pd.Series:
-    """``add_limit`` on a working clock, computed once per (day, limit) and shifted by the time of day."""
-    midnight = local.dt.normalize()
-    keys = pd.DataFrame({"day": midnight, "limit": limit})
-    unique = keys.drop_duplicates()
-    shifted = {
-        (day, lim): add_limit(day.to_pydatetime(), lim.to_pytimedelta(), "working", calendar) - day.to_pydatetime()
-        for day, lim in zip(unique["day"], unique["limit"], strict=True)
-    }
-    offsets = [shifted[(d, lim)] for d, lim in zip(keys["day"], keys["limit"], strict=True)]
-    return local + pd.to_timedelta(offsets)
 
 
 def write_rejects(path: str | Path, plan: ImportPlan, refused: pd.DataFrame) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES
 from geo.domain.errors import InvalidInput, NotFound
 from geo.domain.permissions import User
-from geo.domain.workflow import STATES
+from geo.domain.statuses import STATES, TERMINAL
 from geo.services import cases as case_service
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
@@ -71,7 +71,7 @@ def _request(row: dict[str, Any], departments: dict[str, str]) -> dict[str, Any]
     lead = row["lead_department"]
     return {
         "service_request_id": row["case_no"],
-        "status": "closed" if row["status"] in ("closed", "void") else "open",
+        "status": "closed" if row["status"] in TERMINAL else "open",
         "status_notes": STATES.get(row["status"], row["status"]),
         "service_name": row["category_name"], "service_code": row["category_code"],
         "description": row["description"],

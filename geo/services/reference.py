@@ -11,7 +11,9 @@ import shapely
 from sqlalchemy.orm import Session
 
 from geo.domain.boundaries import read_boundary_file
+from geo.domain.cases import zone
 from geo.domain.crs import WGS84, reproject
+from geo.domain.deadlines import Calendar, Schedule
 from geo.domain.errors import InvalidInput
 from geo.domain.reference import parse_calendar, parse_categories, parse_departments, parse_duties
 from geo.domain.tables import TABLE_SUFFIXES, read_table
@@ -88,6 +90,12 @@ def load_duties(session: Session, path: str | Path, *, encoding: str | None = No
 
 def list_categories(session: Session) -> list[dict[str, object]]:
     return list(store.all_categories(session).values())
+
+
+def schedule(session: Session, timezone: str) -> Schedule:
+    """The stored calendar in ``timezone``: what every deadline is counted with."""
+    holidays, workdays = store.calendar_days(session)
+    return Schedule(Calendar(holidays, workdays), zone(timezone))
 
 
 def load_calendar(session: Session, path: str | Path, *, encoding: str | None = None) -> int:

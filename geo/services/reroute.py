@@ -2,8 +2,8 @@
 routed to; re-routing old cases to new boundaries is an explicit command").
 
 A case placed with an older grid version gets the grid, community, street and district the
-current version gives its point — found exactly as a bulk import finds them (the same subdivided
-pieces, the lowest code on a shared edge). Its departments and deadlines stay: they were decided
+current version gives its point — placed by geo.domain.placement, exactly as a bulk import places
+it. Its departments and deadlines stay: they were decided
 when it was dispatched. A case whose point lies in no current grid keeps its old codes and version
 and is counted, so nothing is lost. Each moved case gets a ``reroute`` event with old and new codes.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo.services import imports
+from geo.services import placement as placement_service
 from geo.store import reroute as store
 
 __all__ = ["RerouteReport", "outdated_count", "reroute_cases"]
@@ -40,28 +40,26 @@ class RerouteReport:
 
 def outdated_count(session: Session) -> int:
     """Cases routed with another grid version than the current one (what reroute_cases checks)."""
-    return store.count_outdated(session, imports.routing_context(session).version_id)
+    return store.count_outdated(session, placement_service.current_index(session)[1])
 
 
 def reroute_cases(session: Session, *, dry_run: bool = False, batch: int = 50_000, actor_name: str = "gridmap",
                   progress: Callable[[int], object] | None = None) -> RerouteReport:
     """Move every case routed with an older grid version to the current one; ``dry_run`` only counts."""
-    context = imports.routing_context(session)
-    report = RerouteReport(version_id=context.version_id)
+    index, version_id = placement_service.current_index(session)
+    report = RerouteReport(version_id=version_id)
     after = 0
     while True:
-        cases = store.outdated_cases(session, context.version_id, after_id=after, limit=batch)
+        cases = store.outdated_cases(session, version_id, after_id=after, limit=batch)
         if cases.empty:
             return report
         after = int(cases["id"].iloc[-1])
-        grids = imports.grid_codes(context, cases["lon"].to_numpy(), cases["lat"].to_numpy())
+        grids = index.grid_codes(cases["lon"].to_numpy(), cases["lat"].to_numpy())
         inside = ~pd.isna(grids)
         moves = cases[inside].copy()
-        chains = [context.chain[g] for g in grids[inside]]
-        moves["new_grid_code"] = [p.grid for p in chains]
-        moves["new_community_code"] = [p.community for p in chains]
-        moves["new_street_code"] = [p.street for p in chains]
-        moves["new_district_code"] = [p.district for p in chains]
+        placed = [index.place(g).codes() for g in grids[inside]]
+        for column in _CODES:
+            moves[f"new_{column}"] = [p[column] for p in placed]
         moves["changed"] = np.logical_or.reduce(
             [moves[c].astype(object).to_numpy() != moves[f"new_{c}"].astype(object).to_numpy() for c in _CODES])
         report.checked += len(cases)
@@ -69,7 +67,7 @@ def reroute_cases(session: Session, *, dry_run: bool = False, batch: int = 50_00
         report.moved += int(moves["changed"].sum())
         report.same += int((~moves["changed"]).sum())
         if not dry_run:
-            store.move_cases(session, moves, context.version_id, actor_name=actor_name)
+            store.move_cases(session, moves, version_id, actor_name=actor_name)
         if progress is not None:
             progress(len(cases))
         if len(cases) < batch:

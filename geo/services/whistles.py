@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from geo.domain.coordinates import point_to_wgs84
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.domain.permissions import User, can_see
+from geo.domain.permissions import User, can_see, check_can_whistle, check_whistler
 from geo.store import events as event_store
 from geo.store import reference as reference_store
 from geo.store import whistles as store
@@ -24,7 +24,6 @@ from geo.store import whistles as store
 __all__ = ["REASONS", "WhistleSettings", "blow", "get_whistle", "report"]
 
 REASONS = ("群众诉求", "重点工作", "综合执法", "应急处置")
-OPEN_FOR_WHISTLE = ("received", "dispatched", "signed", "responded", "in_progress", "returned", "suspended")
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,7 @@ def blow(session: Session, user: User, *, case_nos: list[str], lead: str, co: li
          note: str = "", settings: WhistleSettings | None = None, now: datetime | None = None) -> dict[str, Any]:
     settings = settings or WhistleSettings()
     now = now or datetime.now(UTC)
-    if user.role != "street_leader":
-        raise Forbidden("只有街道负责人可以吹哨。", field="role")
+    check_whistler(user)  # before anything is looked up
     if reason not in REASONS:
         raise InvalidInput(f"吹哨事由应为：{'、'.join(REASONS)}。", field="reason", code="bad_reason")
     if not case_nos or len(case_nos) > 100:
@@ -49,12 +47,10 @@ def blow(session: Session, user: User, *, case_nos: list[str], lead: str, co: li
     if unknown:
         raise InvalidInput(f"部门不存在：{', '.join(unknown)}。", field="lead_department", code="unknown_department")
     cases = [_case(session, user, no) for no in dict.fromkeys(case_nos)]
+    check_can_whistle(user, cases)
     streets = {c["street_code"] for c in cases}
     if len(streets) != 1:
         raise InvalidInput("一次吹哨的案件必须在同一个街道。", field="case_ids", code="mixed_streets")
-    closed = [c["case_no"] for c in cases if c["status"] not in OPEN_FOR_WHISTLE]
-    if closed:
-        raise Conflict(f"这些案件已办结或已关闭，不能吹哨：{', '.join(closed)}。", field="case_ids", code="bad_state")
     due = now + timedelta(minutes=settings.arrival_minutes)
     whistle_id = store.insert(session, street_code=streets.pop(), reason=reason, note=note, lead=lead, co=co,
                               created_by=user.id, case_ids=[c["id"] for c in cases], due_at=due)
@@ -75,8 +71,6 @@ def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
     case = event_store.case_for_action(session, case_no)
     if case is None or not can_see(user, case):
         raise NotFound(f"案件 {case_no} 不存在。", field="case_ids", code="not_found")
-    if not str(case["grid_code"]).startswith(user.scope):
-        raise Forbidden(f"案件 {case_no} 不在您的街道。", field="case_ids")
     return case
 
 

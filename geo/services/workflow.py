@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from geo.domain import permissions, workflow
 from geo.domain.coordinates import point_to_wgs84
-from geo.domain.deadlines import DEFAULT_LIMITS, Calendar, add_limit
+from geo.domain.deadlines import DEFAULT_TIMEZONE, deadlines
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
-from geo.services.whistles import OPEN_FOR_WHISTLE
+from geo.services import reference as reference_service
 from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
@@ -20,11 +20,6 @@ from geo.store import whistles as whistle_store
 __all__ = ["act", "allowed_actions", "case_events", "case_options"]
 
 NOTE_MAX = 2000
-
-
-def _calendar(session: Session) -> Calendar:
-    holidays, workdays = store.calendar(session)
-    return Calendar(holidays, workdays)
 
 
 def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
@@ -37,7 +32,8 @@ def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
 
 def act(session: Session, user: User, case_no: str, action: str, *, note: str = "",
         lon: float | None = None, lat: float | None = None, crs: str | None = None,
-        callback: dict[str, Any] | None = None, now: datetime | None = None) -> dict[str, Any]:
+        callback: dict[str, Any] | None = None, now: datetime | None = None,
+        timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
     """Apply one action: state table, role, scope and lead department checked; the status changes only
     if nobody changed the case since it was read (409 otherwise); one event records it."""
     now = now or datetime.now(UTC)
@@ -48,7 +44,7 @@ def act(session: Session, user: User, case_no: str, action: str, *, note: str = 
     plan = workflow.plan(action, case["status"], user.actor, reason=note)
     permissions.check_can_act(user, plan.action, case)
     details = _callback_details(callback) if action == "callback" else {}
-    updates = _deadline_updates(session, case, action, now)
+    updates = _deadline_updates(session, case, action, now, timezone)
     position = _position(lon, lat, crs)
     if not store.transition(session, case["id"], status=case["status"], revision=case["revision"],
                             to_status=plan.to_status, updates=updates):
@@ -76,18 +72,16 @@ def _callback_details(callback: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _deadline_updates(session: Session, case: dict[str, Any], action: str, now: datetime) -> dict[str, datetime]:
+def _deadline_updates(session: Session, case: dict[str, Any], action: str, now: datetime,
+                      timezone: str) -> dict[str, datetime]:
     """Dispatching (and re-dispatching) starts the respond and resolve clocks."""
     if action not in ("dispatch", "reopen"):
         return {}
     category = reference_store.all_categories(session)[case["category_code"]]
-    urgency = case["urgency"]
-    resolve = DEFAULT_LIMITS["resolve"][urgency]
-    if case["resolve_limit_hours"]:  # the duty rule's or the category's own limit, fixed at intake
-        resolve = timedelta(hours=float(case["resolve_limit_hours"]))
-    calendar = _calendar(session)
-    return {"respond_due": now + DEFAULT_LIMITS["respond"][urgency],
-            "resolve_due": add_limit(now, resolve, category["clock"], calendar)}
+    # The duty rule's or the category's own limit was fixed on the case at intake.
+    due = deadlines(now, case["urgency"], schedule=reference_service.schedule(session, timezone),
+                    clock=category["clock"], resolve_hours=case["resolve_limit_hours"] or None)
+    return {"respond_due": due.respond_due, "resolve_due": due.resolve_due}
 
 
 def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[float | None, float | None]:
@@ -130,8 +124,7 @@ def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
         photo = False
     return {
         "actions": _allowed(user, case),
-        "whistle": (user.role == "street_leader" and str(case["grid_code"]).startswith(user.scope)
-                    and case["status"] in OPEN_FOR_WHISTLE),
+        "whistle": permissions.can_whistle(user, case),
         "check_ins": check_ins,
         "photo": photo,
     }

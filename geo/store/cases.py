@@ -15,7 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.domain.filters import CaseFilters
-from geo.domain.routing import Coverage, DutyRule, Placement
+from geo.domain.placement import Placement
+from geo.domain.routing import Coverage, DutyRule
+from geo.domain.statuses import TERMINAL
+from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
 
 __all__ = [
     "PointFacts",
@@ -137,14 +140,14 @@ def possible_duplicates(
     """Open cases of the same category within ``radius_m`` reported since ``since``, nearest first."""
     # The GiST box search runs first on its own (MATERIALIZED): ANDed with a bitmap of the whole
     # category it costs milliseconds once a category has tens of thousands of cases.
-    rows = session.execute(text("""
+    rows = session.execute(text(f"""
         WITH near AS MATERIALIZED (
             SELECT id, case_no, status, description, reported_at, category_code, geom FROM cases
             WHERE geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees))
         SELECT case_no, status, description, reported_at,
                round(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)::numeric, 1)
         FROM near
-        WHERE category_code = :category AND status NOT IN ('closed', 'void') AND reported_at >= :since
+        WHERE category_code = :category AND {status_not_in("status", TERMINAL)} AND reported_at >= :since
           AND (CAST(:exclude AS bigint) IS NULL OR id <> :exclude)
           AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
         ORDER BY 5, reported_at DESC LIMIT :limit
@@ -160,17 +163,6 @@ def _degrees_covering(metres: float, lat: float) -> float:
     return 1.5 * metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
 
 
-#: A case is overdue (超期) when the clock of the step it waits for has run out.
-OVERDUE_SQL = """(
-    (c.status = 'received' AND c.dispatch_due < now())
-    OR (c.status IN ('dispatched', 'signed') AND c.respond_due < now())
-    OR (c.status IN ('dispatched', 'signed', 'responded', 'in_progress', 'returned', 'suspended')
-        AND c.resolve_due < now()))"""
-OVERDUE_STEP_SQL = """CASE
-    WHEN c.status = 'received' AND c.dispatch_due < now() THEN 'dispatch'
-    WHEN c.status IN ('dispatched', 'signed', 'responded', 'in_progress', 'returned', 'suspended')
-         AND c.resolve_due < now() THEN 'resolve'
-    WHEN c.status IN ('dispatched', 'signed') AND c.respond_due < now() THEN 'respond' END"""
 
 _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, cat.name AS category_name,
     c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
@@ -418,7 +410,7 @@ def open311_requests(
         where.append("c.category_code = ANY(:codes)")
         params["codes"] = codes
     if closed is not None:
-        where.append("c.status IN ('closed', 'void')" if closed else "c.status NOT IN ('closed', 'void')")
+        where.append(status_in("c.status", TERMINAL) if closed else status_not_in("c.status", TERMINAL))
     rows = session.execute(text(f"""
         SELECT c.case_no, c.status, c.category_code, cat.name AS category_name, c.description, c.lead_department,
                c.street_code, c.reported_at, c.resolve_due, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,

@@ -8,6 +8,8 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.domain.statuses import INITIAL_STATUS
+
 __all__ = ["untouched_cases", "write_history"]
 
 
@@ -17,7 +19,7 @@ def untouched_cases(session: Session) -> pd.DataFrame:
         "SELECT c.id, c.reported_at, c.street_code, c.lead_department, "
         "coalesce(c.resolve_limit_hours, cat.resolve_limit_hours) AS resolve_limit_hours "
         "FROM cases c JOIN category cat ON cat.code = c.category_code "
-        "WHERE c.status = 'received' AND c.revision = 0 ORDER BY c.id")).mappings().all()
+        "WHERE c.status = :initial AND c.revision = 0 ORDER BY c.id"), {"initial": INITIAL_STATUS}).mappings().all()
     return pd.DataFrame(rows, columns=["id", "reported_at", "street_code", "lead_department", "resolve_limit_hours"])
 
 

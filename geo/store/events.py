@@ -57,8 +57,3 @@ def events_of(session: Session, case_id: int) -> list[dict[str, Any]]:
 def insert_outbox(session: Session, kind: str, recipient: str, payload: dict[str, Any]) -> None:
     session.execute(text("INSERT INTO outbox (kind, recipient, payload) VALUES (:k, :r, CAST(:p AS jsonb))"),
                     {"k": kind, "r": recipient, "p": json.dumps(payload, ensure_ascii=False, default=str)})
-
-
-def calendar(session: Session) -> tuple[frozenset[Any], frozenset[Any]]:
-    rows = session.execute(text("SELECT day, kind FROM calendar_day")).all()
-    return (frozenset(r[0] for r in rows if r[1] == "holiday"), frozenset(r[0] for r in rows if r[1] == "workday"))

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.store.vocabulary import next_due_sql, status_number_sql
+
 __all__ = [
     "ApiToken",
     "AppUser",
@@ -348,7 +350,8 @@ class WhistleSummons(Base):
     late: Mapped[bool | None] = mapped_column(Boolean)
 
 
-#: case_fact.record: the case's numbers as 64 big-endian bytes (see migration 0008).
+#: case_fact.record: the case's numbers as 64 big-endian bytes, its status parts built from the vocabulary
+#: (migration 0008 froze a copy; tests/test_one_home.py checks they are the same).
 CASE_FACT_RECORD_SQL = """
     int8send(CASE WHEN grid_code ~ '^[0-9]{1,17}$' THEN ('1' || grid_code)::bigint ELSE 0 END)
     || int8send(CASE WHEN community_code ~ '^[0-9]{1,17}$' THEN ('1' || community_code)::bigint ELSE 0 END)
@@ -362,19 +365,13 @@ CASE_FACT_RECORD_SQL = """
                 | (CASE WHEN callback_contacted AND callback_satisfied THEN 16 ELSE 0 END)
                 | (CASE WHEN is_repeat THEN 32 ELSE 0 END)
                 | (CASE WHEN resolved_at <= resolve_due THEN 64 ELSE 0 END)
-                | ((CASE status WHEN 'received' THEN 1 WHEN 'dispatched' THEN 2 WHEN 'signed' THEN 3
-                               WHEN 'responded' THEN 4 WHEN 'in_progress' THEN 5 WHEN 'resolved' THEN 6
-                               WHEN 'checked' THEN 7 WHEN 'closed' THEN 8 WHEN 'returned' THEN 9
-                               WHEN 'suspended' THEN 10 WHEN 'void' THEN 11 ELSE 0 END) << 8)
+                | (""" + status_number_sql() + """ << 8)
                 | ((CASE WHEN category_code ~ '^[0-9]{4}$' THEN category_code::int ELSE 0 END) << 16))
     || int4send(floor(extract(epoch FROM reported_at - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int)
     || int4send(coalesce(floor(extract(epoch FROM resolve_due - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int,
                          -2147483648))
-    || int4send(coalesce(floor(extract(epoch FROM CASE
-           WHEN status = 'received' THEN dispatch_due
-           WHEN status IN ('dispatched', 'signed') THEN least(respond_due, resolve_due)
-           WHEN status IN ('responded', 'in_progress', 'returned', 'suspended') THEN resolve_due
-           END - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int, 2147483647))
+    || int4send(coalesce(floor(extract(epoch FROM """ + next_due_sql() + """
+           - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int, 2147483647))
     || float4send(coalesce((extract(epoch FROM responded_at - respond_clock_at) / 3600)::float4, 'NaN'))
     || float4send(coalesce((extract(epoch FROM resolved_at - clock_at) / 3600)::float4, 'NaN'))"""
 

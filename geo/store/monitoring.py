@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.store.cases import OVERDUE_SQL
+from geo.store.vocabulary import OVERDUE_SQL
 
 __all__ = ["cases_by_source", "cases_by_status", "outbox_unsent", "postgis_version", "schema_revision"]
 

@@ -16,6 +16,7 @@ from geo.domain.routing import DutyRule
 __all__ = [
     "all_categories",
     "all_duty_rules",
+    "calendar_days",
     "department_codes",
     "department_names",
     "insert_missing_categories",
@@ -139,3 +140,8 @@ def upsert_calendar(session: Session, rows: Sequence[tuple[Any, str, str]]) -> N
         session.execute(text("INSERT INTO calendar_day (day, kind, name) VALUES (:d, :k, :n) "
                              "ON CONFLICT (day) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name"),
                         [{"d": d, "k": k, "n": n} for d, k, n in rows])
+
+
+def calendar_days(session: Session) -> tuple[frozenset[Any], frozenset[Any]]:
+    rows = session.execute(text("SELECT day, kind FROM calendar_day")).all()
+    return (frozenset(r[0] for r in rows if r[1] == "holiday"), frozenset(r[0] for r in rows if r[1] == "workday"))

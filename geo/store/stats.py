@@ -42,6 +42,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, sums_from_records
+from geo.domain.statuses import FINISHED
+from geo.store.vocabulary import status_in
 
 __all__ = [
     "FACT_COLUMNS",
@@ -69,7 +71,6 @@ FACT_COLUMNS = (
 )
 
 _CLOCK = "('dispatch', 'reopen')"
-_RESOLVED = "('resolved', 'checked', 'closed')"
 
 # {events}: the case_event rows to fold (all, or those of the cases in fact_todo).
 _FOLD_SQL = f"""
@@ -100,7 +101,7 @@ INSERT INTO case_fact AS f ({", ".join(FACT_COLUMNS)})
 SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.category_code, c.lead_department,
        c.reported_at, coalesce(a.status, c.status), c.dispatch_due, a.dispatched_at, rc.at, rc.due,
        a.responded_at, a.clock_at, (a.clock->>'respond_due')::timestamptz, (a.clock->>'resolve_due')::timestamptz,
-       CASE WHEN a.status IN {_RESOLVED} THEN a.last_resolve_at END,
+       CASE WHEN {status_in("a.status", FINISHED)} THEN a.last_resolve_at END,
        (a.callback->>'contacted')::boolean, (a.callback->>'solved')::boolean, (a.callback->>'satisfied')::boolean,
        c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int, false, a.last_event_id
 FROM agg a JOIN point c ON c.id = a.case_id

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.domain.statuses import FINISHED
+
 __all__ = ["close_finished", "distance_to_cases", "get", "insert", "record_report", "summons_of", "whistle_cases",
            "whistles_of_case"]
-
-FINISHED = ("resolved", "checked", "closed")
 
 
 def insert(session: Session, *, street_code: str, reason: str, note: str, lead: str, co: list[str],

@@ -1,0 +1,127 @@
+"""The case status vocabulary (案件状态): every status, its Chinese name, its stable number, and
+the groups the rest of gridmap asks about. The one home of these words.
+
+SQL fragments (geo.store.vocabulary), the statistics record (geo.domain.stats), the map legend
+and filters (the page's options JSON) all derive from here; tests/test_one_home.py fails when
+a second definition of a status group or a status label appears elsewhere.
+
+What counts as overdue (超期): a case waits for one or more clocks (派遣, 联系, 办结) according
+to its status, and is overdue when any of them has run out.
+
+>>> label("returned")
+'已退回'
+>>> waiting_for("signed")
+('respond', 'resolve')
+>>> from datetime import datetime, UTC
+>>> due = {"dispatch": None, "respond": datetime(2026, 1, 2, tzinfo=UTC), "resolve": datetime(2026, 1, 9, tzinfo=UTC)}
+>>> overdue_step("signed", due, now=datetime(2026, 1, 3, tzinfo=UTC))
+'respond'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = [
+    "CLOCK_STEPS",
+    "FINISHED",
+    "GROUPS",
+    "INITIAL_STATUS",
+    "LEGEND",
+    "NUMBERS",
+    "OPEN",
+    "STATES",
+    "STATUSES",
+    "TERMINAL",
+    "UNFINISHED",
+    "WAITING",
+    "Status",
+    "label",
+    "next_due",
+    "overdue_step",
+    "waiting_for",
+]
+
+
+@dataclass(frozen=True)
+class Status:
+    code: str
+    label: str
+    #: Stable number in the packed statistics record (case_fact.record): never reuse or renumber.
+    number: int
+    #: The clocks (steps) a case in this status waits for, in workflow order.
+    waits_for: tuple[str, ...] = ()
+
+
+#: In workflow order. ``number`` is frozen by migration 0008 (tests/test_one_home.py pins it).
+STATUSES: tuple[Status, ...] = (
+    Status("received", "已受理", 1, ("dispatch",)),
+    Status("dispatched", "已派遣", 2, ("respond", "resolve")),
+    Status("signed", "已签收", 3, ("respond", "resolve")),
+    Status("responded", "已联系", 4, ("resolve",)),
+    Status("in_progress", "处置中", 5, ("resolve",)),
+    Status("resolved", "已办结", 6),
+    Status("checked", "已核查", 7),
+    Status("closed", "已结案", 8),
+    Status("returned", "已退回", 9, ("resolve",)),
+    Status("suspended", "已挂账", 10, ("resolve",)),
+    Status("void", "不予立案", 11),
+)
+_BY_CODE = {s.code: s for s in STATUSES}
+
+#: Every case starts here (受理).
+INITIAL_STATUS = STATUSES[0].code
+#: The statuses the map legend shows (the others share their colours' families).
+LEGEND: tuple[str, ...] = ("received", "dispatched", "in_progress", "resolved", "closed")
+#: code → Chinese name, in workflow order.
+STATES: dict[str, str] = {s.code: s.label for s in STATUSES}
+#: code → record number.
+NUMBERS: dict[str, int] = {s.code: s.number for s in STATUSES}
+#: The steps whose clocks can run out (columns ``<step>_due`` on a case).
+CLOCK_STEPS = ("dispatch", "respond", "resolve")
+
+#: Statuses nothing more happens in: closed (结案) and void (不予立案).
+TERMINAL: tuple[str, ...] = ("closed", "void")
+#: Every status but the terminal ones.
+OPEN: tuple[str, ...] = tuple(s.code for s in STATUSES if s.code not in TERMINAL)
+#: The department's work is done (办结 and after): resolved, checked, closed.
+FINISHED: tuple[str, ...] = ("resolved", "checked", "closed")
+#: Still being worked on (a whistle can summon departments to it): open and not yet resolved.
+UNFINISHED: tuple[str, ...] = tuple(s for s in OPEN if s not in FINISHED)
+#: step → the statuses waiting for that step's clock.
+WAITING: dict[str, tuple[str, ...]] = {
+    step: tuple(s.code for s in STATUSES if step in s.waits_for) for step in CLOCK_STEPS
+}
+#: Status groups a reader may filter by (map filter, Open311, hotspots).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "all": tuple(s.code for s in STATUSES if s.code != "void"),
+    "open": OPEN,
+    "closed": ("closed",),
+}
+
+
+def label(code: str) -> str:
+    """The Chinese name of a status (the code itself when unknown, so old data still shows)."""
+    status = _BY_CODE.get(code)
+    return status.label if status else code
+
+
+def waiting_for(code: str) -> tuple[str, ...]:
+    """The steps a case in status ``code`` waits for."""
+    status = _BY_CODE.get(code)
+    return status.waits_for if status else ()
+
+
+def next_due(code: str, due: Mapping[str, datetime | None]) -> datetime | None:
+    """The earliest deadline among the clocks status ``code`` waits for (None: no clock runs)."""
+    times = [t for t in (due.get(step) for step in waiting_for(code)) if t is not None]
+    return min(times) if times else None
+
+
+def overdue_step(code: str, due: Mapping[str, datetime | None], *, now: datetime) -> str | None:
+    """The furthest step whose clock has run out for a case in status ``code`` (None: not overdue):
+    a case late for both contact and resolution is shown as late for resolution."""
+    late = [step for step in waiting_for(code) if (t := due.get(step)) is not None and t < now]
+    return late[-1] if late else None

@@ -1,0 +1,98 @@
+"""One home per rule: the status vocabulary is defined once (geo/domain/statuses.py), and every
+other place derives from it or is pinned to it here."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from geo.domain import statuses
+from geo.store.models import CASE_FACT_RECORD_SQL
+from geo.store.vocabulary import next_due_sql, overdue_sql, overdue_step_sql
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME = ROOT / "geo/domain/statuses.py"
+#: Migration 0008 froze a copy of the record expression; the comparison below keeps it honest.
+FROZEN = ROOT / "geo/store/migrations/versions/0008_case_fact.py"
+
+
+def test_the_record_numbering_of_statuses_is_pinned():
+    """case_fact.record stores the status as this number: renumbering would misread every stored row."""
+    assert statuses.NUMBERS == {
+        "received": 1, "dispatched": 2, "signed": 3, "responded": 4, "in_progress": 5, "resolved": 6,
+        "checked": 7, "closed": 8, "returned": 9, "suspended": 10, "void": 11,
+    }
+    assert max(statuses.NUMBERS.values()) < 256  # eight bits in the record
+
+
+def _normalise(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).replace("( ", "(").replace(" )", ")").strip()
+
+
+def test_the_frozen_record_expression_of_migration_0008_is_the_one_the_vocabulary_builds():
+    spec = importlib.util.spec_from_file_location("migration_0008", FROZEN)
+    assert spec and spec.loader
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert _normalise(migration.RECORD_SQL) == _normalise(CASE_FACT_RECORD_SQL)
+
+
+_T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+_CHOICES = (None, _T0 - timedelta(hours=1), _T0 + timedelta(hours=1))
+
+
+@pytest.mark.parametrize("status", list(statuses.STATES))
+def test_the_overdue_sql_agrees_with_the_python_rule_for_every_status_and_clock(connection, status):
+    combos = list(itertools.product(_CHOICES, repeat=3))
+    values = ", ".join(f"(:s, CAST(:d{i} AS timestamptz), CAST(:r{i} AS timestamptz), CAST(:v{i} AS timestamptz))"
+                       for i in range(len(combos)))
+    params: dict[str, object] = {"s": status, "now": _T0}
+    for i, (d, r, v) in enumerate(combos):
+        params |= {f"d{i}": d, f"r{i}": r, f"v{i}": v}
+    rows = connection.execute(text(
+        f"SELECT {overdue_sql('c', 'CAST(:now AS timestamptz)')}, {overdue_step_sql('c', 'CAST(:now AS timestamptz)')},"
+        f" {next_due_sql('c')} FROM (VALUES {values}) AS c(status, dispatch_due, respond_due, resolve_due)"),
+        params).all()
+    for (d, r, v), (overdue, step, due) in zip(combos, rows, strict=True):
+        clocks = {"dispatch": d, "respond": r, "resolve": v}
+        expected = statuses.overdue_step(status, clocks, now=_T0)
+        assert step == expected, (status, clocks)
+        assert bool(overdue) == (expected is not None), (status, clocks)
+        assert due == statuses.next_due(status, clocks), (status, clocks)
+
+
+# --- no second definition -------------------------------------------------------------------------
+
+#: The vocabulary, the lifecycle's state table built on it, and the SQL derived from it.
+_HOMES = {"geo/domain/statuses.py", "geo/domain/workflow.py", "geo/store/vocabulary.py"}
+_SOURCES = [p for pattern in ("geo/**/*.py", "webmap/**/*.py", "webmap/static/**/*.js", "templates/**/*.html")
+            for p in ROOT.glob(pattern)
+            if "vendor" not in p.parts and "migrations" not in p.parts
+            and p.relative_to(ROOT).as_posix() not in _HOMES]
+_CODE = "|".join(statuses.STATES)
+#: Two status codes side by side in a literal list, tuple or SQL IN (…): a status group typed by hand.
+_GROUP = re.compile(rf"""['"]({_CODE})['"]\s*,\s*['"](?!\1['"])({_CODE})['"]""")
+#: A status compared in SQL by hand.
+_SQL = re.compile(rf"""status\s*(=|<>|!=)\s*'({_CODE})'""")
+
+
+def _offences(pattern: re.Pattern[str]) -> list[str]:
+    return [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in _SOURCES
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if pattern.search(line) and "whistle" not in line]  # a whistle's own status is open/closed
+
+
+def test_no_status_group_is_typed_outside_the_vocabulary():
+    assert _offences(_GROUP) == []
+    assert _offences(_SQL) == []
+
+
+def test_no_status_label_is_typed_outside_the_vocabulary():
+    labels = re.compile("|".join(re.escape(f"{q}{label}{q}") for label in statuses.STATES.values() for q in "\"'"))
+    assert _offences(labels) == []
