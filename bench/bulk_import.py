@@ -238,7 +238,7 @@ def _on_edge(pg: Cluster, ids: list[str]) -> set[str]:
 
 def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
     """The stages of ``gridmap cases import``, timed in-process while the product's own
-    ``prepare_import`` and ``import_batch`` run exactly as ``webmap.cli._run_import`` calls them (one
+    ``prepare_import`` and ``import_batch`` run exactly as ``webmap.cli.cases.run_import`` calls them (one
     transaction to prepare, then one per batch of GRIDMAP_IMPORT_BATCH rows). The functions they
     call are wrapped with timers in this process only; nothing in the product is changed."""
     from sqlalchemy.orm import Session

@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 import webmap.cli
+import webmap.cli.context
 from geo.services import accounts, cases
 from tests import geometries as g
 from tests.conftest import _admin, _clone, load_tiny_hierarchy, load_tiny_reference
@@ -86,13 +87,13 @@ def unchanged(db, run: Callable[[], Any]) -> Any:
 def cli(db, monkeypatch):
     """Run ``gridmap ARGS`` against the module database; (exit code, output, the domain error or None)."""
     caught = []
-    original = webmap.cli._fail
+    original = webmap.cli.context._fail
 
     def remember(exc):
         caught.append(exc)
         original(exc)
 
-    monkeypatch.setattr(webmap.cli, "_fail", remember)
+    monkeypatch.setattr(webmap.cli.context, "_fail", remember)
 
     def run(*args: str):
         result = CliRunner().invoke(webmap.cli.main, list(args), env={"DATABASE_URL": db["url"]})

@@ -99,7 +99,8 @@ def case_action(body: dict[str, Any], case_id: str) -> Response:
     callback、reopen。按状态表、角色、范围和主责部门检查；并发时只有一个成功，其余得到 409。"""
     callback = {k: body.get(k) for k in ("contacted", "solved", "satisfied")}
     result = workflow_service.act(get_session(), current(), case_id, body["action"], note=body.get("note", ""),
-                                  lon=body.get("lon"), lat=body.get("lat"), crs=body.get("crs"), callback=callback)
+                                  lon=body.get("lon"), lat=body.get("lat"), crs=body.get("crs"), callback=callback,
+                                  timezone=current_app.config["GRIDMAP_TIMEZONE"])
     commit()
     return jsonify(result)
 

@@ -44,7 +44,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from geo.domain.errors import Forbidden, Unauthorized
+from geo.domain.errors import Unauthorized
+from geo.domain.permissions import check_can_read_metrics
 from geo.services import monitoring
 from webmap.db import get_session
 
@@ -144,8 +145,7 @@ def _check_access() -> None:
     if not current_user.is_authenticated:
         raise Unauthorized("/metrics 只对本机、管理员或带 Authorization: Bearer <GRIDMAP_METRICS_TOKEN> 的请求开放。",
                            field="authorization")
-    if current_user.user.role != "admin":
-        raise Forbidden("只有管理员可以查看 /metrics。", field="authorization")
+    check_can_read_metrics(current_user.user)
 
 
 @bp.get("/metrics")

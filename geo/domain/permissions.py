@@ -20,15 +20,33 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from geo.domain.errors import Conflict, Forbidden, NotFound
+from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.domain.filters import CaseFilters
 from geo.domain.statuses import UNFINISHED
-from geo.domain.workflow import Action, Actor
+from geo.domain.workflow import ROLES, Action, Actor
 
-__all__ = ["COMMUNITY_CODE_LENGTH", "User", "can_see", "can_whistle", "check_can_act", "check_can_attach",
-           "check_can_report", "check_can_whistle", "check_whistler", "statistics_area", "visible_area"]
+__all__ = [
+    "COMMUNITY_CODE_LENGTH",
+    "User",
+    "acting_departments",
+    "can_see",
+    "can_whistle",
+    "check_account",
+    "check_can_act",
+    "check_can_attach",
+    "check_can_check_in",
+    "check_can_read_metrics",
+    "check_can_report",
+    "check_can_whistle",
+    "check_whistler",
+    "may_read_area_statistics",
+    "scoped_filters",
+    "statistics_area",
+    "visible_area",
+]
 
 COMMUNITY_CODE_LENGTH = 12
 
@@ -137,6 +155,52 @@ def statistics_area(user: User, *, departments: bool = False) -> str:
     if user.role == "department_staff":
         raise Forbidden("部门人员可以查看部门排名；区域统计和热点由街道、规划人员查看。", field="role")
     return visible_area(user)
+
+
+def may_read_area_statistics(user: User) -> bool:
+    return user.role != "department_staff"
+
+
+def acting_departments(user: User) -> frozenset[str]:
+    """The departments a department-staff user acts for (theirs and its units); none for other roles."""
+    if user.role != "department_staff":
+        return frozenset()
+    return user.departments or frozenset({user.department} - {None})  # type: ignore[arg-type]
+
+
+def scoped_filters(filters: CaseFilters, user: User | None) -> CaseFilters:
+    """Narrow case filters to what ``user`` may see (None: the system itself, e.g. the CLI)."""
+    if user is None:
+        return filters
+    if user.role == "department_staff":
+        return replace(filters, departments=tuple(sorted(user.departments or {user.department or ""})))
+    return replace(filters, visible_area=visible_area(user))
+
+
+def check_can_check_in(user: User, summoned: Iterable[str]) -> list[str]:
+    """Only a summoned department checks in (报到): the user's departments among ``summoned``."""
+    mine = sorted(set(summoned) & acting_departments(user))
+    if not mine:
+        raise Forbidden("只有被召集的部门可以报到。", field="role")
+    return mine
+
+
+def check_account(role: str, scope: str, department: str | None) -> None:
+    """What each role's account needs: grid workers and street leaders a scope, staff a department."""
+    if role not in ROLES:
+        raise InvalidInput(f"角色 {role!r} 无效，可选：{', '.join(ROLES)}。", field="role", code="bad_role")
+    if scope and not scope.isdigit():
+        raise InvalidInput("范围应为区划编码前缀（数字），如 110102003；留空表示全市。", field="scope",
+                           code="bad_scope")
+    if role in ("grid_worker", "street_leader") and not scope:
+        raise InvalidInput("网格员和街道负责人必须有范围（网格/社区或街道编码）。", field="scope", code="bad_scope")
+    if role == "department_staff" and not department:
+        raise InvalidInput("部门人员必须指定 --department。", field="department", code="missing")
+
+
+def check_can_read_metrics(user: User) -> None:
+    if user.role != "admin":
+        raise Forbidden("只有管理员可以查看 /metrics。", field="authorization")
 
 
 def family(department: str | None, units: Iterable[tuple[str, str | None]]) -> frozenset[str]:

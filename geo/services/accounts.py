@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from geo.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from geo.domain.passwords import hash_password, verify_password
-from geo.domain.permissions import User, family
-from geo.domain.workflow import ROLES
+from geo.domain.permissions import User, check_account, family
 from geo.store import accounts as store
 from geo.store import reference as reference_store
 
@@ -39,18 +38,9 @@ def create_user(session: Session, username: str, *, role: str, password: str, sc
                 department: str | None = None, display_name: str = "") -> User:
     if not _USERNAME.fullmatch(username):
         raise InvalidInput("用户名应为 2–64 位字母、数字或 _.@-。", field="username", code="bad_username")
-    if role not in ROLES:
-        raise InvalidInput(f"角色 {role!r} 无效，可选：{', '.join(ROLES)}。", field="role", code="bad_role")
-    if scope and not scope.isdigit():
-        raise InvalidInput("范围应为区划编码前缀（数字），如 110102003；留空表示全市。", field="scope",
-                           code="bad_scope")
-    if role in ("grid_worker", "street_leader") and not scope:
-        raise InvalidInput("网格员和街道负责人必须有范围（网格/社区或街道编码）。", field="scope", code="bad_scope")
-    if role == "department_staff":
-        if not department:
-            raise InvalidInput("部门人员必须指定 --department。", field="department", code="missing")
-        if department not in reference_store.department_codes(session):
-            raise InvalidInput(f"部门 {department} 不存在。", field="department", code="unknown_department")
+    check_account(role, scope, department)
+    if department is not None and department not in reference_store.department_codes(session):
+        raise InvalidInput(f"部门 {department} 不存在。", field="department", code="unknown_department")
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"密码至少 {MIN_PASSWORD} 位。", field="password", code="weak_password")
     try:

@@ -19,7 +19,7 @@ from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_frame
 from geo.domain.filters import CaseFilters
-from geo.domain.permissions import User, check_can_report, check_visible, visible_area
+from geo.domain.permissions import User, check_can_report, check_visible, scoped_filters
 from geo.domain.routing import assign
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
@@ -171,12 +171,8 @@ def get_case(session: Session, case_no: str, *, user: User | None = None, detail
 
 
 def scoped(filters: CaseFilters, user: User | None) -> CaseFilters:
-    """Narrow filters to what ``user`` may see (None: the system itself, e.g. the CLI)."""
-    if user is None:
-        return filters
-    if user.role == "department_staff":
-        return replace(filters, departments=tuple(sorted(user.departments or {user.department or ""})))
-    return replace(filters, visible_area=visible_area(user))
+    """Narrow filters to what ``user`` may see (the rule: permissions.scoped_filters)."""
+    return scoped_filters(filters, user)
 
 
 def list_cases(session: Session, filters: CaseFilters, *, limit: int = 100,

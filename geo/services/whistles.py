@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from geo.domain.coordinates import point_to_wgs84
-from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.domain.permissions import User, can_see, check_can_whistle, check_whistler
+from geo.domain.errors import Conflict, InvalidInput, NotFound
+from geo.domain.permissions import User, can_see, check_can_check_in, check_can_whistle, check_whistler
 from geo.store import events as event_store
 from geo.store import reference as reference_store
 from geo.store import whistles as store
@@ -83,9 +83,7 @@ def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: fl
     if whistle is None:
         raise NotFound(f"吹哨 {whistle_id} 不存在。", field="id", code="not_found")
     summoned = {s["department_code"] for s in store.summons_of(session, whistle_id)}
-    mine = sorted(summoned & (user.departments or {user.department}))
-    if user.role != "department_staff" or not mine:
-        raise Forbidden("只有被召集的部门可以报到。", field="role")
+    mine = check_can_check_in(user, summoned)
     if whistle["status"] != "open":
         raise Conflict("吹哨已结束，无需报到。", field="id", code="closed")
     point = point_to_wgs84(lon, lat, crs)

@@ -111,12 +111,12 @@ def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
     """Everything the case panel may offer this user now: lifecycle actions, whether they may whistle
     or add photos, and the open whistles at which one of their departments still has to check in."""
     case = _case(session, user, case_no)
-    mine = user.departments or {user.department}
+    mine = permissions.acting_departments(user)
     check_ins = [
         {"whistle_id": w["id"], "department": s["department_code"], "due_at": s["due_at"]}
         for w in whistle_store.whistles_of_case(session, case["id"]) if w["status"] == "open"
         for s in w["summons"] if s["department_code"] in mine and s["reported_at"] is None
-    ] if user.role == "department_staff" else []
+    ] if mine else []
     try:
         permissions.check_can_attach(user, case)
         photo = True

@@ -1,0 +1,99 @@
+"""``gridmap cases``: bulk import of 12345 tickets, rerouting to new grids, export."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from geo.domain.exports import FORMATS
+from geo.domain.filters import CaseFilters
+from geo.services import imports as import_service
+from geo.services.cases import export_cases
+from geo.services.reroute import outdated_count, reroute_cases
+from webmap.cli.context import Context, Group, main, pass_ctx
+
+#: More cases than this in one import: remind the user to fold them into the statistics.
+STATS_REMINDER_ROWS = 10_000
+
+
+@main.group(cls=Group)
+def cases() -> None:
+    """案件：批量导入 12345 工单、导出。"""
+
+
+@cases.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--crs", required=True, help="坐标系：wgs84、cgcs2000、gcj02（高德/腾讯）、bd09（百度）或 EPSG:n")
+@click.option("--source", required=True, help="来源名，如 12345；与工单编号一起保证不重复导入")
+@click.option("--id-field", help="工单编号列（默认识别 工单编号、编号 …）")
+@click.option("--lon-field", help="经度列")
+@click.option("--lat-field", help="纬度列")
+@click.option("--category-field", help="问题分类列（编码或名称）")
+@click.option("--description-field", help="诉求内容列")
+@click.option("--time-field", help="受理时间列（无时区的时间按 GRIDMAP_TIMEZONE）")
+@click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
+@click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
+@pass_ctx
+def cases_import(ctx: Context, path: Path, crs: str, source: str, encoding: str | None, rejects: Path | None,
+                 **fields: str | None) -> None:
+    """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）。"""
+    names = {k.removesuffix("_field"): v for k, v in fields.items()}
+    run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects)
+
+
+def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[str, str | None],
+               encoding: str | None, rejects: Path | None) -> None:
+    """Import a ticket file: one transaction to prepare, then one per batch of GRIDMAP_IMPORT_BATCH
+    rows (a killed import leaves whole batches only); also used by ``gridmap demo``."""
+    started = time.perf_counter()
+    with ctx.session() as session:
+        plan, summary = import_service.prepare_import(
+            session, path, source=source, crs=crs, fields=fields, encoding=encoding,
+            settings=ctx.case_settings(), batch_size=ctx.config["GRIDMAP_IMPORT_BATCH"])
+    with tqdm(total=len(plan.validated.good), desc="导入", unit="行", file=sys.stderr) as bar:
+        for batch in plan.batches():
+            with ctx.session() as session:
+                imported, skipped, refused = import_service.import_batch(session, plan, batch)
+            summary.add(imported, skipped, refused)
+            bar.update(len(batch))
+    summary.seconds = time.perf_counter() - started
+    if rejects is not None:
+        import pandas as pd
+
+        count = import_service.write_rejects(rejects, plan, pd.concat(summary.refused))
+        click.echo(f"被拒绝的 {count} 行已写入 {rejects}")
+    click.echo(summary.line())
+    if summary.imported > STATS_REMINDER_ROWS:
+        click.echo("提示：导入了大量案件。运行 gridmap stats refresh 把它们计入统计（可能要几分钟）；"
+                   "在此之前，统计页面会提示先运行它。")
+
+
+@cases.command("reroute")
+@click.option("--dry-run", is_flag=True, help="只统计会改变的案件，不写入")
+@pass_ctx
+def cases_reroute(ctx: Context, dry_run: bool) -> None:
+    """把按旧网格版本定位的案件改到当前网格（新边界加载后运行）：重新计算网格、社区、街道、区编码，
+    主责部门和时限不变；编码改变的案件各记一条 reroute 事件；不在任何新网格内的案件保留原编码。"""
+    with Session(ctx.engine) if dry_run else ctx.session() as session:  # a dry run is never committed
+        total = outdated_count(session)
+        with tqdm(total=total, desc="重新定位", unit="件", file=sys.stderr) as bar:
+            report = reroute_cases(session, dry_run=dry_run, progress=bar.update)
+    click.echo(("（试运行，未写入）" if dry_run else "") + report.line())
+
+
+@cases.command("export")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--status", multiple=True, help="只导出这些状态（可多次给出）")
+@click.option("--source", help="只导出这个来源")
+@pass_ctx
+def cases_export(ctx: Context, output: Path, fmt: str, status: tuple[str, ...], source: str | None) -> None:
+    """导出案件（WGS84）：id, external_id, source, category, status, lon, lat, 各级编码, 主责部门, 时间。"""
+    with ctx.session() as session:
+        count = export_cases(session, output, fmt, filters=CaseFilters(statuses=status, source=source))
+    click.echo(f"已导出 {count} 个案件到 {output}")

@@ -1,0 +1,71 @@
+"""The CLI's composition root: settings, the lazily made engine, one transaction per command, and
+the ``main`` group that turns domain errors into a message and exit status 1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from geo.domain.errors import GridmapError
+from geo.services.boundaries import BoundarySettings
+from geo.services.cases import CaseSettings
+from geo.store.db import make_engine
+from webmap.config import boundary_settings, case_settings, load_config
+
+__all__ = ["Context", "Group", "main", "pass_ctx"]
+
+
+class Context:
+    def __init__(self) -> None:
+        self.config = load_config()
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.config["DATABASE_URL"], pool_size=1,
+                                       timezone=self.config["GRIDMAP_TIMEZONE"])
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block succeeds, rolled back when it raises."""
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    def boundary_settings(self) -> BoundarySettings:
+        return boundary_settings(self.config)
+
+    def case_settings(self) -> CaseSettings:
+        return case_settings(self.config)
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail(exc: GridmapError) -> None:
+    where = f"（{exc.field}）" if exc.field else ""
+    click.secho(f"错误 [{exc.code}]{where}：{exc.message}", fg="red", err=True)
+    click.echo("数据库没有任何改动。", err=True)
+    sys.exit(1)
+
+
+class Group(click.Group):
+    """Turns domain errors into a clear message and exit status 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GridmapError as exc:
+            _fail(exc)
+
+
+@click.group(cls=Group)
+def main() -> None:
+    """gridmap：网格化管理地图的命令行。"""
