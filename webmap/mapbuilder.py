@@ -1,4 +1,5 @@
-"""Build the folium (Leaflet) map page: base tiles from settings, boundary layers, controls.
+"""Build the folium (Leaflet) map: base tiles from settings, empty boundary and case layers, the
+layer control. The page's modules (static/js/main.js) find them by the names in the options JSON.
 
 Every script and style sheet is served by the app (``/static/vendor``): folium's default CDN
 links are replaced on each instance, never on the shared class lists (PITFALLS.md).
@@ -7,16 +8,12 @@ links are replaced on each instance, never on the shared class lists (PITFALLS.m
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import folium
-from branca.element import MacroElement
-from folium.elements import JSCSSMixin
-from jinja2 import Template
 
-from geo.domain.workflow import STATES
-
-__all__ = ["BASEMAPS", "LEVEL_LAYERS", "build_map"]
+__all__ = ["BASEMAPS", "LEVEL_LAYERS", "BuiltMap", "build_map", "render_parts"]
 
 AssetUrl = Callable[[str], str]
 
@@ -28,13 +25,6 @@ LEVEL_LAYERS = (
     ("grid", "网格", True, 15),
 )
 BASEMAPS = ("none", "osm", "tianditu")
-#: Marker colour by case status; the legend pairs each with the status's Chinese name.
-_COLOURS = {
-    "received": "#9e9e9e", "dispatched": "#1e88e5", "signed": "#3949ab", "responded": "#5e35b1",
-    "in_progress": "#fb8c00", "returned": "#6d4c41", "suspended": "#546e7a", "resolved": "#43a047",
-    "checked": "#2e7d32", "closed": "#1b5e20", "void": "#bdbdbd",
-}
-STATUS_COLOURS = {status: [_COLOURS[status], name] for status, name in STATES.items()}
 BEIJING = (39.9042, 116.4074)
 MAX_ZOOM = 19
 
@@ -44,41 +34,20 @@ _TIANDITU = (
 )
 
 
-class GridmapLayers(JSCSSMixin, MacroElement):
-    """Hands the map and its (empty) boundary groups to static/gridmap.js, which fills them."""
+@dataclass(frozen=True)
+class BuiltMap:
+    """The folium map, and what static/js/main.js needs to find its parts and fill them."""
 
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-        gridmap.init({{ this._parent.get_name() }}, {{ this.options|tojson }}, {
-        {%- for level, group in this.groups.items() %}
-            {{ level|tojson }}: {{ group.get_name() }},
-        {%- endfor %}
-        }, {{ this.cases.get_name() }});
-        {% endmacro %}"""
-    )
-
-    def __init__(self, groups: dict[str, folium.FeatureGroup], cases: folium.FeatureGroup, options: dict[str, Any],
-                 asset_url: AssetUrl):
-        super().__init__()
-        self._name = "GridmapLayers"
-        self.groups = groups
-        self.cases = cases
-        self.options = options
-        self.default_js = [("gridmap_js", asset_url("gridmap.js"))]
-        self.default_css = [("gridmap_css", asset_url("gridmap.css"))]
+    map: folium.Map
+    #: folium's JavaScript variable names: the map, each boundary group by level, the case group.
+    names: dict[str, Any]
+    #: Per level: its layer name and the zoom from which it loads.
+    layers: dict[str, Any]
 
 
-def build_map(
-    *,
-    extent: tuple[float, float, float, float] | None,
-    basemap: str,
-    tianditu_key: str,
-    asset_url: AssetUrl,
-    api_base: str,
-    cases_api: str,
-    user: dict[str, Any] | None = None,
-) -> folium.Map:
-    """The map: no external request unless the configured base tiles need one."""
+def build_map(*, basemap: str, tianditu_key: str, asset_url: AssetUrl) -> BuiltMap:
+    """The map with empty boundary and case groups that the page's modules fill from the API;
+    no external request unless the configured base tiles need one."""
     m = folium.Map(location=BEIJING, zoom_start=12, tiles=None, max_zoom=MAX_ZOOM,
                    control_scale=False)
     m.default_js = [("leaflet", asset_url("vendor/leaflet/leaflet.js"))]
@@ -91,17 +60,11 @@ def build_map(
     cases = folium.FeatureGroup(name="案件", show=True)
     cases.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    options = {
-        "api": api_base,
-        "minZoom": {level: zoom for level, _, _, zoom in LEVEL_LAYERS},
-        "labels": {level: label for level, label, _, _ in LEVEL_LAYERS},
-        "extent": list(extent) if extent else None,
-        "casesApi": cases_api,
-        "statuses": STATUS_COLOURS,
-        "user": user or {},
-    }
-    GridmapLayers(groups, cases, options, asset_url).add_to(m)
-    return m
+    names = {"map": m.get_name(), "layers": {level: g.get_name() for level, g in groups.items()},
+             "cases": cases.get_name()}
+    layers = {"minZoom": {level: zoom for level, _, _, zoom in LEVEL_LAYERS},
+              "labels": {level: label for level, label, _, _ in LEVEL_LAYERS}}
+    return BuiltMap(m, names, layers)
 
 
 def _add_basemap(m: folium.Map, basemap: str, tianditu_key: str) -> None:

@@ -3,26 +3,34 @@ the files they open in Excel and QGIS (CSV, XLSX, GeoJSON, GeoPackage with bound
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo.domain import stats
-from geo.domain.errors import InvalidInput
+from geo.domain import geojson, stats
+from geo.domain.errors import InvalidInput, NotFound, Unavailable
 from geo.domain.exports import TABLE_FORMATS, write_table
+from geo.domain.permissions import User, statistics_area
+from geo.services import boundaries as boundary_service
 from geo.services import stats as stats_service
 from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store
 
-__all__ = ["DEPARTMENTS", "STATS_LEVELS", "export_measures", "measures_table"]
+__all__ = ["DEPARTMENTS", "FORMATS", "STATS_LEVELS", "MeasuresFile", "MeasuresQuery", "MeasuresTable", "Reading",
+           "export_measures", "measures", "measures_table", "trend", "weights"]
 
 DEPARTMENTS = "departments"
 #: What a statistics table can be about: a boundary level, or the departments.
 STATS_LEVELS = (*stats.LEVELS, DEPARTMENTS)
+#: What a measures request can answer with: the page's JSON or a file.
+FORMATS = ("json", *TABLE_FORMATS)
 #: Rates show as percentages in XLSX.
 PERCENT = tuple(rate for rate, _, _ in stats.RATES)
 
@@ -67,3 +75,108 @@ def export_measures(session: Session, level: str, fmt: str, path: str | Path, *,
     geometry = _shapes(session, level, frame["code"]) if fmt in ("geojson", "gpkg") else None
     return write_table(frame, path, fmt, headers=stats_service.headers(session, frame), percent=PERCENT,
                        geometry=geometry, layer=f"{level}_stats")
+
+
+# --- requests from the web: who may read what, whether to fold first, which file --------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How statistics may be read: ``read_only`` on a replica (never fold there: `gridmap stats
+    refresh` does it on the primary), and the largest backlog a request may fold itself."""
+
+    read_only: bool = False
+    max_backlog: int = 100_000
+
+
+@dataclass(frozen=True)
+class MeasuresQuery:
+    level: str
+    fmt: str = "json"
+    date_from: date | None = None
+    date_to: date | None = None
+    weights: stats.Weights = field(default_factory=stats.Weights)
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeasuresTable:
+    level: str
+    columns: list[str]
+    headers: dict[str, str]
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MeasuresFile:
+    name: str
+    data: bytes
+
+
+def weights(base: stats.Weights, given: Mapping[str, float]) -> stats.Weights:
+    """The configured weights with a request's overrides (``response``, ``resolution``, ``satisfaction``)."""
+    if not given:
+        return base
+    try:
+        return stats.Weights(**{"response": base.response, "resolution": base.resolution,
+                                "satisfaction": base.satisfaction, **given})
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"权重无效：{exc}", field="w_response", code="bad_weights") from exc
+
+
+def _may_catch_up(session: Session, reading: Reading) -> bool:
+    """Whether this request folds new events into the facts first: never on a replica, and never a
+    backlog so large that the request would take minutes (after a bulk import) — then 503 naming
+    the command that fixes it."""
+    if reading.read_only:
+        return False
+    pending = stats_service.facts_backlog(session)
+    if pending > reading.max_backlog:
+        raise Unavailable(f"有 {pending} 条新的案件事件还没计入统计（多于 {reading.max_backlog}，如刚批量导入）。"
+                          "请管理员运行 gridmap stats refresh，完成后再查看统计。", field="facts", code="stats_backlog")
+    return True
+
+
+def _range_name(date_from: date | None, date_to: date | None) -> str:
+    return "_".join(d.isoformat() if d else "all" for d in (date_from, date_to))
+
+
+def measures(session: Session, user: User, query: MeasuresQuery, reading: Reading) -> MeasuresTable | MeasuresFile:
+    """The measures a user may read, as the page's table or as a file (csv, xlsx, geojson, gpkg)."""
+    if query.level not in STATS_LEVELS or query.fmt not in FORMATS:
+        raise NotFound(f"没有 {query.level}.{query.fmt}：层级可选 {', '.join(STATS_LEVELS)}，"
+                       f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
+    catch_up = _may_catch_up(session, reading)
+    scope = statistics_area(user, departments=query.level == DEPARTMENTS)
+    if query.fmt != "json":
+        with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
+            path = Path(folder) / f"gridmap-{query.level}-{_range_name(query.date_from, query.date_to)}.{query.fmt}"
+            export_measures(session, query.level, query.fmt, path, date_from=query.date_from,
+                            date_to=query.date_to, scope=scope, weights=query.weights, catch_up=catch_up)
+            return MeasuresFile(path.name, path.read_bytes())
+    frame = measures_table(session, query.level, date_from=query.date_from, date_to=query.date_to, scope=scope,
+                           weights=query.weights, catch_up=catch_up)
+    unknown = [c for c in query.fields if c not in frame.columns]
+    if unknown:
+        raise InvalidInput(f"没有这些列：{', '.join(unknown)}。", field="fields", code="bad_fields")
+    columns = list(query.fields) or list(frame.columns)
+    if query.fields and "code" not in query.fields:
+        columns = ["code", *columns]
+    return MeasuresTable(query.level, columns, stats_service.headers(session, frame[columns]),
+                         geojson.records(frame, columns))
+
+
+def trend(session: Session, user: User, level: str, code: str | None, months: int, *, weights: stats.Weights,
+          reading: Reading) -> dict[str, Any]:
+    """The monthly trend of one boundary (or department), or of the user's whole area."""
+    area = statistics_area(user, departments=level == DEPARTMENTS)
+    if code is None and area:  # a scoped user's whole area: the boundary their scope names
+        area_level = boundary_service.level_of(session, area)
+        if area_level is None:
+            raise InvalidInput(f"您的范围 {area} 不是当前任何边界的编码。", field="code", code="bad_code")
+        level, code = area_level, area
+    if code is not None and not code.startswith(area):
+        raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
+    frame = stats_service.monthly_trend(session, level, code, months, weights=weights,
+                                        catch_up=_may_catch_up(session, reading))
+    return {"level": level, "code": code, "rows": geojson.records(frame)}

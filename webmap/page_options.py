@@ -1,0 +1,112 @@
+"""The options JSON the pages carry (``<script type="application/json" id="gm-options">``).
+
+Every label, limit and vocabulary the browser modules (``static/js/``) show comes from here, and
+here only derives it from its one home: settings (``webmap.config``), the status vocabulary
+(``geo.domain.statuses``), the workflow's actions and roles, the boundary levels, the measures.
+The JavaScript holds none of them typed in (tests/test_front_end.py checks).
+
+>>> [value for value, _ in status_filters()]
+['received,returned', 'dispatched,signed,responded,in_progress,suspended', 'resolved,checked', 'closed']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from geo.domain.boundaries import LEVEL_NAMES
+from geo.domain.cases import DESCRIPTION_MAX
+from geo.domain.deadlines import URGENCY_NAMES
+from geo.domain.errors import Forbidden
+from geo.domain.hotspots import CLASSES
+from geo.domain.permissions import User, check_can_report, statistics_area
+from geo.domain.stats import COLUMNS, LEVELS, RATES
+from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
+from geo.domain.workflow import ACTIONS, ROLE_NAMES
+from geo.services.whistles import REASONS
+
+__all__ = ["STATUS_COLOURS", "map_options", "stats_options", "status_filters"]
+
+#: Marker colour by case status; the legend pairs each with the status's Chinese name.
+STATUS_COLOURS = {
+    "received": "#9e9e9e", "dispatched": "#1e88e5", "signed": "#3949ab", "responded": "#5e35b1",
+    "in_progress": "#fb8c00", "returned": "#6d4c41", "suspended": "#546e7a", "resolved": "#43a047",
+    "checked": "#2e7d32", "closed": "#1b5e20", "void": "#bdbdbd",
+}
+#: Timeline words for the events that are not workflow actions.
+OTHER_EVENTS = {"receive": "受理", "whistle": "吹哨", "check_in": "报到", "photo": "上传照片"}
+#: The levels a thematic choropleth can colour, finest last.
+THEME_LEVELS = ("street", "community", "grid")
+#: The measures a thematic choropleth can show, in the order offered.
+THEME_MEASURES = ("cases_total", "response_rate", "resolution_rate", "satisfaction_rate", "score", "on_time_rate",
+                  "overdue", "repeat_cases")
+#: The rates the statistics page's trend chart draws.
+TREND_SERIES = ("response_rate", "resolution_rate", "satisfaction_rate")
+_RATE_NAMES = {rate for rate, _, _ in RATES} | {"score"}
+
+
+def status_filters() -> list[tuple[str, str]]:
+    """The map's status filter as (comma-joined statuses, Chinese name): where a case waits."""
+    to_dispatch = ACTIONS["dispatch"].from_states
+    to_close = tuple(s for s in FINISHED if s not in TERMINAL)
+    in_work = tuple(s for s in OPEN if s not in to_dispatch + to_close)
+    groups = (("待派遣", to_dispatch), (label("in_progress"), in_work), ("待结案", to_close),
+              (label("closed"), GROUPS["closed"]))
+    return [(",".join(codes), name) for name, codes in groups]
+
+
+def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str, str]],
+                folium: dict[str, Any], layers: dict[str, Any], urls: dict[str, str],
+                extent: tuple[float, float, float, float] | None) -> dict[str, Any]:
+    """What static/js/main.js needs: folium's variable names, the API, the vocabulary, the limits."""
+    return {
+        "folium": folium,
+        "api": urls["boundaries"],
+        "casesApi": urls["cases"],
+        "extent": list(extent) if extent else None,
+        **layers,
+        "levelNames": LEVEL_NAMES,
+        "statuses": {code: [STATUS_COLOURS[code], name] for code, name in STATES.items()},
+        "legendStatuses": list(LEGEND),
+        "statusFilters": status_filters(),
+        "events": {name: action.label for name, action in ACTIONS.items()} | OTHER_EVENTS,
+        "urgencies": list(URGENCY_NAMES.items()),
+        "whistleReasons": list(REASONS),
+        "roles": ROLE_NAMES,
+        "themeLevels": [[level, LEVEL_NAMES[level]] for level in THEME_LEVELS],
+        "measures": [[m, COLUMNS[m], m in _RATE_NAMES] for m in THEME_MEASURES],
+        "hotspotClasses": [[name, text] for name, _, text in CLASSES],
+        "limits": _limits(config),
+        "user": {"role": user.role, "scope": user.scope, "department": user.department, "streets": streets,
+                 "mayReport": _allowed(lambda: check_can_report(user, user.scope)),
+                 "mayReadAreas": _allowed(lambda: statistics_area(user))},
+    }
+
+
+def stats_options() -> dict[str, Any]:
+    """What static/js/stats.js needs: each rate's numerator and denominator, the trend's series."""
+    return {
+        "rates": {rate: [numerator, denominator] for rate, numerator, denominator in RATES},
+        "percent": sorted(_RATE_NAMES),
+        "trendLevels": list(LEVELS),
+        "trendSeries": [[rate, COLUMNS[rate]] for rate in TREND_SERIES],
+        "casesLabel": COLUMNS["cases_total"],
+    }
+
+
+def _limits(config: Mapping[str, Any]) -> dict[str, float]:
+    return {
+        "checkInRadiusM": float(config["GRIDMAP_CHECKIN_MAX_M"]),
+        "photoMaxMB": float(config["GRIDMAP_PHOTO_MAX_MB"]),
+        "photosPerCase": int(config["GRIDMAP_PHOTOS_PER_CASE"]),
+        "descriptionMax": DESCRIPTION_MAX,
+    }
+
+
+def _allowed(check: Callable[[], object]) -> bool:
+    """Whether a permission check passes (the rule stays in geo.domain.permissions)."""
+    try:
+        check()
+    except Forbidden:
+        return False
+    return True

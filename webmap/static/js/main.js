@@ -1,0 +1,55 @@
+/* The map page's entry point: reads the options JSON, finds folium's map and empty groups, and
+ * wires the modules (each has one job) together. Loaded as <script type="module">, so it runs
+ * after folium's inline script has made the map. */
+
+import { readOptions } from './options.js';
+import { foliumParts, setUpMap } from './map.js';
+import { createHint } from './hint.js';
+import { createLegend } from './legend.js';
+import { createBoundaryLayers } from './layers.js';
+import { createCaseLayer } from './cases.js';
+import { createPanel } from './panel.js';
+import { createReportButton } from './report.js';
+import { createLocateButton } from './locate.js';
+import { createThematic } from './thematic.js';
+import { foldable } from './fold.js';
+import { initFilters } from './filters.js';
+import { initSearch } from './search.js';
+
+const options = readOptions();
+const { map, groups, cases: casesGroup } = foliumParts(options.folium);
+setUpMap(map, options);
+const hint = createHint(map);
+createLegend(map, options);
+const locateHint = hint.source('locate');
+const themeHint = hint.source('theme');
+const caseHint = hint.source('cases');
+
+let cases = null;
+const reloadCases = () => { if (cases) { cases.reload(); } };
+const panel = createPanel(options, reloadCases);
+if (options.user.mayReport) {
+  createReportButton(map, panel, options, reloadCases);
+}
+createLocateButton(map, locateHint);
+foldable(document.querySelector('.gm-legend'), '图例');
+foldable(document.querySelector('.leaflet-control-layers'), '图层');
+const theme = createThematic(map, options, themeHint);
+foldable(document.querySelector('.gm-theme'), '专题');
+cases = casesGroup ? createCaseLayer(map, casesGroup, options, caseHint, panel) : null;
+const boundaries = createBoundaryLayers(map, groups, options, hint);
+
+function refresh() {
+  boundaries.refresh();
+  if (cases) { cases.load(); }
+  hint.refresh();
+}
+
+map.on('moveend overlayadd overlayremove', refresh);
+initSearch(map, options);
+initFilters(options, () => { reloadCases(); theme.reload(); });
+refresh();
+// For people's tools and the browser tests.
+window.gridmapMap = map;
+window.gridmapPanel = panel;
+window.gridmapCases = cases;
