@@ -36,9 +36,17 @@ def test_working_days_skip_holidays_and_count_make_up_days():
     assert add_limit(T0, 2 * DAY, "working", calendar) == T0 + timedelta(days=4)
 
 
-def test_start_on_a_day_off_counts_from_the_next_workday():
+def test_a_start_on_a_day_off_counts_the_next_workday_as_the_first():
+    """DOMAIN: N working days end on the Nth working day after the start's local date."""
     saturday = T0 + DAY
-    assert add_limit(saturday, DAY, "working", Calendar()) == T0 + timedelta(days=4)  # Mon 09:00 + 1 → Tue
+    assert add_limit(saturday, DAY, "working", Calendar()) == T0 + timedelta(days=3)  # Sat 09:00 + 1 → Mon
+
+
+def test_the_domain_example():
+    """Received Friday 2026-11-27 01:00, Monday 11-30 a holiday, 7 working days → Wed 12-09 01:00."""
+    schedule = Schedule(Calendar(holidays=frozenset({date(2026, 11, 30)})), BEIJING)
+    received = datetime(2026, 11, 27, 1, 0, tzinfo=BEIJING)
+    assert schedule.add(received, 7 * DAY, "working") == datetime(2026, 12, 9, 1, 0, tzinfo=BEIJING)
 
 
 def test_category_limit_and_clock_override_the_default():

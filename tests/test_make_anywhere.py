@@ -96,7 +96,7 @@ def test_make_run_serves_the_map_from_a_0700_folder(tmp_path: Path) -> None:
         assert "登录" in page
         assert str(clone) in subprocess.run(
             [clone / ".venv/bin/python", "-c", "import webmap; print(webmap.__file__)"],
-            check=True, capture_output=True, text=True).stdout, "the clone must serve its own code"
+            check=True, capture_output=True, text=True, cwd="/").stdout, "the clone must serve its own code"
         link = clone / "var/pg"
         assert link.is_symlink(), "the cluster must live outside a folder postgres cannot enter"
         data = Path(os.readlink(link))

@@ -17,9 +17,10 @@ import, dispatch, reopen and extension all use.
 >>> friday = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 >>> add_limit(friday, 1 * DAY, "working", Calendar())
 datetime.datetime(2026, 11, 30, 9, 0, tzinfo=datetime.timezone.utc)
+>>> from zoneinfo import ZoneInfo
 >>> beijing = Schedule(Calendar(), ZoneInfo("Asia/Shanghai"))
->>> beijing.add(datetime(2026, 11, 27, 19, 0, tzinfo=timezone.utc), 1 * DAY, "working").isoformat()
-'2026-12-01T03:00:00+08:00'
+>>> beijing.add(datetime(2026, 11, 27, 19, 0, tzinfo=timezone.utc), 1 * DAY, "working").isoformat()  # Sat 03:00 local
+'2026-11-30T03:00:00+08:00'
 """
 
 from __future__ import annotations
@@ -96,15 +97,14 @@ def check_urgency(urgency: str, *, field: str = "urgency") -> str:
 def add_limit(start: datetime, limit: timedelta, clock: str, calendar: Calendar) -> datetime:
     """``start`` plus ``limit`` on a natural clock, or counting only workdays on a working clock.
 
-    On the working clock whole days are counted on workdays and the time of day is kept; a
-    start on a day off counts from the next workday's same time. Hours below a day run on.
+    On the working clock N whole days end at the same time of day on the Nth workday after the
+    start's date (the start's own date never counts, workday or not: Saturday + 1 is Monday).
+    Hours below a day run on.
     """
     if clock == "natural" or limit < DAY:
         return start + limit
     days, rest = divmod(limit, DAY)
     current = start
-    while not calendar.is_workday(current.date()):
-        current += DAY
     remaining = int(days)
     while remaining > 0:
         current += DAY
