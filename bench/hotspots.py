@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 from _common import log
 
-from geo.domain import hotspots
+from geo.domain import getis_ord, hotspots
 
 GOAL_WARM_SECONDS = 2.0
 
@@ -81,22 +81,22 @@ def gistar_figures(args: argparse.Namespace, results: dict[str, Any]) -> None:
     planted = np.argsort(shapely.distance(shapely.centroid(grids), centre))[:30]
     counts[planted] = rng.poisson(9.0, len(planted))
 
-    cold_weights, weights = timed(hotspots.queen_contiguity, grids)
-    cache = hotspots.ContiguityCache()
-    miss, _ = timed(cache.get, ("db", 1), lambda: hotspots.queen_contiguity(grids))
-    hit, _ = timed(cache.get, ("db", 1), lambda: hotspots.queen_contiguity(grids))
+    cold_weights, weights = timed(getis_ord.queen_contiguity, grids)
+    cache = getis_ord.ContiguityCache()
+    miss, _ = timed(cache.get, ("db", 1), lambda: getis_ord.queen_contiguity(grids))
+    hit, _ = timed(cache.get, ("db", 1), lambda: getis_ord.queen_contiguity(grids))
     card = weights.cardinality
     log(f"    queen weights cold {cold_weights:.3f} s ({len(weights.focal) // 2} pairs, neighbours "
         f"min {card.min()} / mean {card.mean():.1f} / max {card.max()}); "
         f"cache miss {miss:.3f} s, hit {hit * 1e6:.0f} µs")
 
-    cold, first = timed(hotspots.gistar, counts, weights, permutations=args.permutations, seed=1)
+    cold, first = timed(getis_ord.gistar, counts, weights, permutations=args.permutations, seed=1)
     log(f"    gistar first call in the process (numba JIT + run): {cold:.1f} s")
-    runs = [timed(hotspots.gistar, counts, weights, permutations=args.permutations, seed=s)[0]
+    runs = [timed(getis_ord.gistar, counts, weights, permutations=args.permutations, seed=s)[0]
             for s in range(args.repeat)]
     warm = statistics.median(runs)
     esda_runs = [timed(_esda_only, counts, weights, args.permutations)[0] for _ in range(args.repeat)]
-    exact_runs = [timed(hotspots._conditional_p, counts, weights)[0] for _ in range(args.repeat)]
+    exact_runs = [timed(getis_ord._conditional_p, counts, weights)[0] for _ in range(args.repeat)]
     log(f"    gistar warm, {args.permutations} permutations: median {warm:.3f} s "
         f"(runs {', '.join(f'{r:.2f}' for r in runs)}); of which esda G_Local {statistics.median(esda_runs):.3f} s, "
         f"exact p {statistics.median(exact_runs) * 1000:.1f} ms")
@@ -104,8 +104,8 @@ def gistar_figures(args: argparse.Namespace, results: dict[str, Any]) -> None:
     in_cluster = first["bin"].to_numpy()[planted]
     outside = np.ones(len(grids), dtype=bool)
     outside[planted] = False
-    for kind in hotspots.PVALUE_KINDS:
-        result = first if kind == "exact" else hotspots.gistar(counts, weights, seed=1, pvalue=kind)
+    for kind in getis_ord.PVALUE_KINDS:
+        result = first if kind == "exact" else getis_ord.gistar(counts, weights, seed=1, pvalue=kind)
         bins = result["bin"].to_numpy()
         log(f"    p={kind:<11} hot in the planted 30: {int((bins[planted] > 0).sum()):2d}; "
             f"significant elsewhere: {int((bins[outside] != 0).sum())}")
@@ -116,10 +116,10 @@ def gistar_figures(args: argparse.Namespace, results: dict[str, Any]) -> None:
                          "planted_hot": int((in_cluster > 0).sum())}
 
 
-def _esda_only(counts: np.ndarray, weights: hotspots.Contiguity, permutations: int) -> None:
+def _esda_only(counts: np.ndarray, weights: getis_ord.Contiguity, permutations: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hotspots._g_local_star(counts, weights, permutations, 1)
+        getis_ord._g_local_star(counts, weights, permutations, 1)
 
 
 def points_figures(args: argparse.Namespace, results: dict[str, Any]) -> None:

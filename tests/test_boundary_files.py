@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.domain.boundaries import ParentLayer, assign_parents, prepare_layer, read_boundary_file
+from geo.domain.boundaries import ParentLayer, assign_parents, prepare_layer
+from geo.domain.boundary_files import read_boundary_file
 from geo.domain.errors import BoundaryFileError, InvalidInput
 from tests import geometries as g
 

@@ -13,7 +13,7 @@ import shapely
 from scipy import stats
 from sqlalchemy.orm import Session
 
-from geo.domain import hotspots
+from geo.domain import getis_ord, hotspots
 from geo.domain.errors import InvalidInput
 from geo.services import hotspots as service
 from geo.services.cases import NewCase, create_case
@@ -25,7 +25,7 @@ BLOCK = [(r, c) for r in range(8, 11) for c in range(8, 11)]  # a 3×3 block in 
 @pytest.fixture(scope="session")
 def warm() -> None:
     """Compile esda's kernels once for the whole session (≈ 16 s)."""
-    hotspots.warm_gistar()
+    getis_ord.warm_gistar()
 
 
 def lattice(side: int = SIDE) -> list[shapely.Polygon]:
@@ -39,7 +39,7 @@ def far_from_block(r: int, c: int) -> bool:
 
 
 def run_gistar(counts: np.ndarray, seed: int = 7) -> pd.DataFrame:
-    return hotspots.gistar(counts, hotspots.queen_contiguity(lattice()), permutations=999, seed=seed)
+    return getis_ord.gistar(counts, getis_ord.queen_contiguity(lattice()), permutations=999, seed=seed)
 
 
 # --- Gi* ------------------------------------------------------------------------------------------
@@ -82,13 +82,13 @@ def test_gistar_ties_in_sparse_counts_are_not_cold_spots(warm):
     assert (result["bin"] == 0).all()
 
 
-@pytest.mark.parametrize("pvalue", hotspots.PVALUE_KINDS)
+@pytest.mark.parametrize("pvalue", getis_ord.PVALUE_KINDS)
 def test_gistar_islands_are_not_significant(warm, pvalue):
     polygons = [*lattice(), shapely.box(100, 100, 101, 101)]
     counts = np.full(len(polygons), 1.0)
     counts[-1] = 60  # z ≈ 15 on its own: only the island rule keeps it out
     counts[[r * SIDE + c for r, c in BLOCK]] = 20
-    result = hotspots.gistar(counts, hotspots.queen_contiguity(polygons), seed=3, pvalue=pvalue)
+    result = getis_ord.gistar(counts, getis_ord.queen_contiguity(polygons), seed=3, pvalue=pvalue)
     island = result.iloc[-1]
     assert island["z"] > 10
     assert island["neighbours"] == 0 and island["bin"] == 0 and island["p"] == 1.0
@@ -101,7 +101,7 @@ def test_gistar_exact_p_by_hand(warm):
     An end square's one neighbour holds 1: P(≥ 1) = 1/3, two-sided 2/3, high side.
     The middle square's two neighbours hold 0: P(≤ 0) = (2/3)² = 4/9, two-sided 8/9, low side."""
     row = [shapely.box(x, 0, x + 1, 1) for x in range(3)]
-    result = hotspots.gistar([0, 1, 0], hotspots.queen_contiguity(row), permutations=99, seed=1)
+    result = getis_ord.gistar([0, 1, 0], getis_ord.queen_contiguity(row), permutations=99, seed=1)
     assert result["p"].tolist() == pytest.approx([2 / 3, 8 / 9, 2 / 3])
     assert result["p_fdr"].tolist() == pytest.approx([8 / 9] * 3)
 
@@ -110,7 +110,7 @@ def test_permutation_p_has_a_floor_the_exact_p_has_not(warm):
     counts = np.full(SIDE * SIDE, 2.0)
     counts[[r * SIDE + c for r, c in BLOCK]] = 20
     exact = run_gistar(counts)
-    permuted = hotspots.gistar(counts, hotspots.queen_contiguity(lattice()), seed=7, pvalue="permutation")
+    permuted = getis_ord.gistar(counts, getis_ord.queen_contiguity(lattice()), seed=7, pvalue="permutation")
     centre = 9 * SIDE + 9
     assert permuted["p"].min() == pytest.approx(2 / 1000)
     assert exact["p"].iloc[centre] < 1e-6
@@ -124,7 +124,7 @@ def test_gistar_same_seed_same_answer(warm):
 
 
 def test_gistar_without_variation_is_all_not_significant():
-    result = hotspots.gistar(np.full(9, 4.0), hotspots.queen_contiguity(lattice(3)))
+    result = getis_ord.gistar(np.full(9, 4.0), getis_ord.queen_contiguity(lattice(3)))
     assert result["label"].tolist() == ["不显著"] * 9
     assert result["neighbours"].tolist() == [3, 5, 3, 5, 8, 5, 3, 5, 3]
 
@@ -142,29 +142,29 @@ def test_cold_spot_is_found(warm):
 
 def test_benjamini_hochberg_by_hand():
     # sorted 0.01, 0.03, 0.04, 0.5 → ×4/rank: 0.04, 0.06, 0.0533, 0.5 → running min from the top
-    adjusted = hotspots.benjamini_hochberg([0.01, 0.04, 0.03, 0.5])
+    adjusted = getis_ord.benjamini_hochberg([0.01, 0.04, 0.03, 0.5])
     assert adjusted == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
 
 
 def test_benjamini_hochberg_agrees_with_scipy():
     p = np.random.default_rng(0).uniform(0, 0.2, 300)
-    assert hotspots.benjamini_hochberg(p) == pytest.approx(stats.false_discovery_control(p, method="bh"))
+    assert getis_ord.benjamini_hochberg(p) == pytest.approx(stats.false_discovery_control(p, method="bh"))
 
 
 def test_queen_contiguity_counts_corners_and_tolerates_hairline_gaps():
     grid = lattice(3)
-    assert hotspots.queen_contiguity(grid).cardinality.tolist() == [3, 5, 3, 5, 8, 5, 3, 5, 3]
+    assert getis_ord.queen_contiguity(grid).cardinality.tolist() == [3, 5, 3, 5, 8, 5, 3, 5, 3]
     hairline = [shapely.box(0, 0, 1, 1), shapely.box(1 + 1e-9, 0, 2, 1), shapely.box(2.001, 0, 3, 1)]
-    assert hotspots.queen_contiguity(hairline).cardinality.tolist() == [1, 1, 0]
+    assert getis_ord.queen_contiguity(hairline).cardinality.tolist() == [1, 1, 0]
 
 
 def test_contiguity_cache_builds_once_per_key():
-    cache = hotspots.ContiguityCache(maxsize=1)
+    cache = getis_ord.ContiguityCache(maxsize=1)
     built = []
 
     def build():
         built.append(1)
-        return hotspots.queen_contiguity(lattice(2))
+        return getis_ord.queen_contiguity(lattice(2))
 
     assert cache.get("v1", build)[1] is False
     assert cache.get("v1", build)[1] is True
@@ -357,16 +357,16 @@ def test_recurring_through_postgis(with_cases):
 
 
 def test_gistar_through_postgis_caches_the_weights(with_cases, warm):
-    hotspots.CONTIGUITY_CACHE.clear()
+    getis_ord.CONTIGUITY_CACHE.clear()
     out = service.gistar(with_cases, *NOVEMBER, seed=1).set_index("code")
     assert len(out) == 8 and out.loc[A, "count"] == 3
     # 4 × 2 grids: the four corner grids touch 3 others, the middle ones 5.
     corners = {"110101001001001", "110101001002001", "110101002001002", "110101002002002"}
     assert out["neighbours"].to_dict() == {code: 3 if code in corners else 5 for code in out.index}
-    assert set(out["label"]) <= {label for _, _, label in hotspots.CLASSES}
-    assert len(hotspots.CONTIGUITY_CACHE._items) == 1
+    assert set(out["label"]) <= {label for _, _, label in getis_ord.CLASSES}
+    assert len(getis_ord.CONTIGUITY_CACHE._items) == 1
     service.gistar(with_cases, *NOVEMBER, seed=1)
-    assert len(hotspots.CONTIGUITY_CACHE._items) == 1
+    assert len(getis_ord.CONTIGUITY_CACHE._items) == 1
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [

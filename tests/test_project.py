@@ -51,3 +51,13 @@ def test_geo_is_three_layer_folders_and_the_domain_contract_names_its_folder():
     assert layers["layers"] == ["webmap", "geo.services", "geo.store", "geo.domain"]
     pure = next(c for c in config["tool"]["importlinter"]["contracts"] if c["name"].startswith("the domain is pure"))
     assert pure["source_modules"] == ["geo.domain"]
+
+
+def test_no_module_passes_400_lines_without_saying_why_at_its_top():
+    """STYLE: a module past ~400 lines is a prompt to split by noun; one that stays says why."""
+    long = []
+    for path in [*ROOT.glob("geo/**/*.py"), *ROOT.glob("webmap/**/*.py"), *ROOT.glob("webmap/static/js/*.js")]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > 420 and not any("past 400 lines" in line for line in lines[:12]):
+            long.append(f"{path.relative_to(ROOT)} ({len(lines)})")
+    assert long == []

@@ -18,7 +18,7 @@ from geo.domain.boundaries import LEVEL_NAMES
 from geo.domain.cases import DESCRIPTION_MAX
 from geo.domain.deadlines import URGENCY_NAMES
 from geo.domain.errors import Forbidden
-from geo.domain.hotspots import CLASSES
+from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, statistics_area
 from geo.domain.stats import COLUMNS, LEVELS, RATES
 from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label

@@ -1,6 +1,9 @@
 """Measures (DOMAIN.md "Measures"): from per-case facts to per-boundary rates, a score and a rank.
 
-Pure: pandas and numpy only. Storage (geo.store.stats) derives one row of facts per case from
+Pure: pandas and numpy only. One module past 400 lines on purpose: the definitions of the
+measures and their two implementations (numpy over storage's records, pandas as the reference a
+test compares it with) sit side by side, so a change to what a rate means is made in one place.
+Storage (geo.store.stats) derives one row of facts per case from
 case_event and streams them as fixed-size records; this module sums them per boundary (numpy)
 and owns what the numbers mean:
 

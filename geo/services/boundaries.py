@@ -20,8 +20,8 @@ from geo.domain.boundaries import (
     assign_parents,
     check_level,
     prepare_layer,
-    read_boundary_file,
 )
+from geo.domain.boundary_files import read_boundary_file
 from geo.domain.crs import WGS84, metric_areas, reproject
 from geo.domain.errors import InvalidInput
 from geo.domain.exports import write_frame

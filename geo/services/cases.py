@@ -24,6 +24,7 @@ from geo.domain.routing import assign
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
 from geo.store import boundaries as boundary_store
+from geo.store import case_map
 from geo.store import cases as store
 from geo.store import photos as photo_store
 from geo.store import reference as reference_store
@@ -170,14 +171,11 @@ def get_case(session: Session, case_no: str, *, user: User | None = None, detail
     return feature
 
 
-def scoped(filters: CaseFilters, user: User | None) -> CaseFilters:
-    """Narrow filters to what ``user`` may see (the rule: permissions.scoped_filters)."""
-    return scoped_filters(filters, user)
-
-
-def list_cases(session: Session, filters: CaseFilters, *, limit: int = 100,
+def list_cases(session: Session, filters: CaseFilters, *, user: User | None, limit: int = 100,
                cursor: str | None = None) -> dict[str, Any]:
-    """A FeatureCollection page, newest first; ``next`` is the cursor of the following page."""
+    """A FeatureCollection page of what ``user`` may see (None: the system), newest first; ``next``
+    is the cursor of the following page."""
+    filters = scoped_filters(filters, user)
     for status in filters.statuses:
         if status not in CASE_STATUSES:
             raise InvalidInput(f"状态 {status!r} 无效，可选：{', '.join(CASE_STATUSES)}。", field="status",
@@ -230,14 +228,15 @@ MAP_COMMUNITY_ZOOM = 13
 MAP_DECIMALS = 6
 
 
-def map_layer(session: Session, filters: CaseFilters, *, zoom: float) -> dict[str, Any]:
-    """What the map shows for a view: single cases when zoomed in, counts per area otherwise.
+def map_layer(session: Session, filters: CaseFilters, *, user: User | None, zoom: float) -> dict[str, Any]:
+    """What the map shows ``user`` for a view: single cases when zoomed in, counts per area otherwise.
 
     Returns a GeoJSON FeatureCollection with a foreign member ``kind`` ("points", "community",
     "street") and ``truncated`` when more than ``MAP_MAX_POINTS`` cases matched.
     """
+    filters = scoped_filters(filters, user)
     if zoom >= MAP_POINTS_ZOOM:
-        rows = store.map_points(session, filters, limit=MAP_MAX_POINTS + 1)
+        rows = case_map.map_points(session, filters, limit=MAP_MAX_POINTS + 1)
         features = [{"type": "Feature", "id": r["case_no"],
                      "geometry": {"type": "Point", "coordinates": _map_xy(r)},
                      "properties": {"id": r["case_no"], "status": r["status"], "category": r["category_code"],
@@ -247,7 +246,7 @@ def map_layer(session: Session, filters: CaseFilters, *, zoom: float) -> dict[st
         return {"type": "FeatureCollection", "kind": "points", "truncated": len(rows) > MAP_MAX_POINTS,
                 "features": features}
     level = "community" if zoom >= MAP_COMMUNITY_ZOOM else "street"
-    rows = store.map_aggregates(session, replace(filters, bbox=None), level=level)
+    rows = case_map.map_aggregates(session, replace(filters, bbox=None), level=level)
     features = [{"type": "Feature", "id": r["code"],
                  "geometry": {"type": "Point", "coordinates": _map_xy(r)},
                  "properties": {"code": r["code"], "name": r["name"], "cases": r["cases"], "overdue": r["overdue"]}}

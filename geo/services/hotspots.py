@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from geo.domain import getis_ord
 from geo.domain import hotspots as logic
 from geo.domain.errors import InvalidInput
-from geo.domain.hotspots import CONTIGUITY_CACHE, PERMUTATIONS, warm_gistar
+from geo.domain.getis_ord import CONTIGUITY_CACHE, PERMUTATIONS, warm_gistar
 from geo.store import hotspots as store
 
 __all__ = ["gistar", "grid_density", "h3_bins", "heat_points", "period_change", "recurring", "warm_gistar"]
@@ -76,12 +77,12 @@ def gistar(session: Session, date_from: Day, date_to: Day, scope: str = "", cate
     grids = store.grid_counts(session, selection)
     if version is None or grids.empty:
         none = np.empty(0, dtype=np.int64)
-        empty = logic.gistar([], logic.Contiguity(0, none, none))
+        empty = getis_ord.gistar([], getis_ord.Contiguity(0, none, none))
         return gpd.GeoDataFrame(pd.concat([grids[[*_GRID_COLUMNS, "count"]], empty], axis=1),
                                 geometry=grids.geometry, crs="EPSG:4326")
     key = (version.database, version.id, version.valid_from, version.feature_count, selection.scope)
-    weights, _ = CONTIGUITY_CACHE.get(key, lambda: logic.queen_contiguity(grids.geometry.to_numpy()))
-    result = logic.gistar(grids["count"].to_numpy(), weights, permutations=permutations, seed=seed, pvalue=pvalue)
+    weights, _ = CONTIGUITY_CACHE.get(key, lambda: getis_ord.queen_contiguity(grids.geometry.to_numpy()))
+    result = getis_ord.gistar(grids["count"].to_numpy(), weights, permutations=permutations, seed=seed, pvalue=pvalue)
     result.index = grids.index
     out = pd.concat([grids[[*_GRID_COLUMNS, "count"]], result], axis=1)
     return gpd.GeoDataFrame(out, geometry=grids.geometry, crs="EPSG:4326")

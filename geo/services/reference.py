@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
-from geo.domain.boundaries import read_boundary_file
+from geo.domain.boundary_files import read_boundary_file
 from geo.domain.cases import zone
 from geo.domain.crs import WGS84, reproject
 from geo.domain.deadlines import Calendar, Schedule

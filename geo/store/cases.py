@@ -18,6 +18,7 @@ from geo.domain.filters import CaseFilters
 from geo.domain.placement import Placement
 from geo.domain.routing import Coverage, DutyRule
 from geo.domain.statuses import TERMINAL
+from geo.store.case_filters import where_clause
 from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
 
 __all__ = [
@@ -29,10 +30,7 @@ __all__ = [
     "grid_pieces",
     "insert_case",
     "iter_cases",
-    "like_prefix",
     "list_cases",
-    "map_aggregates",
-    "map_points",
     "open311_requests",
     "point_facts",
     "possible_duplicates",
@@ -184,56 +182,9 @@ def get_case(session: Session, case_no: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def like_prefix(value: str) -> str:
-    """A LIKE pattern for "starts with ``value``": % and _ from a request are literal characters
-    (``area=%`` must match nothing, not everything), so are backslashes.
-
-    >>> like_prefix("1101_%")
-    '1101\\\\_\\\\%%'
-    """
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _where(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = ["true"]
-    params: dict[str, Any] = {}
-    if filters.statuses:
-        clauses.append("c.status = ANY(:statuses)")
-        params["statuses"] = list(filters.statuses)
-    if filters.categories:
-        clauses.append("c.category_code = ANY(:categories)")
-        params["categories"] = list(filters.categories)
-    if filters.area:
-        clauses.append("c.grid_code LIKE :area")
-        params["area"] = like_prefix(filters.area)
-    if filters.bbox:
-        clauses.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)")
-        params.update(x0=filters.bbox[0], y0=filters.bbox[1], x1=filters.bbox[2], y1=filters.bbox[3])
-    if filters.reported_from:
-        clauses.append("c.reported_at >= :rfrom")
-        params["rfrom"] = filters.reported_from
-    if filters.reported_to:
-        clauses.append("c.reported_at < :rto")
-        params["rto"] = filters.reported_to
-    if filters.source:
-        clauses.append("c.source = :source")
-        params["source"] = filters.source
-    if filters.overdue is not None:
-        clauses.append(OVERDUE_SQL if filters.overdue else f"NOT {OVERDUE_SQL}")
-    if filters.visible_area:
-        clauses.append("c.grid_code LIKE :visible")
-        params["visible"] = filters.visible_area + "%"
-    if filters.departments is not None:
-        clauses.append("(c.lead_department = ANY(:depts) OR c.co_departments && CAST(:depts AS varchar[]) "
-                       "OR EXISTS (SELECT 1 FROM whistle_case wc JOIN whistle_summons s "
-                       "ON s.whistle_id = wc.whistle_id WHERE wc.case_id = c.id AND s.department_code = ANY(:depts)))")
-        params["depts"] = list(filters.departments)
-    return " AND ".join(clauses), params
-
-
 def list_cases(session: Session, filters: CaseFilters, *, limit: int, before_id: int | None) -> list[dict[str, Any]]:
     """Newest first, keyset-paginated on the internal id (``before_id`` from the previous page)."""
-    where, params = _where(filters)
+    where, params = where_clause(filters)
     if before_id is not None:
         where += " AND c.id < :before"
         params["before"] = before_id
@@ -257,7 +208,7 @@ def newly_overdue(session: Session) -> list[dict[str, Any]]:
 
 def iter_cases(session: Session, filters: CaseFilters, *, batch: int = 50_000) -> Any:
     """All matching cases, oldest first, in batches (for exports)."""
-    where, params = _where(filters)
+    where, params = where_clause(filters)
     last = 0
     while True:
         rows = session.execute(text(
@@ -418,38 +369,4 @@ def open311_requests(
         FROM cases c JOIN category cat ON cat.code = c.category_code
         WHERE {' AND '.join(where)} ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit OFFSET :offset"""),
         params).mappings().all()
-    return [dict(r) for r in rows]
-
-
-#: Cases under a whistle that is still open (highlighted on the map).
-_UNDER_WHISTLE_SQL = """EXISTS (SELECT 1 FROM whistle_case wc JOIN whistle w ON w.id = wc.whistle_id
-                               WHERE wc.case_id = c.id AND w.status = 'open')"""
-
-
-def map_points(session: Session, filters: CaseFilters, *, limit: int) -> list[dict[str, Any]]:
-    """The few columns a map marker needs, newest first, at most ``limit``."""
-    where, params = _where(filters)
-    params["limit"] = limit
-    rows = session.execute(text(
-        f"SELECT c.case_no, c.status, c.category_code, cat.name AS category_name, ST_X(c.geom) AS lon, "
-        f"ST_Y(c.geom) AS lat, {OVERDUE_SQL} AS overdue, {_UNDER_WHISTLE_SQL} AS whistle "
-        f"FROM cases c JOIN category cat ON cat.code = c.category_code WHERE {where} "
-        f"ORDER BY c.id DESC LIMIT :limit"), params).mappings().all()
-    return [dict(r) for r in rows]
-
-
-def map_aggregates(session: Session, filters: CaseFilters, *, level: str) -> list[dict[str, Any]]:
-    """Case counts per current boundary of ``level`` (street or community), at a point inside it."""
-    column = {"street": "street_code", "community": "community_code"}[level]
-    where, params = _where(filters)
-    params["level"] = level
-    rows = session.execute(text(f"""
-        WITH counts AS (
-            SELECT c.{column} AS code, count(*) AS cases, count(*) FILTER (WHERE {OVERDUE_SQL}) AS overdue
-            FROM cases c WHERE {where} GROUP BY 1)
-        SELECT b.code, b.name, counts.cases, counts.overdue,
-               ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat
-        FROM counts JOIN boundary b ON b.code = counts.code AND b.level = :level
-        JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL
-        ORDER BY b.code"""), params).mappings().all()
     return [dict(r) for r in rows]

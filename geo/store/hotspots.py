@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.store.cases import like_prefix
+from geo.store.case_filters import like_prefix
 
 __all__ = [
     "CaseSelection", "GridVersion", "case_points", "grid_and_category_names", "grid_counts", "grid_version",

@@ -1,0 +1,48 @@
+"""What the map draws: one small row per marker, or counts per street or community."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.domain.filters import CaseFilters
+from geo.store.case_filters import where_clause
+from geo.store.vocabulary import OVERDUE_SQL
+
+__all__ = ["map_aggregates", "map_points"]
+
+
+#: Cases under a whistle that is still open (highlighted on the map).
+_UNDER_WHISTLE_SQL = """EXISTS (SELECT 1 FROM whistle_case wc JOIN whistle w ON w.id = wc.whistle_id
+                               WHERE wc.case_id = c.id AND w.status = 'open')"""
+
+
+def map_points(session: Session, filters: CaseFilters, *, limit: int) -> list[dict[str, Any]]:
+    """The few columns a map marker needs, newest first, at most ``limit``."""
+    where, params = where_clause(filters)
+    params["limit"] = limit
+    rows = session.execute(text(
+        f"SELECT c.case_no, c.status, c.category_code, cat.name AS category_name, ST_X(c.geom) AS lon, "
+        f"ST_Y(c.geom) AS lat, {OVERDUE_SQL} AS overdue, {_UNDER_WHISTLE_SQL} AS whistle "
+        f"FROM cases c JOIN category cat ON cat.code = c.category_code WHERE {where} "
+        f"ORDER BY c.id DESC LIMIT :limit"), params).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def map_aggregates(session: Session, filters: CaseFilters, *, level: str) -> list[dict[str, Any]]:
+    """Case counts per current boundary of ``level`` (street or community), at a point inside it."""
+    column = {"street": "street_code", "community": "community_code"}[level]
+    where, params = where_clause(filters)
+    params["level"] = level
+    rows = session.execute(text(f"""
+        WITH counts AS (
+            SELECT c.{column} AS code, count(*) AS cases, count(*) FILTER (WHERE {OVERDUE_SQL}) AS overdue
+            FROM cases c WHERE {where} GROUP BY 1)
+        SELECT b.code, b.name, counts.cases, counts.overdue,
+               ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat
+        FROM counts JOIN boundary b ON b.code = counts.code AND b.level = :level
+        JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL
+        ORDER BY b.code"""), params).mappings().all()
+    return [dict(r) for r in rows]
