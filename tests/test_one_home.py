@@ -96,3 +96,15 @@ def test_no_status_group_is_typed_outside_the_vocabulary():
 def test_no_status_label_is_typed_outside_the_vocabulary():
     labels = re.compile("|".join(re.escape(f"{q}{label}{q}") for label in statuses.STATES.values() for q in "\"'"))
     assert _offences(labels) == []
+
+
+def test_the_roles_the_database_accepts_are_the_workflow_roles():
+    """Migration 0010 froze the role list of the app_user check constraint."""
+    from geo.domain.workflow import ROLES
+
+    spec = importlib.util.spec_from_file_location(
+        "migration_0010", ROOT / "geo/store/migrations/versions/0010_roles.py")
+    assert spec and spec.loader
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.ROLES == ROLES

@@ -3,14 +3,17 @@
 | role             | sees                                       | may                                            |
 |------------------|--------------------------------------------|------------------------------------------------|
 | grid_worker      | cases of their community                   | report in their grids; check cases there       |
-| street_leader    | everything in their street                 | dispatch, void, check, close, callback, reopen |
+| community_leader | cases of their community                   | report, check, note, whistle there             |
+| street_leader    | everything in their street                 | dispatch, void, check, close, reopen, whistle  |
+| hotline          | everything in scope (district or the city) | report, dispatch (改派), callback, reopen       |
 | department_staff | cases their department leads, assists or   | sign … resolve (lead department only);         |
 |                  | is summoned to by a whistle                | check in when summoned                         |
 | planner          | everything in scope (read-only)            | nothing                                        |
 | admin            | everything in scope                        | reference data and users, not cases            |
 
 A scope is a boundary code prefix ("" = the whole city). A grid worker's scope is their grid or
-community code; they see the whole community (its first 12 digits).
+community code and a community leader's their community; both see the whole community (its first
+12 digits).
 
 >>> worker = User(1, "w", "grid_worker", "110102003001004")
 >>> can_see(worker, {"grid_code": "110102003001009", "lead_department": None, "co_departments": []})
@@ -49,6 +52,8 @@ __all__ = [
 ]
 
 COMMUNITY_CODE_LENGTH = 12
+#: Roles whose every action is limited to their scope (a boundary code prefix; "" = the city).
+AREA_ROLES = ("grid_worker", "community_leader", "street_leader", "hotline")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class User:
 
 def visible_area(user: User) -> str:
     """The boundary-code prefix of what the user may see ("" = everything in the city)."""
-    if user.role == "grid_worker":
+    if user.role in ("grid_worker", "community_leader"):
         return user.scope[:COMMUNITY_CODE_LENGTH]
     return user.scope
 
@@ -97,7 +102,7 @@ def check_visible(user: User, case: Mapping[str, Any], case_no: str) -> None:
 def check_can_act(user: User, action: Action, case: Mapping[str, Any]) -> None:
     """Beyond the role (checked by the workflow): the scope, the lead department, the grid."""
     grid = str(case["grid_code"])
-    if user.role in ("street_leader", "grid_worker") and not grid.startswith(user.scope):
+    if user.role in AREA_ROLES and not grid.startswith(user.scope):
         raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
     if action.lead_only and case.get("lead_department") not in (user.departments or {user.department}):
         raise Forbidden("只有主责部门可以推进案件；协办部门可以查看、备注和报到。", field="action")
@@ -107,7 +112,7 @@ def check_can_report(user: User, grid_code: str) -> None:
     """Grid workers report in their grids, street leaders in their street; departments anywhere."""
     if user.role in ("planner", "admin"):
         raise Forbidden("规划/分析人员和管理员不能上报案件。", field="role")
-    if user.role in ("grid_worker", "street_leader") and not grid_code.startswith(user.scope):
+    if user.role in AREA_ROLES and not grid_code.startswith(user.scope):
         raise Forbidden(f"位置在网格 {grid_code}，不在您的管辖范围 {user.scope} 内。", field="lon")
 
 
@@ -117,7 +122,7 @@ def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
     if user.role in ("planner", "admin"):
         raise Forbidden("规划/分析人员和管理员不能给案件添加照片。", field="role")
     grid = str(case["grid_code"])
-    if user.role in ("street_leader", "grid_worker") and not grid.startswith(user.scope):
+    if user.role in AREA_ROLES and not grid.startswith(user.scope):
         raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
 
 
@@ -192,8 +197,9 @@ def check_account(role: str, scope: str, department: str | None) -> None:
     if scope and not scope.isdigit():
         raise InvalidInput("范围应为区划编码前缀（数字），如 110102003；留空表示全市。", field="scope",
                            code="bad_scope")
-    if role in ("grid_worker", "street_leader") and not scope:
-        raise InvalidInput("网格员和街道负责人必须有范围（网格/社区或街道编码）。", field="scope", code="bad_scope")
+    if role in ("grid_worker", "community_leader", "street_leader") and not scope:
+        raise InvalidInput("网格员、社区负责人和街道负责人必须有范围（网格、社区或街道编码）。", field="scope",
+                           code="bad_scope")
     if role == "department_staff" and not department:
         raise InvalidInput("部门人员必须指定 --department。", field="department", code="missing")
 

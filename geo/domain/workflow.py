@@ -24,9 +24,10 @@ __all__ = ["ACTIONS", "OPEN_STATES", "STATES", "Action", "Actor", "Plan", "plan"
 
 #: The status vocabulary lives in geo.domain.statuses; re-exported here for the state table's readers.
 OPEN_STATES = OPEN
-ROLES = ("grid_worker", "street_leader", "department_staff", "planner", "admin")
-ROLE_NAMES = {"grid_worker": "网格员", "street_leader": "街道负责人", "department_staff": "部门人员",
-              "planner": "规划/分析人员", "admin": "管理员"}
+ROLES = ("grid_worker", "community_leader", "street_leader", "hotline", "department_staff", "planner", "admin")
+ROLE_NAMES = {"grid_worker": "网格员", "community_leader": "社区负责人", "street_leader": "街道负责人",
+              "hotline": "12345 接诉中心", "department_staff": "部门人员", "planner": "规划/分析人员",
+              "admin": "管理员"}
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ class Action:
 
 
 _LEAD = ("department_staff",)
+_CHECKERS = ("grid_worker", "community_leader", "street_leader")
 ACTIONS = {a.name: a for a in (
-    Action("dispatch", "派遣", ("received", "returned"), "dispatched", ("street_leader",)),
+    Action("dispatch", "派遣", ("received", "returned"), "dispatched", ("street_leader", "hotline")),
     Action("void", "不予立案", ("received",), "void", ("street_leader",), reason_required=True),
     Action("sign", "签收", ("dispatched",), "signed", _LEAD, lead_only=True),
     Action("return", "退回", ("dispatched", "signed"), "returned", _LEAD, reason_required=True, lead_only=True),
@@ -51,9 +53,8 @@ ACTIONS = {a.name: a for a in (
     Action("start", "开始处置", ("signed", "responded", "suspended"), "in_progress", _LEAD, lead_only=True),
     Action("suspend", "挂账", ("in_progress",), "suspended", _LEAD, reason_required=True, lead_only=True),
     Action("resolve", "办结", ("in_progress",), "resolved", _LEAD, lead_only=True),
-    Action("check", "核查通过", ("resolved",), "checked", ("grid_worker", "street_leader"), own_grid=True),
-    Action("reject_check", "核查不通过", ("resolved",), "in_progress", ("grid_worker", "street_leader"),
-           reason_required=True, own_grid=True),
+    Action("check", "核查通过", ("resolved",), "checked", _CHECKERS, own_grid=True),
+    Action("reject_check", "核查不通过", ("resolved",), "in_progress", _CHECKERS, reason_required=True, own_grid=True),
     Action("close", "结案", ("checked",), "closed", ("street_leader",)),
     Action("callback", "回访", ("closed",), None, ("street_leader",)),
     Action("reopen", "重办", ("closed",), "dispatched", ("street_leader",), reason_required=True),

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.domain.workflow import ROLES
 from geo.store.vocabulary import next_due_sql, status_number_sql
 
 __all__ = [
@@ -226,8 +227,7 @@ class AppUser(Base):
 
     __tablename__ = "app_user"
     __table_args__ = (
-        CheckConstraint("role IN ('grid_worker', 'street_leader', 'department_staff', 'planner', 'admin')",
-                        name="ck_app_user_role"),
+        CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")", name="ck_app_user_role"),
         CheckConstraint("role <> 'department_staff' OR department_code IS NOT NULL", name="ck_app_user_department"),
     )
 
