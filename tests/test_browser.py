@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from geo.services.accounts import create_user
 from geo.services.cases import NewCase, create_case
 from geo.services.hotspots import warm_gistar
+from geo.services.workflow import act
 from tests.conftest import ARTIFACTS, load_tiny_hierarchy, load_tiny_reference
 
 PASSWORD = "street-leader-pw"
@@ -22,6 +23,8 @@ CASES = [(116.3175, 39.9025, "0101"), (116.3176, 39.9026, "0602"), (116.3025, 39
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
+#: The module's database, for a test that adds what only it needs (it runs last: counts stay).
+DATABASE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,7 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
         for lon, lat, category in CASES:
             create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
     engine.dispose()
+    DATABASE["url"] = url
     warm_gistar()  # as `gridmap serve` does before it listens
     with live_server(url) as base:
         yield base
@@ -186,12 +190,16 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     panel = page.locator("#gm-panel")
     panel.get_by_text(XSS).wait_for()  # the description appears as text …
     assert page.locator("#gm-panel img").count() == 0 and dialogs == []  # … never as an element
-    assert panel.locator("button[data-action]").all_inner_texts() == ["派遣", "不予立案", "吹哨"]
+    assert panel.locator("button[data-action]").all_inner_texts() == ["派遣", "不予立案", "备注", "吹哨"]
     panel.locator("button[data-action=dispatch]").click()
-    panel.get_by_text("已派遣").wait_for()
+    form = panel.locator("form.gm-action-form")  # an inline form (改派 picker), never a browser dialog
+    assert form.get_by_label("主责部门").count() == 1
+    form.get_by_role("button", name="确定").click()
+    panel.get_by_text("派遣：已完成").wait_for()
     assert "派遣 · leader" in panel.locator(".gm-timeline").inner_text()
-    # Nothing left in the lifecycle for the street leader; whistling stays possible while it is open.
-    assert panel.locator("button[data-action]").all_inner_texts() == ["吹哨"]
+    # Nothing left in the lifecycle for the street leader but notes; whistling stays possible while it is open.
+    assert panel.locator("button[data-action]").all_inner_texts() == ["备注", "吹哨"]
+    assert dialogs == []
 
 
 def _click_first_marker(page) -> None:
@@ -423,3 +431,36 @@ def test_thematic_layers_draw_with_their_legends(server, page):
     page.wait_for_function("document.querySelector('canvas.leaflet-heatmap-layer') !== null")
     theme.locator("select[name=theme]").select_option("")
     page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length === 0")
+
+
+def _returned_case() -> str:
+    """A case CGW sent back to the street."""
+    from geo.services.accounts import authenticate
+
+    engine = create_engine(DATABASE["url"])
+    with Session(engine) as session, session.begin():
+        leader, cgw = authenticate(session, "leader", PASSWORD), authenticate(session, "cgw", PASSWORD)
+        number = create_case(session, NewCase(lon=116.3178, lat=39.9022, category="0101"), user=leader)["id"]
+        act(session, leader, number, "dispatch")
+        act(session, cgw, number, "return", note="不属于城管职责")
+    engine.dispose()
+    return number
+
+
+def test_a_returned_case_shows_why_and_is_reassigned_in_the_panel(server, page):
+    number = _returned_case()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _login(page, server)
+    page.wait_for_function("window.gridmapPanel !== undefined")
+    page.evaluate("(id) => window.gridmapPanel.open(id)", number)
+    panel = page.locator("#gm-panel")
+    reason = panel.locator(".gm-panel-row", has_text="退回原因")
+    reason.wait_for()  # the return's reason, shown to the dispatcher
+    assert "不属于城管职责" in reason.inner_text()
+    panel.locator("button[data-action=dispatch]").click()
+    form = panel.locator("form.gm-action-form")
+    form.get_by_label("主责部门").select_option("HBJ")
+    form.get_by_role("button", name="确定").click()
+    panel.get_by_text("派遣：已完成").wait_for()
+    assert "生态环境局" in panel.inner_text() and dialogs == []

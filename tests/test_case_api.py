@@ -31,7 +31,8 @@ def test_case_is_routed_to_grid_boundaries_and_departments(client, routed):
     assert case["id"].startswith("110101-") and case["id"].endswith("-000001")
     assert resp.headers["Location"] == f"/api/cases/{case['id']}"
     assert props["status"] == "received" and props["urgency"] == "general"
-    assert set(props["deadlines"]) == {"dispatch_due", "respond_due", "resolve_due"}
+    assert set(props["deadlines"]) == {"dispatch_due", "respond_due", "resolve_due", "extension_due"}
+    assert props["deadlines"]["extension_due"] is None  # no extension asked for
     assert case["possible_duplicates"] == []
     assert client.get(f"/api/cases/{case['id']}").get_json()["properties"]["description"] == "垃圾桶满了"
 

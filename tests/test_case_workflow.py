@@ -32,6 +32,7 @@ def people(client_as, routed):
         "hbj": client_as("department_staff", department="HBJ"),
         "planner": client_as("planner"),
         "admin": client_as("admin"),
+        "hotline": client_as("hotline", "110101"),
     }
 
 
@@ -50,7 +51,7 @@ def test_scenario_from_pin_to_callback(people, routed):
         ("cgw", "resolve", {"note": "已全部清理"}, "resolved"),
         ("worker", "check", {**EAST}, "checked"),
         ("leader", "close", {}, "closed"),
-        ("leader", "callback", {"contacted": True, "solved": True, "satisfied": False}, "closed"),
+        ("hotline", "callback", {"contacted": True, "solved": True, "satisfied": False}, "closed"),
         ("leader", "reopen", {"note": "群众不满意"}, "dispatched"),
     ]
     for who, action, body, status in steps:
@@ -140,7 +141,7 @@ def test_reason_missing_and_illegal_transition(people):
 
 def test_callback_needs_the_three_answers(people):
     case = _case(people)
-    resp = act(people["leader"], case, "callback")
+    resp = act(people["hotline"], case, "callback")
     assert resp.status_code == 409  # not closed yet; the answers are checked once it is
 
 
@@ -247,9 +248,10 @@ def test_scenario_with_a_whistle_two_departments_one_on_site_one_too_far(people,
     assert far.status_code == 422 and far.get_json()["error"]["code"] == "not_on_site"
 
     for who, action, body, status in [
-        ("ga", "sign", {}, "signed"), ("ga", "start", {}, "in_progress"), ("ga", "resolve", {}, "resolved"),
+        ("ga", "sign", {}, "signed"), ("ga", "start", {}, "in_progress"),
+        ("ga", "resolve", {"note": "已处理"}, "resolved"),
         ("worker", "check", {}, "checked"), ("leader", "close", {}, "closed"),
-        ("leader", "callback", {"contacted": True, "solved": True, "satisfied": True}, "closed"),
+        ("hotline", "callback", {"contacted": True, "solved": True, "satisfied": True}, "closed"),
     ]:
         resp = act(p[who], case_id, action, **body)
         assert resp.status_code == 200 and resp.get_json()["status"] == status, resp.get_json()
@@ -284,7 +286,7 @@ def test_whistle_closes_only_when_all_its_cases_are_resolved(people):
     for case_id in (first, second):
         act(p["leader"], case_id, "dispatch")
         for step in ("sign", "start", "resolve"):
-            assert act(p["cgw"], case_id, step).status_code == 200
+            assert act(p["cgw"], case_id, step, note="已处理").status_code == 200
         status = p["leader"].get(f"/api/whistles/{w['id']}").get_json()["status"]
         assert status == ("open" if case_id == first else "closed")
     timeline = p["leader"].get(f"/api/whistles/{w['id']}").get_json()["timeline"]
@@ -361,7 +363,8 @@ def test_working_day_calendar_moves_deadlines(session, routed, tmp_path):
 
 
 @pytest.mark.parametrize(("who", "expected"), [
-    ("leader", ["dispatch", "void"]), ("worker", []), ("cgw", []), ("planner", [])])
+    ("leader", ["dispatch", "void", "note"]), ("worker", ["note"]), ("cgw", ["note"]), ("planner", []),
+    ("hotline", ["dispatch", "supervise", "note"])])
 def test_allowed_actions_for_a_received_case(people, who, expected):
     case = _case(people)
     got = people[who].get(f"/api/cases/{case}/actions").get_json()["actions"]
@@ -371,10 +374,12 @@ def test_allowed_actions_for_a_received_case(people, who, expected):
 def test_allowed_actions_follow_the_state(people):
     case = _case(people)
     act(people["leader"], case, "dispatch")
-    assert [a["action"] for a in people["cgw"].get(f"/api/cases/{case}/actions").get_json()["actions"]] == [
-        "sign", "return"]
-    assert people["leader"].get(f"/api/cases/{case}/actions").get_json()["actions"] == []
-    assert people["cgzf"].get(f"/api/cases/{case}/actions").get_json()["actions"] == []  # co-department
+    def offered(who):
+        return [a["action"] for a in people[who].get(f"/api/cases/{case}/actions").get_json()["actions"]]
+
+    assert offered("cgw") == ["sign", "return", "extend", "note"]
+    assert offered("leader") == ["note"]
+    assert offered("cgzf") == ["note"]  # a co-department adds notes, it does not move the case
 
 
 def test_a_summoned_department_sees_the_case_and_is_offered_its_check_in(people, routed):
@@ -390,7 +395,8 @@ def test_a_summoned_department_sees_the_case_and_is_offered_its_check_in(people,
     options = p["hbj"].get(f"/api/cases/{case_id}/actions").get_json()
     assert options["check_ins"] == [{"whistle_id": w["id"], "department": "HBJ",
                                      "due_at": options["check_ins"][0]["due_at"]}]
-    assert options["actions"] == [] and options["whistle"] is False  # a co-department moves nothing
+    # a summoned department moves nothing; it may add notes
+    assert [a["action"] for a in options["actions"]] == ["note"] and options["whistle"] is False
     assert p["hbj"].post(f"/api/whistles/{w['id']}/reports", json=EAST).status_code == 201
     assert p["hbj"].get(f"/api/cases/{case_id}/actions").get_json()["check_ins"] == []
     assert p["ga"].get(f"/api/cases/{case_id}").status_code == 404  # never summoned

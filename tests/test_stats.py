@@ -65,6 +65,7 @@ class History:
                                         password="pw-123456")
         self.hbj = accounts.create_user(session, "hbj_staff", role="department_staff", department="HBJ",
                                         password="pw-123456")
+        self.hotline = accounts.create_user(session, "hotline", role="hotline", password="pw-123456")
         self.ids: dict[str, str] = {}
 
     def case(self, name: str, point: tuple[float, float], reported: datetime, leader=None) -> str:
@@ -76,7 +77,9 @@ class History:
     def act(self, name: str, steps: list[tuple[str, datetime]], *, callback: dict | None = None) -> None:
         for action, at in steps:
             who = self.cgw if action in ("sign", "respond", "start", "resolve") else self.east
-            workflow.act(self.s, who, self.ids[name], action, now=at, note="原因" if action == "reopen" else "",
+            who = self.hotline if action == "callback" else who
+            workflow.act(self.s, who, self.ids[name], action, now=at,
+                         note="原因" if action in ("reopen", "resolve") else "",
                          callback=callback if action == "callback" else None)
 
     def done(self, name: str, dispatch: datetime, respond: datetime, resolve: datetime, answers: dict) -> None:

@@ -36,10 +36,10 @@ def world(client_as, routed):
            west_leader.post("/api/cases", json={**WEST, "category": "0101"}).get_json()["id"]]
     act(leader, ids[0], "dispatch")
     for step in ("sign", "respond", "start", "resolve"):
-        act(cgw, ids[0], step, note="已处理" if step == "respond" else "")
+        act(cgw, ids[0], step, note="已处理" if step in ("respond", "resolve") else "")
     act(leader, ids[0], "check")
     act(leader, ids[0], "close")
-    act(leader, ids[0], "callback", contacted=True, solved=True, satisfied=True)
+    act(client_as("hotline"), ids[0], "callback", contacted=True, solved=True, satisfied=True)
     act(leader, ids[1], "dispatch")
     return {"ids": ids, "leader": leader, "planner": client_as("planner"), "cgw": cgw,
             "worker": client_as("grid_worker", "110101002001002")}

@@ -94,11 +94,15 @@ def get_case(case_id: str) -> Response:
 @bp.alt_response(403, schema=ApiError, description="角色、范围或主责部门不允许")
 @bp.alt_response(409, schema=ApiError, description="案件当前状态不允许，或刚被别人处理过")
 def case_action(body: dict[str, Any], case_id: str) -> Response:
-    """推进案件：dispatch、void、sign、return、respond、start、suspend、resolve、check、reject_check、close、
-    callback、reopen。按状态表、角色、范围和主责部门检查；并发时只有一个成功，其余得到 409。"""
+    """推进案件：dispatch（可改派 lead_department/co_departments）、void、sign、return、respond、start、suspend、
+    resolve（须填结果）、extend（申请延期，带 resolve_due）、approve_extension、deny_extension、supervise（督办）、
+    note（备注）、check、reject_check、close、callback（仅 12345 接诉中心，每轮一次）、reopen（回访未解决或不满意后）。
+    按状态表、角色、范围、主责部门和本轮规则检查；并发时只有一个成功，其余得到 409。"""
     callback = {k: body.get(k) for k in ("contacted", "solved", "satisfied")}
     result = workflow_service.act(get_session(), current(), case_id, body["action"], note=body.get("note", ""),
                                   lon=body.get("lon"), lat=body.get("lat"), crs=body.get("crs"), callback=callback,
+                                  lead_department=body.get("lead_department"),
+                                  co_departments=body.get("co_departments"), resolve_due=body.get("resolve_due"),
                                   timezone=current_app.config["GRIDMAP_TIMEZONE"])
     commit()
     return jsonify(result)

@@ -86,7 +86,14 @@ class CaseAction(Schema):
     action = Text(required=True, error_messages=_REQUIRED, validate=validate.OneOf(tuple(ACTIONS)),
                   metadata={"description": "操作名", "example": "dispatch"})
     note = Text(load_default="", validate=validate.Length(max=2000),
-                metadata={"description": "备注；退回、挂账、不予立案、核查不通过、重办必须填写原因"})
+                metadata={"description": "备注。必须填写：退回、挂账、不予立案、核查不通过、重办、驳回延期的原因；"
+                                         "办结的结果；申请延期的理由；督办意见；备注（note）的内容"})
+    lead_department = Text(load_default=None, allow_none=True, metadata={
+        "description": "派遣（dispatch）时改派的主责部门编码（可为下属单位）；不填保持原主责部门", "example": "ZJW"})
+    co_departments = fields.List(Text(), load_default=None, allow_none=True,
+                                 metadata={"description": "派遣时的协办部门编码（与 lead_department 一起给出）"})
+    resolve_due = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "申请延期（extend）：新的办结时限，ISO 8601 带时区", "example": "2026-12-20T18:00:00+08:00"})
     lon = StrictFloat(load_default=None, allow_none=True, allow_nan=False)
     lat = StrictFloat(load_default=None, allow_none=True, allow_nan=False)
     crs = Text(load_default="wgs84")

@@ -28,14 +28,14 @@ __all__ = ["plan_history"]
 #: The demo's path through the lifecycle, with who takes each action.
 _PATH = (("dispatch", "street_leader"), ("sign", "department_staff"), ("respond", "department_staff"),
          ("start", "department_staff"), ("resolve", "department_staff"), ("check", "grid_worker"),
-         ("close", "street_leader"), ("callback", "street_leader"))
+         ("close", "street_leader"), ("callback", "hotline"))
 
 
 def _steps() -> tuple[tuple[str, str, str, str], ...]:
     """(action, from, to, actor role) along _PATH, the states taken from the workflow's table."""
     status, steps = INITIAL_STATUS, []
     for action, role in _PATH:
-        after = plan(action, status, Actor(role)).to_status
+        after = plan(action, status, Actor(role), reason="演示").to_status
         steps.append((action, status, after, role))
         status = after
     return tuple(steps)

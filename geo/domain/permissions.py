@@ -45,6 +45,7 @@ __all__ = [
     "check_can_report",
     "check_can_whistle",
     "check_whistler",
+    "is_lead",
     "may_read_area_statistics",
     "scoped_filters",
     "statistics_area",
@@ -82,9 +83,25 @@ def visible_area(user: User) -> str:
 
 
 def _handles(user: User, case: Mapping[str, Any]) -> bool:
-    """Lead, co-department, or summoned to the case by a whistle (to check in on site)."""
+    """Lead, co-department, summoned to the case by a whistle (to check in on site), or the street's
+    own unit of a street-fallback case."""
     involved = {case.get("lead_department"), *(case.get("co_departments") or []), *(case.get("summoned") or [])}
+    if case.get("lead_department") is None:
+        involved.add(case.get("street_code"))
     return bool(involved & (user.departments or {user.department}))
+
+
+def is_lead(user: User, case: Mapping[str, Any]) -> bool:
+    """Whether ``user`` takes the lead department's steps on ``case``: its lead department's staff,
+    or — a street-fallback case (属地兜底, no lead department) — the street's own leader or the staff
+    of the street's own unit (a department whose code is the street code)."""
+    lead = case.get("lead_department")
+    if lead is None:
+        street = str(case.get("street_code") or "")
+        if user.role == "street_leader":
+            return bool(street) and street.startswith(user.scope)
+        return user.role == "department_staff" and street in acting_departments(user)
+    return user.role == "department_staff" and lead in acting_departments(user)
 
 
 def can_see(user: User, case: Mapping[str, Any]) -> bool:
@@ -104,8 +121,9 @@ def check_can_act(user: User, action: Action, case: Mapping[str, Any]) -> None:
     grid = str(case["grid_code"])
     if user.role in AREA_ROLES and not grid.startswith(user.scope):
         raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
-    if action.lead_only and case.get("lead_department") not in (user.departments or {user.department}):
-        raise Forbidden("只有主责部门可以推进案件；协办部门可以查看、备注和报到。", field="action")
+    if action.lead_only and not is_lead(user, case):
+        raise Forbidden("只有主责部门（属地兜底的案件由街道）可以推进案件；协办部门可以查看、备注和报到。",
+                        field="action")
 
 
 def check_can_report(user: User, grid_code: str) -> None:

@@ -139,7 +139,8 @@ def _feature(row: dict[str, Any]) -> dict[str, Any]:
     props.pop("id", None)
     lon, lat = props.pop("lon"), props.pop("lat")
     props["id"] = props.pop("case_no")
-    props["deadlines"] = {k: props.pop(k) for k in ("dispatch_due", "respond_due", "resolve_due")}
+    props["deadlines"] = {k: props.pop(k) for k in ("dispatch_due", "respond_due", "resolve_due", "extension_due")
+                          if k in props}
     props["category"] = props.pop("category_code")
     props["overdue"] = bool(props.get("overdue"))
     return {"type": "Feature", "id": props["id"], "geometry": {"type": "Point", "coordinates": [lon, lat]},

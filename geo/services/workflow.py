@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from geo.domain import permissions, workflow
 from geo.domain.coordinates import point_to_wgs84
-from geo.domain.deadlines import DEFAULT_TIMEZONE, deadlines
+from geo.domain.deadlines import DEFAULT_LIMITS, DEFAULT_TIMEZONE, deadlines
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
+from geo.domain.statuses import FINISHED
 from geo.services import reference as reference_service
 from geo.store import events as store
 from geo.store import reference as reference_store
@@ -30,35 +32,129 @@ def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
     return case
 
 
+@dataclass(frozen=True)
+class ActionInput:
+    """What an action may carry beyond its name: a note (reason, result, text), a position, callback
+    answers, departments for a (re)dispatch (改派) and the deadline an extension (延期) asks for."""
+
+    note: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    crs: str | None = None
+    callback: dict[str, Any] | None = None
+    lead_department: str | None = None
+    co_departments: list[str] | None = None
+    resolve_due: datetime | None = None
+
+
 def act(session: Session, user: User, case_no: str, action: str, *, note: str = "",
         lon: float | None = None, lat: float | None = None, crs: str | None = None,
-        callback: dict[str, Any] | None = None, now: datetime | None = None,
-        timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
-    """Apply one action: state table, role, scope and lead department checked; the status changes only
-    if nobody changed the case since it was read (409 otherwise); one event records it."""
+        callback: dict[str, Any] | None = None, lead_department: str | None = None,
+        co_departments: list[str] | None = None, resolve_due: datetime | None = None,
+        now: datetime | None = None, timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """Apply one action: state table, role, scope, lead department and the round's rules checked;
+    the case changes only if nobody changed it since it was read (409 otherwise); one event
+    records it; the people concerned get an outbox notice."""
+    given = ActionInput(note=(note or "").strip(), lon=lon, lat=lat, crs=crs, callback=callback,
+                        lead_department=lead_department, co_departments=co_departments, resolve_due=resolve_due)
     now = now or datetime.now(UTC)
-    note = (note or "").strip()
-    if len(note) > NOTE_MAX:
+    if len(given.note) > NOTE_MAX:
         raise InvalidInput(f"备注最多 {NOTE_MAX} 字。", field="note", code="too_long")
     case = _case(session, user, case_no)
-    plan = workflow.plan(action, case["status"], user.actor, reason=note)
+    plan = workflow.plan(action, case["status"], user.actor, reason=given.note)
     permissions.check_can_act(user, plan.action, case)
-    details = _callback_details(callback) if action == "callback" else {}
-    updates = _deadline_updates(session, case, action, now, timezone)
-    position = _position(lon, lat, crs)
+    workflow.check_round(action, case)
+    details, updates = _effects(session, case, action, given, now, timezone)
+    position = _position(given.lon, given.lat, given.crs)
     if not store.transition(session, case["id"], status=case["status"], revision=case["revision"],
                             to_status=plan.to_status, updates=updates):
         raise Conflict("案件刚被其他人处理过，请刷新后再操作。", field="action", code="concurrent_change")
     event = store.insert_event(session, case_id=case["id"], actor_user_id=user.id, actor_name=user.username,
                                actor_role=user.role, action=action, from_status=case["status"],
-                               to_status=plan.to_status, note=note, lon=position[0], lat=position[1],
-                               details={**details, **{k: v.isoformat() for k, v in updates.items()}}, at=now)
-    if plan.to_status in whistle_store.FINISHED:
+                               to_status=plan.to_status, note=given.note, lon=position[0], lat=position[1],
+                               details=details, at=now)
+    if plan.to_status in FINISHED:
         whistle_store.close_finished(session, case["id"])
-    if action in ("dispatch", "reopen") and case["lead_department"]:
-        store.insert_outbox(session, "dispatch", case["lead_department"],
-                            {"case": case_no, "action": action, "resolve_due": updates.get("resolve_due")})
+    _notify(session, user, {**case, **updates}, action, given, details)
     return {"case": case_no, "status": plan.to_status, "event": event}
+
+
+def _effects(session: Session, case: dict[str, Any], action: str, given: ActionInput, now: datetime,
+             timezone: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(event details, case column updates) of an action."""
+    details: dict[str, Any] = {}
+    updates: dict[str, Any] = {}
+    if action == "dispatch" and given.lead_department is not None:
+        updates |= _departments(session, given.lead_department, given.co_departments or [])
+        details |= {"lead": updates["lead_department"], "co": updates["co_departments"],
+                    "previous_lead": case["lead_department"]}
+    if action in ("dispatch", "reopen"):
+        updates |= _clocks(session, case, now, timezone)
+    if action == "reopen":
+        updates["callback"] = None
+    if action == "return":  # back to the dispatcher: a new dispatch clock
+        schedule = reference_service.schedule(session, timezone)
+        updates["dispatch_due"] = schedule.add(now, DEFAULT_LIMITS["dispatch"][case["urgency"]], "natural")
+    if action == "callback":
+        details = _callback_details(given.callback)
+        updates["callback"] = details
+    if action == "extend":
+        updates["extension_due"] = _extension_due(given.resolve_due, case, now)
+    if action == "approve_extension":
+        updates |= {"resolve_due": case["extension_due"], "extension_due": None}
+        details["previous_resolve_due"] = case["resolve_due"]
+    if action == "deny_extension":
+        updates["extension_due"] = None
+        details["requested_resolve_due"] = case["extension_due"]
+    stamped = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in updates.items()
+               if k not in ("callback", "lead_department", "co_departments")}
+    return {**details, **stamped}, updates
+
+
+def _departments(session: Session, lead: str, co: list[str]) -> dict[str, Any]:
+    """A (re)dispatch's lead and co-departments (改派): known codes, units allowed, no repeats."""
+    known = reference_store.department_codes(session)
+    co = [c for c in dict.fromkeys(co) if c != lead]
+    unknown = [d for d in [lead, *co] if d not in known]
+    if unknown:
+        raise InvalidInput(f"部门不存在：{', '.join(unknown)}。请从部门列表中选择。", field="lead_department",
+                           code="unknown_department")
+    return {"lead_department": lead, "co_departments": co}
+
+
+def _extension_due(requested: datetime | None, case: dict[str, Any], now: datetime) -> datetime:
+    if requested is None:
+        raise InvalidInput("申请延期需要填写新的办结时限（resolve_due）。", field="resolve_due", code="missing")
+    if requested.tzinfo is None:
+        raise InvalidInput("resolve_due 需要带时区，如 2026-12-20T18:00:00+08:00。", field="resolve_due",
+                           code="bad_time")
+    current = case["resolve_due"]
+    if requested <= now or (current is not None and requested <= current):
+        raise InvalidInput("新的办结时限必须晚于现在和原办结时限。", field="resolve_due", code="bad_time")
+    return requested
+
+
+def _notify(session: Session, user: User, case: dict[str, Any], action: str, given: ActionInput,
+            details: dict[str, Any]) -> None:
+    """Outbox notices: the lead hears of dispatches and decisions, the street of extension requests,
+    everyone involved of a supervision (督办), the lead of a note by someone else."""
+    no, lead, street = case["case_no"], case["lead_department"], case["street_code"]
+    if action in ("dispatch", "reopen") and lead:
+        store.insert_outbox(session, "dispatch", lead, {"case": no, "action": action,
+                                                        "resolve_due": details.get("resolve_due")})
+    if action == "extend" and street:
+        store.insert_outbox(session, "extension_request", street,
+                            {"case": no, "requested_due": details.get("extension_due"), "reason": given.note})
+    if action in ("approve_extension", "deny_extension") and lead:
+        store.insert_outbox(session, "extension_decision", lead,
+                            {"case": no, "approved": action == "approve_extension",
+                             "resolve_due": details.get("resolve_due"), "note": given.note})
+    if action == "supervise":
+        for recipient in dict.fromkeys([lead, *(case["co_departments"] or []), street]):
+            if recipient:
+                store.insert_outbox(session, "supervision", recipient, {"case": no, "note": given.note})
+    if action == "note" and lead and not permissions.is_lead(user, case):
+        store.insert_outbox(session, "note", lead, {"case": no, "by": user.username, "note": given.note})
 
 
 def _callback_details(callback: dict[str, Any] | None) -> dict[str, Any]:
@@ -72,11 +168,8 @@ def _callback_details(callback: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _deadline_updates(session: Session, case: dict[str, Any], action: str, now: datetime,
-                      timezone: str) -> dict[str, datetime]:
+def _clocks(session: Session, case: dict[str, Any], now: datetime, timezone: str) -> dict[str, datetime]:
     """Dispatching (and re-dispatching) starts the respond and resolve clocks."""
-    if action not in ("dispatch", "reopen"):
-        return {}
     category = reference_store.all_categories(session)[case["category_code"]]
     # The duty rule's or the category's own limit was fixed on the case at intake.
     due = deadlines(now, case["urgency"], schedule=reference_service.schedule(session, timezone),
@@ -101,9 +194,11 @@ def _allowed(user: User, case: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             workflow.plan(action.name, case["status"], user.actor, reason="-")
             permissions.check_can_act(user, action, case)
+            workflow.check_round(action.name, case)
         except (Conflict, Forbidden, InvalidInput):
             continue
-        allowed.append({"action": action.name, "label": action.label, "reason_required": action.reason_required})
+        allowed.append({"action": action.name, "label": action.label, "reason_required": action.reason_required,
+                        "note_label": action.note_label})
     return allowed
 
 

@@ -52,6 +52,7 @@ def where_clause(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
         params["visible"] = filters.visible_area + "%"
     if filters.departments is not None:
         clauses.append("(c.lead_department = ANY(:depts) OR c.co_departments && CAST(:depts AS varchar[]) "
+                       "OR (c.lead_department IS NULL AND c.street_code = ANY(:depts)) "
                        "OR EXISTS (SELECT 1 FROM whistle_case wc JOIN whistle_summons s "
                        "ON s.whistle_id = wc.whistle_id WHERE wc.case_id = c.id AND s.department_code = ANY(:depts)))")
         params["depts"] = list(filters.departments)

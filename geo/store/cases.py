@@ -166,7 +166,7 @@ _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, ca
     c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
     c.orig_x, c.orig_y, c.orig_crs, c.grid_code, c.community_code, c.street_code, c.district_code,
     c.boundary_version_id, c.lead_department, c.co_departments, c.routing_rule, c.status,
-    c.dispatch_due, c.respond_due, c.resolve_due, """ + OVERDUE_SQL + " AS overdue"
+    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, """ + OVERDUE_SQL + " AS overdue"
 
 
 #: Departments summoned to the case by a whistle: they see it (to check in), like its co-departments.

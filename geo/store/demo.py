@@ -36,9 +36,10 @@ def write_history(session: Session, events: pd.DataFrame) -> int:
           "details": json.dumps(e["details"], ensure_ascii=False)} for e in events.to_dict("records")])
     session.execute(text("""
         UPDATE cases c SET status = last.to_status, revision = last.steps,
-               respond_due = last.respond_due, resolve_due = last.resolve_due
+               respond_due = last.respond_due, resolve_due = last.resolve_due, callback = last.callback
         FROM (SELECT case_id, count(*) - 1 AS steps,
                      (array_agg(to_status ORDER BY id DESC))[1] AS to_status,
+                     (array_agg(details ORDER BY id DESC) FILTER (WHERE action = 'callback'))[1] AS callback,
                      (max(details->>'respond_due') FILTER (WHERE action = 'dispatch'))::timestamptz AS respond_due,
                      (max(details->>'resolve_due') FILTER (WHERE action = 'dispatch'))::timestamptz AS resolve_due
               FROM case_event WHERE case_id = ANY(:ids) GROUP BY case_id) last

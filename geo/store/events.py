@@ -17,7 +17,8 @@ __all__ = ["case_for_action", "events_of", "insert_event", "insert_outbox", "tra
 def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
     row = session.execute(text(
         "SELECT id, case_no, status, revision, grid_code, street_code, lead_department, co_departments, urgency, "
-        f"category_code, resolve_limit_hours, {SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
+        "category_code, resolve_limit_hours, resolve_due, extension_due, callback, "
+        f"{SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
         {"no": case_no}).mappings().first()
     return dict(row) if row else None
 
@@ -25,11 +26,14 @@ def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
 def transition(session: Session, case_id: int, *, status: str, revision: int, to_status: str,
                updates: dict[str, Any]) -> bool:
     """Move the case only if nobody moved it since it was read (same status and revision)."""
-    sets = "".join(f", {column} = :{column}" for column in updates)
+    json_columns = {column for column, value in updates.items() if isinstance(value, dict)}
+    sets = "".join(f", {column} = CAST(:{column} AS jsonb)" if column in json_columns else f", {column} = :{column}"
+                   for column in updates)
+    values = {k: (json.dumps(v, ensure_ascii=False) if k in json_columns else v) for k, v in updates.items()}
     row = session.execute(text(
         f"UPDATE cases SET status = :to_status, revision = revision + 1{sets} "
         "WHERE id = :id AND status = :status AND revision = :revision RETURNING id"),
-        {"id": case_id, "status": status, "revision": revision, "to_status": to_status, **updates}).first()
+        {"id": case_id, "status": status, "revision": revision, "to_status": to_status, **values}).first()
     return row is not None
 
 

@@ -6,6 +6,7 @@ within the file) and tests/test_project.py compares it with the migrations in on
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -220,6 +221,10 @@ class Case(Base):
     resolve_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     resolve_limit_hours: Mapped[float | None] = mapped_column(Float)
+    #: A pending extension request (延期): the resolve deadline the lead department asked for.
+    extension_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: This round's callback (回访): contacted / solved / satisfied; cleared by a reopen.
+    callback: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class AppUser(Base):

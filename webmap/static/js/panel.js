@@ -2,7 +2,8 @@
  * and event timeline. Status names, action and event words and limits come from the options. */
 
 import { el } from './dom.js';
-import { caseUrl, failure, getJSON, send } from './api.js';
+import { actionForm } from './action_form.js';
+import { caseUrl, failure, getJSON } from './api.js';
 import { gallery, photoField, uploadPhotos } from './photos.js';
 import { localTime } from './time.js';
 import { checkIn, checkInTitle, whistleBox, whistleForm } from './whistles.js';
@@ -33,23 +34,12 @@ export function createPanel(options, onChanged) {
   let current = null;
   aside.querySelector('.gm-panel-close').addEventListener('click', () => { aside.hidden = true; current = null; });
 
-  /* Ask what an action needs (a reason, the callback's answers), then send it. */
-  function act(id, action) {
-    const payload = { action: action.action, note: '' };
-    if (action.reason_required) {
-      const reason = window.prompt('请填写「' + action.label + '」的原因');
-      if (!reason) { return; }
-      payload.note = reason;
-    }
-    if (action.action === 'callback') {
-      payload.contacted = window.confirm('是否联系上诉求人？');
-      payload.solved = window.confirm('问题是否解决？');
-      payload.satisfied = window.confirm('诉求人是否满意？');
-    }
-    send(caseUrl(id, 'actions'), payload).then((res) => {
-      if (!res.ok) { show(id, failure(res, '操作失败')); return; }
-      show(id, null);
-      onChanged();
+  /* Open the action's form (what it needs: a note, departments, a deadline, the callback's
+   * answers) below the buttons; a success reloads the case with a message. */
+  function act(id, action, box, c) {
+    actionForm(box, id, action, c, (message, failed) => {
+      show(id, message);
+      if (!failed) { onChanged(); }
     });
   }
 
@@ -66,18 +56,27 @@ export function createPanel(options, onChanged) {
       row('主责部门', c.lead_department ? named(names, c.lead_department) : '属地街道'),
       row('协办部门', (c.co_departments || []).map((d) => named(names, d)).join('、')),
       row('受理时间', localTime(c.reported_at)),
+      row('派遣时限', localTime(c.deadlines.dispatch_due)),
       row('响应时限', localTime(c.deadlines.respond_due)),
-      row('办结时限', localTime(c.deadlines.resolve_due))
+      row('办结时限', localTime(c.deadlines.resolve_due)),
+      ...(c.deadlines.extension_due ? [row('申请延期至', localTime(c.deadlines.extension_due))] : [])
     ];
   }
 
+  /* Why a returned case came back: when its last move was a return, that return's reason (the
+   * dispatcher then picks a department). */
+  function returnReason(events) {
+    const last = events.filter((e) => e.to_status && e.to_status !== e.from_status).pop();
+    return last && last.action === 'return' ? [row('退回原因', last.note)] : [];
+  }
+
   /* The buttons for what this user may do now, and a box for the whistle form. */
-  function actions(id, allowed) {
+  function actions(id, allowed, c) {
     const buttons = el('div', '', 'gm-panel-actions');
     const extra = el('div', '', 'gm-panel-extra');
     (allowed.actions || []).forEach((action) => {
       const b = button(action.label, action.action);
-      b.addEventListener('click', () => act(id, action));
+      b.addEventListener('click', () => act(id, action, extra, c));
       buttons.appendChild(b);
     });
     (allowed.check_ins || []).forEach((item) => {
@@ -132,8 +131,9 @@ export function createPanel(options, onChanged) {
         body.appendChild(el('div', c.id, 'gm-tip-code'));
         if (message) { body.appendChild(el('p', message, 'gm-panel-message')); }
         details(c).forEach((node) => body.appendChild(node));
+        returnReason(events.events || []).forEach((node) => body.appendChild(node));
         (c.whistles || []).forEach((w) => body.appendChild(whistleBox(w)));
-        actions(id, allowed).forEach((node) => body.appendChild(node));
+        actions(id, allowed, c).forEach((node) => body.appendChild(node));
         body.appendChild(el('h3', '照片'));
         body.appendChild(gallery(c.photos || []));
         if (allowed.photo) { body.appendChild(photoUpload(id)); }
