@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +36,8 @@ EXTERNAL_ID_MAX = 128
 SOURCE_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
 #: A report may not be dated in the future by more than this (clocks drift).
 FUTURE_TOLERANCE = timedelta(minutes=10)
+#: The sane window's start (DOMAIN.md): an earlier time is a typo (1926 for 2026), refused.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _SWAP_HINT = "经纬度是否写反了？经度在前（如 116.39），纬度在后（如 39.91）。"
 
 
@@ -112,4 +114,6 @@ def parse_time(value: Any, tz: ZoneInfo, *, now: datetime | None, field: str = "
         ts = ts.replace(tzinfo=tz)
     if now is not None and ts > now + FUTURE_TOLERANCE:
         raise InvalidInput(f"时间 {ts.isoformat()} 在将来。", field=field, code="bad_time")
+    if now is not None and ts < EARLIEST_TIME:
+        raise InvalidInput(f"时间 {ts.isoformat()} 早于 2000 年，是否写错了年份？", field=field, code="bad_time")
     return ts

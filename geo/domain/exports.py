@@ -22,7 +22,7 @@ import shapely
 from geo.domain.errors import InvalidInput
 from geo.domain.xlsx import write_xlsx
 
-__all__ = ["FORMATS", "TABLE_FORMATS", "write_frame", "write_table"]
+__all__ = ["FORMATS", "TABLE_FORMATS", "inert_text", "write_frame", "write_table"]
 
 FORMATS = ("csv", "geojson", "gpkg")
 #: Formats of a statistics table: spreadsheets without geometry, GIS files with the boundary shapes.
@@ -44,7 +44,7 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     if fmt == "csv":
         table = frame.drop(columns=frame.geometry.name).copy()
         table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
-        _inert_text(table).to_csv(path, index=False, encoding=CSV_ENCODING)
+        inert_text(table).to_csv(path, index=False, encoding=CSV_ENCODING)
     elif fmt == "geojson":
         path.unlink(missing_ok=True)
         pyogrio.write_dataframe(frame.to_crs(4326), path, driver="GeoJSON", RFC7946="YES")
@@ -58,11 +58,11 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert_text(frame: pd.DataFrame) -> pd.DataFrame:
+def inert_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula get a leading apostrophe (CSV injection).
     Written by people (descriptions, names), so never trusted; numbers are left as they are.
 
-    >>> _inert_text(pd.DataFrame({"d": ["=1+1", "-3", "ok"], "n": [-1, 2, 3]}))["d"].tolist()
+    >>> inert_text(pd.DataFrame({"d": ["=1+1", "-3", "ok"], "n": [-1, 2, 3]}))["d"].tolist()
     ["'=1+1", "'-3", 'ok']
     """
     out = frame.copy()
@@ -90,7 +90,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Map
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
     if fmt == "csv":
-        _inert_text(frame).to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
+        inert_text(frame).to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
     elif fmt == "xlsx":
         write_xlsx(frame, path, headers=headers, text=[c for c in text if c in frame.columns],
                    percent=[c for c in percent if c in frame.columns], sheet=layer)

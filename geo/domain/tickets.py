@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geo.domain.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX, FUTURE_TOLERANCE
+from geo.domain.cases import DESCRIPTION_MAX, EARLIEST_TIME, EXTERNAL_ID_MAX, FUTURE_TOLERANCE
 from geo.domain.errors import InvalidInput
 
 __all__ = ["REASONS", "Columns", "ValidatedRows", "resolve_columns", "validate_rows"]
@@ -35,7 +35,7 @@ REASONS = {
     "nan_coordinates": "经纬度是 NaN 或无穷大",
     "out_of_range_coordinates": "经纬度超出范围（经度 ±180，纬度 ±90；是否写反？）",
     "unknown_category": "问题分类不存在",
-    "bad_time": "时间无法识别或在将来",
+    "bad_time": "时间无法识别、早于 2000 年或在将来",
     "outside_area": "位置不在任何网格内",
 }
 
@@ -123,7 +123,8 @@ def validate_rows(
     refuse(cat.isna().to_numpy(), "unknown_category")
 
     times = _times(frame[cols.time], tz)
-    refuse((times.isna() | (times > pd.Timestamp(now + FUTURE_TOLERANCE))).to_numpy(), "bad_time")
+    refuse((times.isna() | (times > pd.Timestamp(now + FUTURE_TOLERANCE))
+            | (times < pd.Timestamp(EARLIEST_TIME))).to_numpy(), "bad_time")
 
     description = (frame[cols.description].fillna("").astype(str).str.replace("\x00", "", regex=False)
                    .str.strip().str.slice(0, DESCRIPTION_MAX) if cols.description else pd.Series([""] * n))

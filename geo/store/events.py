@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from geo.store.cases import SUMMONED_SQL
 
-__all__ = ["case_for_action", "events_of", "insert_event", "insert_outbox", "transition"]
+__all__ = ["case_for_action", "case_no_of", "events_of", "insert_event", "insert_outbox", "transition"]
 
 
 def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
@@ -21,6 +21,12 @@ def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
         f"{SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
         {"no": case_no}).mappings().first()
     return dict(row) if row else None
+
+
+def case_no_of(session: Session, source: str, external_id: str) -> str | None:
+    """The case number of a ticket (source + external id), if it was imported."""
+    return session.execute(text("SELECT case_no FROM cases WHERE source = :s AND external_id = :e"),
+                           {"s": source, "e": external_id}).scalar()
 
 
 def transition(session: Session, case_id: int, *, status: str, revision: int, to_status: str,

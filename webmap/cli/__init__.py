@@ -13,6 +13,7 @@ from __future__ import annotations
 from webmap.cli import (  # noqa: F401 - imported for their commands, which they register on main
     backup,
     boundaries,
+    callbacks,
     cases,
     db,
     demo,
