@@ -18,8 +18,8 @@ from geo.store.vocabulary import next_due_sql, overdue_sql, overdue_step_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "geo/domain/statuses.py"
-#: Migration 0008 froze a copy of the record expression; the comparison below keeps it honest.
-FROZEN = ROOT / "geo/store/migrations/versions/0008_case_fact.py"
+#: The newest migration that froze a copy of the record expression; the comparison keeps it honest.
+FROZEN = ROOT / "geo/store/migrations/versions/0015_record.py"
 
 
 def test_the_record_numbering_of_statuses_is_pinned():
@@ -35,8 +35,8 @@ def _normalise(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).replace("( ", "(").replace(" )", ")").strip()
 
 
-def test_the_frozen_record_expression_of_migration_0008_is_the_one_the_vocabulary_builds():
-    spec = importlib.util.spec_from_file_location("migration_0008", FROZEN)
+def test_the_frozen_record_expression_of_the_newest_migration_is_the_one_the_vocabulary_builds():
+    spec = importlib.util.spec_from_file_location("migration_record", FROZEN)
     assert spec and spec.loader
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

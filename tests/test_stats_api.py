@@ -8,7 +8,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import load_tiny_hierarchy, load_tiny_reference
@@ -25,8 +25,10 @@ def act(client, case_id, action, **body):
 
 
 @pytest.fixture
-def world(client_as, routed):
-    """Four cases: two east (one handled to a satisfied callback), one more east-north, one west."""
+def world(app, client_as, routed):
+    """Four cases: two east (one handled to a satisfied callback), one more east-north, one west.
+    Every boundary with a case is ranked here (GRIDMAP_RANK_MIN_CASES 1)."""
+    app.config["GRIDMAP_RANK_MIN_CASES"] = 1
     leader = client_as("street_leader", "110101002")
     west_leader = client_as("street_leader", "110101001")
     cgw = client_as("department_staff", department="CGW")
@@ -54,11 +56,22 @@ def test_street_measures_by_hand(world):
     rows = rows_by_code(world["planner"].get("/api/stats/street.json"))
     east, west = rows["110101002"], rows["110101001"]
     assert (east["cases_total"], west["cases_total"]) == (3, 1)
-    assert (east["dispatched"], east["responded_on_time"], east["response_rate"]) == (2, 1, 0.5)
+    # the second east case was dispatched just now: its response is not due yet (进行中), not late
+    assert (east["dispatched"], east["responded_on_time"], east["response_rate"]) == (1, 1, 1.0)
+    assert east["responses_pending"] == 1
     assert (east["callbacks_answered"], east["resolution_rate"], east["satisfaction_rate"]) == (1, 1.0, 1.0)
     assert west["dispatched"] == 0 and west["response_rate"] is None  # empty denominator: empty, never 0
     assert west["score"] is None and west["rank"] is None
-    assert east["score"] == pytest.approx(0.10 * 0.5 + 0.45 + 0.45) and east["rank"] == 1
+    assert east["score"] == pytest.approx(0.10 * 1.0 + 0.45 + 0.45) and east["rank"] == 1
+
+
+def test_boundaries_below_the_minimum_of_cases_keep_their_score_but_get_no_rank(world, app):
+    app.config["GRIDMAP_RANK_MIN_CASES"] = 4
+    east = rows_by_code(world["planner"].get("/api/stats/street.json"))["110101002"]
+    assert east["score"] == pytest.approx(1.0) and east["rank"] is None and east["ranked"] is False
+    app.config["GRIDMAP_RANK_MIN_CASES"] = 3
+    east = rows_by_code(world["planner"].get("/api/stats/street.json"))["110101002"]
+    assert east["rank"] == 1 and east["ranked"] is True
 
 
 def test_a_street_leader_sees_their_street_with_its_city_wide_rank(world):
@@ -74,7 +87,8 @@ def test_department_staff_get_department_rankings_but_not_area_statistics(world)
     assert world["cgw"].get("/api/stats/street.json").status_code == 403
     assert world["cgw"].get("/api/hotspots/heat.json").status_code == 403
     rows = rows_by_code(world["cgw"].get("/api/stats/departments.json"))
-    assert rows["CGW"]["cases_total"] >= 2 and rows["CGW"]["dispatched"] == 2
+    # two dispatched, one response due (the other was dispatched just now: 进行中)
+    assert rows["CGW"]["cases_total"] >= 2 and (rows["CGW"]["dispatched"], rows["CGW"]["responses_pending"]) == (1, 1)
 
 
 def test_weights_and_fields(world):
@@ -82,7 +96,7 @@ def test_weights_and_fields(world):
                                 "&w_satisfaction=0")
     rows = rows_by_code(resp)
     assert resp.get_json()["columns"] == ["code", "response_rate", "score"]
-    assert rows["110101002"]["score"] == pytest.approx(0.5)
+    assert rows["110101002"]["score"] == pytest.approx(1.0)  # the one response that is due was on time
     bad = world["planner"].get("/api/stats/street.json?fields=nope")
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "fields"
 
@@ -112,7 +126,7 @@ def test_every_export_format_reads_back_equal_to_the_json(world, tmp_path):
     table = list(csv.DictReader(io.StringIO(csv_resp.data.decode("utf-8-sig"))))
     assert list(table[0])[:4] == ["code", "name", "parent_code", "cases_total"]
     assert {r["code"]: int(r["cases_total"]) for r in table} == {c: r["cases_total"] for c, r in expected.items()}
-    assert {r["code"]: r["response_rate"] for r in table}["110101002001002"] == "0.5"
+    assert {r["code"]: r["response_rate"] for r in table}["110101002001002"] == "1"
 
     sheet = load_workbook(io.BytesIO(planner.get("/api/stats/grid.xlsx").data)).active
     header = [c.value for c in sheet[1]]
@@ -199,4 +213,27 @@ def test_a_huge_backlog_of_new_events_is_refused_with_the_command_that_folds_it(
     assert planner.get("/api/stats/trend?level=street").status_code == 503
     app.config["GRIDMAP_STATS_MAX_BACKLOG"] = 1
     east = rows_by_code(planner.get("/api/stats/street.json"))["110101002"]
-    assert east["dispatched"] == 3  # the new event was folded in
+    assert east["dispatched"] + east["responses_pending"] == 3  # the new event was folded in
+
+
+def test_a_unit_counts_in_its_own_row_and_in_its_parent_departments(world, client_as):
+    west_leader = client_as("street_leader", "110101001")
+    created = west_leader.post("/api/cases", json={**WEST, "category": "0503"}).get_json()["properties"]
+    assert created["lead_department"] == "GA-W"  # the police station whose jurisdiction holds the point
+    rows = rows_by_code(world["planner"].get("/api/stats/departments.json"))
+    assert (rows["GA-W"]["cases_total"], rows["GA"]["cases_total"]) == (1, 1)
+    assert rows["GA-W"]["parent_code"] == "GA"
+
+
+def test_no_stored_time_can_break_the_statistics(world, session):
+    """A case back-dated to 1926 and a deadline past 2068 overflowed the packed record: every
+    statistic was a 500. Times are now whole int8 seconds."""
+    case = world["ids"][2]
+    session.execute(text("UPDATE cases SET reported_at = '1926-03-01 08:00+08', resolve_due = '2100-01-01 00:00+08' "
+                         "WHERE case_no = :n"), {"n": case})
+    act(world["leader"], case, "dispatch")  # an event, so the case is folded again
+    everything = rows_by_code(world["planner"].get("/api/stats/street.json"))
+    assert everything["110101002"]["cases_total"] == 3  # counted without a date range …
+    old = rows_by_code(world["planner"].get("/api/stats/street.json?from=1926-01-01&to=1926-12-31"))
+    assert old["110101002"]["cases_total"] == 1  # … and it is counted where it belongs
+    assert world["planner"].get("/api/stats/trend?level=street").status_code == 200

@@ -27,7 +27,8 @@ MIMETYPES = {
 
 def _reading() -> reports.Reading:
     return reports.Reading(read_only=reads_from_replica(),
-                           max_backlog=int(current_app.config["GRIDMAP_STATS_MAX_BACKLOG"]))
+                           max_backlog=int(current_app.config["GRIDMAP_STATS_MAX_BACKLOG"]),
+                           rank_min_cases=int(current_app.config["GRIDMAP_RANK_MIN_CASES"]))
 
 
 def _weights(query: dict[str, Any]) -> Weights:

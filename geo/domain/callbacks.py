@@ -36,8 +36,8 @@ COLUMNS = {
     "called_at": ("回访时间", "回访日期", "called_at"),
 }
 ANSWERS = {
-    **dict.fromkeys(("是", "1", "true", "yes", "y", "满意", "非常满意", "基本满意", "已解决", "解决", "联系上",
-                     "已联系"), True),
+    **dict.fromkeys(("是", "1", "true", "yes", "y", "满意", "非常满意", "基本满意", "已解决", "解决", "联系上"),
+                    True),
     **dict.fromkeys(("否", "0", "false", "no", "n", "不满意", "未解决", "未联系上", "未联系"), False),
 }
 REASONS = {

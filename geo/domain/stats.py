@@ -12,14 +12,16 @@ and owns what the numbers mean:
   ===========================  ========================  =====================  ==================
   rate                         numerator                 denominator            cohort
   ===========================  ========================  =====================  ==================
-  响应率 ``response_rate``      ``responded_on_time``     ``dispatched``         reported in period
+  响应率 ``response_rate``      ``responded_on_time``     ``dispatched`` (due)   reported in period
   解决率 ``resolution_rate``    ``callbacks_solved``      ``callbacks_answered`` reported in period
   满意率 ``satisfaction_rate``  ``callbacks_satisfied``   ``callbacks_answered`` reported in period
   按期办结率 ``on_time_rate``   ``resolved_on_time``      ``cases_due``          due in period
   报到及时率 ``check_in_rate``  ``checked_in_on_time``    ``summons``            due in period
   ===========================  ========================  =====================  ==================
 
-  An empty denominator gives an empty rate (``pd.NA``; exported as an empty cell), never 0.
+  An empty denominator gives an empty rate (``pd.NA``; exported as an empty cell), never 0. Only
+  what was due is judged: ``dispatched`` counts dispatched cases whose response is due (responded,
+  or the response deadline passed as of ``as_of``); the others are ``responses_pending`` (进行中).
 - the composite score: ``Σ wᵢ·rateᵢ / Σ wᵢ`` over the three rates (default weights 0.10 / 0.45 /
   0.45). It is empty when any rate with a positive weight is empty: a boundary without callbacks
   has not been assessed, and renormalising over the rates it happens to have would rank it
@@ -91,7 +93,7 @@ RATES = (
 
 #: The sums storage provides per boundary (besides code, name, parent_code and category_* counts).
 SUM_COLUMNS = (
-    "cases_total", "dispatched", "responded_on_time", "callbacks_answered", "callbacks_solved",
+    "cases_total", "dispatched", "responses_pending", "responded_on_time", "callbacks_answered", "callbacks_solved",
     "callbacks_satisfied", "cases_due", "resolved_on_time", "summons", "checked_in_on_time",
     "overdue", "repeat_cases", *(f"status_{s}" for s in CASE_STATUSES),
 )
@@ -105,8 +107,9 @@ COLUMNS: dict[str, str] = {
     "parent_code": "上级编码",
     "cases_total": "案件数",
     "responded_on_time": "按时响应数",
-    "dispatched": "派遣数",
+    "dispatched": "应响应数",
     "response_rate": "响应率",
+    "responses_pending": "响应进行中",
     "callbacks_answered": "回访应答数",
     "callbacks_solved": "回访已解决数",
     "resolution_rate": "解决率",
@@ -115,6 +118,7 @@ COLUMNS: dict[str, str] = {
     "score": "综合得分",
     "rank": "排名",
     "rank_in_parent": "上级内排名",
+    "ranked": "参与排名（案件数达到下限）",
     "resolved_on_time": "按期办结数",
     "cases_due": "到期案件数",
     "on_time_rate": "按期办结率",
@@ -249,9 +253,12 @@ def rank(scores: pd.Series, groups: pd.Series | None = None) -> pd.Series:
     return ranked.astype("Int64")
 
 
-def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = None) -> pd.DataFrame:
+def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = None, *,
+           min_cases: int = 0) -> pd.DataFrame:
     """Sums per boundary (code, name, parent_code, the SUM_COLUMNS, medians, category_*) → the
-    measures frame in COLUMNS order: rates, score, rank, rank within the parent."""
+    measures frame in COLUMNS order: rates, score, rank, rank within the parent. A boundary with
+    fewer than ``min_cases`` cases keeps its rates and score but is not ranked (``ranked`` false):
+    a grid with one satisfied case is no better than one with a hundred."""
     out = sums.copy()
     for column in SUM_COLUMNS:
         out[column] = out[column].fillna(0).astype("int64") if column in out else 0
@@ -260,8 +267,10 @@ def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = N
                                                                                      dtype="Float64")
     out = rates(out)
     out["score"] = score(out, weights)
-    out["rank"] = rank(out["score"])
-    out["rank_in_parent"] = rank(out["score"], out["parent_code"])
+    out["ranked"] = out["cases_total"] >= min_cases
+    rankable = out["score"].where(out["ranked"])
+    out["rank"] = rank(rankable)
+    out["rank_in_parent"] = rank(rankable, out["parent_code"])
     categories = sorted(c for c in out.columns if c.startswith("category_"))
     for column in categories:
         out[column] = out[column].fillna(0).astype("int64")
@@ -271,7 +280,8 @@ def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = N
 # --- per-case records (as storage streams them) → sums, in numpy ---------------------------------
 
 #: Bits of a case's period-independent flags (storage packs them with status and category).
-STATIC_BITS = ("dispatched", "responded_on_time", "answered", "solved", "satisfied", "repeat", "resolved_on_time")
+STATIC_BITS = ("dispatched", "responded_on_time", "answered", "solved", "satisfied", "repeat", "resolved_on_time",
+               "responded")
 STATUS_SHIFT, CATEGORY_SHIFT = 8, 16
 
 
@@ -329,7 +339,11 @@ def sums_from_records(records: Mapping[str, np.ndarray], key: str, *, start: dat
         return np.bincount(groups[mask], minlength=n).astype("int64")
 
     out: dict[str, Any] = {"key": keys, "cases_total": count(p)}
-    for column, bit in (("dispatched", "dispatched"), ("responded_on_time", "responded_on_time"),
+    with np.errstate(invalid="ignore"):
+        response_due = bits["responded"] | (records["respond_due"] <= now)
+    out["dispatched"] = count(p & bits["dispatched"] & response_due)
+    out["responses_pending"] = count(p & bits["dispatched"] & ~response_due)
+    for column, bit in (("responded_on_time", "responded_on_time"),
                         ("callbacks_answered", "answered"), ("callbacks_solved", "solved"),
                         ("callbacks_satisfied", "satisfied"), ("repeat_cases", "repeat")):
         out[column] = count(p & bits[bit])
@@ -390,7 +404,10 @@ def aggregate_facts(facts: pd.DataFrame, key: str, *, start: datetime | None = N
     p = _between(f["reported_at"], start, end)
     d = _between(f["resolve_due"], start, end) & (f["resolve_due"] <= as_of).fillna(False).astype(bool)
     f["p"], f["d"] = p, d
-    f["dispatched_"] = p & f["dispatched_at"].notna()
+    responded = f["responded_at"].notna()
+    response_due = responded | (f["respond_due"] <= as_of).fillna(False).astype(bool)
+    f["dispatched_"] = p & f["dispatched_at"].notna() & response_due
+    f["pending_"] = p & f["dispatched_at"].notna() & ~response_due
     f["responded_on_time_"] = p & (f["responded_at"] <= f["respond_clock_due"]).fillna(False).astype(bool)
     contacted = f["callback_contacted"].fillna(False).astype(bool)
     f["answered_"] = p & contacted
@@ -407,7 +424,8 @@ def aggregate_facts(facts: pd.DataFrame, key: str, *, start: datetime | None = N
         f[category_column(c)] = p & (f["category_code"] == c)
     groups = f.groupby(key, sort=True)
     counts = {
-        "cases_total": "p", "dispatched": "dispatched_", "responded_on_time": "responded_on_time_",
+        "cases_total": "p", "dispatched": "dispatched_", "responses_pending": "pending_",
+        "responded_on_time": "responded_on_time_",
         "callbacks_answered": "answered_", "callbacks_solved": "solved_", "callbacks_satisfied": "satisfied_",
         "cases_due": "d", "resolved_on_time": "resolved_on_time_", "overdue": "overdue_", "repeat_cases": "repeat_",
         **{c: c for c in f.columns if c.startswith(("status_", "category_"))},

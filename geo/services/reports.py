@@ -43,14 +43,15 @@ def _check_level(level: str) -> None:
 
 def measures_table(session: Session, level: str, *, date_from: date | None = None, date_to: date | None = None,
                    scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None,
-                   catch_up: bool = True) -> pd.DataFrame:
+                   catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
     """The measures of every boundary of ``level`` a user of ``scope`` may see, or of every department.
     ``catch_up=False``: do not fold new events first (a read-only replica; see geo.services.stats)."""
     _check_level(level)
     if level == DEPARTMENTS:
-        return stats_service.department_measures(session, date_from, date_to, weights, catch_up=catch_up)
+        return stats_service.department_measures(session, date_from, date_to, weights, catch_up=catch_up,
+                                                 min_cases=min_cases)
     return stats_service.boundary_measures(session, level, date_from, date_to, scope=scope, weights=weights,
-                                           catch_up=catch_up)
+                                           catch_up=catch_up, min_cases=min_cases)
 
 
 def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
@@ -64,14 +65,15 @@ def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
 
 def export_measures(session: Session, level: str, fmt: str, path: str | Path, *, date_from: date | None = None,
                     date_to: date | None = None, scope: str = "",
-                    weights: stats.Weights | Mapping[str, float] | None = None, catch_up: bool = True) -> int:
+                    weights: stats.Weights | Mapping[str, float] | None = None, catch_up: bool = True,
+                    min_cases: int = 0) -> int:
     """Write the measures table as ``fmt`` (csv, xlsx, geojson, gpkg); returns the rows written.
     Departments without a jurisdiction polygon get an empty geometry in GeoJSON/GeoPackage."""
     if fmt not in TABLE_FORMATS:
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
     frame = measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope, weights=weights,
-                           catch_up=catch_up)
+                           catch_up=catch_up, min_cases=min_cases)
     geometry = _shapes(session, level, frame["code"]) if fmt in ("geojson", "gpkg") else None
     return write_table(frame, path, fmt, headers=stats_service.headers(session, frame), percent=PERCENT,
                        geometry=geometry, layer=f"{level}_stats")
@@ -87,6 +89,8 @@ class Reading:
 
     read_only: bool = False
     max_backlog: int = 100_000
+    #: Boundaries (and departments) with fewer cases in the period are shown but not ranked.
+    rank_min_cases: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,10 +156,11 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
         with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
             path = Path(folder) / f"gridmap-{query.level}-{_range_name(query.date_from, query.date_to)}.{query.fmt}"
             export_measures(session, query.level, query.fmt, path, date_from=query.date_from,
-                            date_to=query.date_to, scope=scope, weights=query.weights, catch_up=catch_up)
+                            date_to=query.date_to, scope=scope, weights=query.weights, catch_up=catch_up,
+                            min_cases=reading.rank_min_cases)
             return MeasuresFile(path.name, path.read_bytes())
     frame = measures_table(session, query.level, date_from=query.date_from, date_to=query.date_to, scope=scope,
-                           weights=query.weights, catch_up=catch_up)
+                           weights=query.weights, catch_up=catch_up, min_cases=reading.rank_min_cases)
     unknown = [c for c in query.fields if c not in frame.columns]
     if unknown:
         raise InvalidInput(f"没有这些列：{', '.join(unknown)}。", field="fields", code="bad_fields")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -77,7 +78,7 @@ def _key(level: str) -> str:
 
 
 def _assemble(rows: pd.DataFrame, sums: pd.DataFrame, summons: pd.DataFrame, categories: dict[str, str],
-              weights: stats.Weights) -> pd.DataFrame:
+              weights: stats.Weights, min_cases: int = 0) -> pd.DataFrame:
     """Rows (code, name, parent_code) + their sums (absent → 0) → rates, score, ranks."""
     frame = rows.merge(sums, on="code", how="left") if not sums.empty else rows.copy()
     frame = frame.merge(summons, on="code", how="left")
@@ -85,34 +86,37 @@ def _assemble(rows: pd.DataFrame, sums: pd.DataFrame, summons: pd.DataFrame, cat
         column = stats.category_column(code)
         if column not in frame:
             frame[column] = 0
-    return stats.finish(frame, weights)
+    return stats.finish(frame, weights, min_cases=min_cases)
 
 
 def boundary_measures(session: Session, level: str, date_from: date | None = None, date_to: date | None = None,
                       scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None, *,
-                      as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
+                      as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
     """One row per current boundary of ``level``: code, name, parent_code, cases_total, each rate
     beside its numerator and denominator, score, rank, rank_in_parent, medians, overdue,
     repeat_cases, status_* and category_* counts (geo.domain.stats.COLUMNS order)."""
     key = _key(level)
     frame = _measures(session, store.boundaries(session, level), key, key, date_from, date_to, weights, as_of,
-                      catch_up)
+                      catch_up, min_cases=min_cases)
     return frame[frame["code"].str.startswith(scope)].reset_index(drop=True) if scope else frame
 
 
 def department_measures(session: Session, date_from: date | None = None, date_to: date | None = None,
                         weights: stats.Weights | Mapping[str, float] | None = None, *,
-                        as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
-    """One row per department (units included, each on its own; parent_code names the department a
-    unit belongs to), measured over the cases it leads and the summons it received."""
+                        as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
+    """One row per department, measured over the cases it leads and the summons it received. A
+    unit (派出所) is a row of its own and also counts in its parent department's row (公安分局);
+    parent_code names the department a unit belongs to."""
     rows = store.departments(session)
+    parents = {c: p for c, p in zip(rows["code"], rows["parent_code"], strict=True) if isinstance(p, str) and p}
     return _measures(session, rows, "lead_department", None, date_from, date_to, weights, as_of, catch_up,
-                     departments=rows["code"].tolist())
+                     departments=rows["code"].tolist(), roll_up=parents, min_cases=min_cases)
 
 
 def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str | None, date_from: date | None,
               date_to: date | None, weights: stats.Weights | Mapping[str, float] | None, as_of: datetime | None,
-              catch_up: bool, *, departments: list[str] | None = None) -> pd.DataFrame:
+              catch_up: bool, *, departments: list[str] | None = None, roll_up: dict[str, str] | None = None,
+              min_cases: int = 0) -> pd.DataFrame:
     """Rows (code, name, parent_code) with their sums over the period grouped by ``key``."""
     w = _weights(weights)
     start, end = _period(date_from, date_to)
@@ -120,10 +124,10 @@ def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str |
     if catch_up:
         store.catch_up(session)
     categories = store.category_names(session)
-    extra = {"departments": departments} if departments is not None else {}
+    extra: dict[str, Any] = {"departments": departments, "roll_up": roll_up} if departments is not None else {}
     sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories), **extra)
     summons = store.summons_sums(session, summons_key, start=start, end=end)
-    return _assemble(rows, sums, summons, categories, w)
+    return _assemble(rows, sums, summons, categories, w, min_cases)
 
 
 def monthly_trend(session: Session, level: str, code: str | None = None, months: int = 12, *,

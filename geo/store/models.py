@@ -34,6 +34,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from geo.domain.workflow import ROLES
 from geo.store.vocabulary import next_due_sql, status_number_sql
 
+
+def _epoch(time_sql: str) -> str:
+    """Whole epoch seconds of a timestamptz expression; NULL when absent or infinite."""
+    # An interval's epoch is immutable (a timestamptz's is only stable): generated columns need that.
+    return (f"CASE WHEN isfinite({time_sql}) THEN floor(extract(epoch FROM {time_sql} "
+            "- TIMESTAMPTZ '1970-01-01 00:00:00+00'))::bigint END")
+
 __all__ = [
     "ApiToken",
     "AppUser",
@@ -358,8 +365,9 @@ class WhistleSummons(Base):
     late: Mapped[bool | None] = mapped_column(Boolean)
 
 
-#: case_fact.record: the case's numbers as 64 big-endian bytes, its status parts built from the vocabulary
-#: (migration 0008 froze a copy; tests/test_one_home.py checks they are the same).
+#: case_fact.record: the case's numbers as 84 big-endian bytes, its status parts built from the vocabulary
+#: (migration 0015 froze a copy; tests/test_one_home.py checks they are the same). Times are whole
+#: epoch seconds in int8 (no stored time can overflow them; an infinite one counts as absent).
 CASE_FACT_RECORD_SQL = """
     int8send(CASE WHEN grid_code ~ '^[0-9]{1,17}$' THEN ('1' || grid_code)::bigint ELSE 0 END)
     || int8send(CASE WHEN community_code ~ '^[0-9]{1,17}$' THEN ('1' || community_code)::bigint ELSE 0 END)
@@ -373,13 +381,13 @@ CASE_FACT_RECORD_SQL = """
                 | (CASE WHEN callback_contacted AND callback_satisfied THEN 16 ELSE 0 END)
                 | (CASE WHEN is_repeat THEN 32 ELSE 0 END)
                 | (CASE WHEN resolved_at <= resolve_due THEN 64 ELSE 0 END)
+                | (CASE WHEN responded_at IS NOT NULL THEN 128 ELSE 0 END)
                 | (""" + status_number_sql() + """ << 8)
                 | ((CASE WHEN category_code ~ '^[0-9]{4}$' THEN category_code::int ELSE 0 END) << 16))
-    || int4send(floor(extract(epoch FROM reported_at - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int)
-    || int4send(coalesce(floor(extract(epoch FROM resolve_due - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int,
-                         -2147483648))
-    || int4send(coalesce(floor(extract(epoch FROM """ + next_due_sql() + """
-           - TIMESTAMPTZ '2000-01-01 00:00:00+00'))::int, 2147483647))
+    || int8send(coalesce(""" + _epoch("reported_at") + """, -9223372036854775807))
+    || int8send(coalesce(""" + _epoch("resolve_due") + """, -9223372036854775807))
+    || int8send(coalesce(""" + _epoch(next_due_sql()) + """, 9223372036854775807))
+    || int8send(coalesce(""" + _epoch("respond_due") + """, 9223372036854775807))
     || float4send(coalesce((extract(epoch FROM responded_at - respond_clock_at) / 3600)::float4, 'NaN'))
     || float4send(coalesce((extract(epoch FROM resolved_at - clock_at) / 3600)::float4, 'NaN'))"""
 

@@ -251,12 +251,12 @@ def _bounds(start: datetime | None, end: datetime | None) -> dict[str, datetime]
 _CATEGORY_CODE = re.compile(r"^[0-9]{4}$")
 _BOUNDARY_KEYS = {"grid_code": "grid", "community_code": "community", "street_code": "street",
                   "district_code": "district"}
-#: case_fact.record (a generated column, migration 0008): 64 big-endian bytes a case.
+#: case_fact.record (a generated column, migration 0015): 84 big-endian bytes a case; times are
+#: epoch seconds, ±(2⁶³ − 1) when absent.
 RECORD = np.dtype([("grid", ">i8"), ("community", ">i8"), ("street", ">i8"), ("district", ">i8"),
-                   ("department", ">i8"), ("static", ">i4"), ("reported_at", ">i4"), ("resolve_due", ">i4"),
-                   ("overdue_since", ">i4"), ("respond_h", ">f4"), ("resolve_h", ">f4")])
-_RECORD_EPOCH = datetime.fromisoformat("2000-01-01T00:00:00+00:00").timestamp()
-_NO_TIME = (-(2**31), 2**31 - 1)
+                   ("department", ">i8"), ("static", ">i4"), ("reported_at", ">i8"), ("resolve_due", ">i8"),
+                   ("overdue_since", ">i8"), ("respond_due", ">i8"), ("respond_h", ">f4"), ("resolve_h", ">f4")])
+_NO_TIME = (-(2**63 - 1), 2**63 - 1)
 _CHUNK_CASES = 4_000_000  # records per fetched value (≈ 250 MB; a bytea value holds at most 1 GB)
 
 
@@ -285,22 +285,23 @@ def records(session: Session, *, start: datetime | None, end: datetime | None) -
 def _arrays(rows: np.ndarray) -> dict[str, np.ndarray]:
     """Records → native arrays: times as epoch seconds (NaN when absent), hours as float64."""
     arrays: dict[str, np.ndarray] = {"static": rows["static"].astype("int64")}
-    for name in ("reported_at", "resolve_due", "overdue_since"):
+    for name in ("reported_at", "resolve_due", "overdue_since", "respond_due"):
         seconds = rows[name].astype("int64")
-        arrays[name] = np.where(np.isin(seconds, _NO_TIME), np.nan, seconds + _RECORD_EPOCH)
+        arrays[name] = np.where(np.isin(seconds, _NO_TIME), np.nan, seconds.astype("float64"))
     for name in ("respond_h", "resolve_h"):
         arrays[name] = rows[name].astype("float64")
     return arrays
 
 
 def measure_sums(session: Session, key: str, *, start: datetime | None, end: datetime | None,
-                 as_of: datetime, categories: list[str], departments: list[str] | None = None) -> pd.DataFrame:
+                 as_of: datetime, categories: list[str], departments: list[str] | None = None,
+                 roll_up: dict[str, str] | None = None) -> pd.DataFrame:
     """Per value of ``key`` (a case_fact code column, or lead_department with ``departments``):
     the counts and medians of geo.domain.stats.SUM_COLUMNS and a ``category_<code>`` count per category,
     for cases reported in [start, end) and, for cases_due, deadlines in [start, end) before as_of.
 
     Why not a GROUP BY: forty-odd FILTERed counts and two ordered-set medians over a million rows
-    cost PostgreSQL 3–4 s on two cores. Each case_fact row carries its numbers as a fixed 64-byte
+    cost PostgreSQL 3–4 s on two cores. Each case_fact row carries its numbers as a fixed 84-byte
     record (a generated column); one string_agg hands a million of them over as a single value
     (≈ 0.7 s), numpy reads it as an array and geo.domain.stats.sums_from_records sums it (≈ 0.2 s).
     """
@@ -311,16 +312,35 @@ def measure_sums(session: Session, key: str, *, start: datetime | None, end: dat
     field = "department" if departments is not None else _BOUNDARY_KEYS[key]
     arrays = _arrays(rows)
     arrays["key"] = rows[field].astype("int64")
+    hashes: dict[int, str] = {}
+    if departments is not None:
+        hashes = {int(h): c for h, c in session.execute(text(
+            "SELECT hashtextextended(code, 0), code FROM unnest(CAST(:codes AS text[])) code"),
+            {"codes": sorted({*departments, *(roll_up or {}).values()})}).all()}
+        arrays = _rolled_up(arrays, hashes, roll_up or {})
     sums = sums_from_records(arrays, "key", start=start, end=end, as_of=as_of, categories=categories)
     keys = sums.pop("key").to_numpy()
     if departments is None:
         sums.insert(0, "code", [str(k)[1:] if k else "" for k in keys])
     else:
-        hashes: dict[int, str] = {int(h): c for h, c in session.execute(text(
-            "SELECT hashtextextended(code, 0), code FROM unnest(CAST(:codes AS text[])) code"),
-            {"codes": departments}).all()}
         sums.insert(0, "code", [hashes.get(int(k), "") for k in keys])
     return sums[sums["code"] != ""].reset_index(drop=True)
+
+
+def _rolled_up(arrays: dict[str, np.ndarray], hashes: dict[int, str], parents: dict[str, str]
+               ) -> dict[str, np.ndarray]:
+    """Each unit's records once more under its parent department's key: a unit's cases count in
+    its own row and in its department's (medians included, as the parent's own cases)."""
+    code_hash = {c: h for h, c in hashes.items()}
+    units = {code_hash[u]: code_hash[p] for u, p in parents.items() if u in code_hash and p in code_hash}
+    if not units:
+        return arrays
+    extra = np.isin(arrays["key"], list(units))
+    if not extra.any():
+        return arrays
+    out = {name: np.concatenate([values, values[extra]]) for name, values in arrays.items()}
+    out["key"][len(arrays["key"]):] = [units[int(k)] for k in arrays["key"][extra]]
+    return out
 
 
 def summons_sums(session: Session, key: str | None, *, start: datetime | None, end: datetime | None,

@@ -36,7 +36,8 @@ def stats_export(ctx: Context, level: str, date_from: Any, date_to: Any, fmt: st
     with ctx.session() as session:
         count = export_measures(session, level, fmt, output, date_from=date_from.date() if date_from else None,
                                 date_to=date_to.date() if date_to else None, scope=scope,
-                                weights=score_weights(ctx.config))
+                                weights=score_weights(ctx.config),
+                                min_cases=int(ctx.config["GRIDMAP_RANK_MIN_CASES"]))
     click.echo(f"已导出 {count} 行到 {output}（{time.perf_counter() - started:.1f} 秒）")
 
 
