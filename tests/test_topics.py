@@ -117,6 +117,10 @@ def test_a_planner_sets_topics_only_inside_their_scope(history, client_as):
     west = client_as("planner", WEST)
     resp = west.post("/api/topics", json=APRIL)
     assert resp.status_code == 403 and resp.get_json()["error"]["field"] == "targets"
+    district = created(client_as("planner", "110101").post("/api/topics", json={**APRIL, "targets": ["110101"]}))
+    seen = west.get(f"/api/topics/{district['id']}").get_json()  # the district holds the west street
+    assert seen["may_edit"] is False and district["may_edit"] is True
+    assert west.patch(f"/api/topics/{district['id']}", json={"goal": "x"}).status_code == 403
     assert created(client_as("admin").post("/api/topics", json=APRIL))["created_by"].startswith("admin")
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "COMMUNITY_CODE_LENGTH",
     "User",
     "acting_departments",
+    "can_plan_topic",
     "can_see",
     "can_see_topic",
     "can_whistle",
@@ -184,6 +185,14 @@ def check_can_plan_topic(user: User, targets: Iterable[str]) -> None:
     outside = [t for t in targets if not t.startswith(user.scope)]
     if outside:
         raise Forbidden(f"目标区划 {', '.join(outside)} 不在您的范围 {user.scope or '（全市）'} 内。", field="targets")
+
+
+def can_plan_topic(user: User, targets: Iterable[str]) -> bool:
+    try:
+        check_can_plan_topic(user, targets)
+    except Forbidden:
+        return False
+    return True
 
 
 def can_see_topic(user: User, topic: Mapping[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from geo.domain import stats
 from geo.domain import topics as logic
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_table
-from geo.domain.permissions import User, can_see_topic, check_can_plan_topic, may_plan_topics
+from geo.domain.permissions import User, can_plan_topic, can_see_topic, check_can_plan_topic
 from geo.services import reports
 from geo.services import stats as stats_service
 from geo.store import boundaries as boundary_store
@@ -170,7 +170,7 @@ def _with_figures(session: Session, user: User, topics: list[dict[str, Any]], re
         picked = {name: values[mine] for name, values in arrays.items()} | {"key": keys[mine]}
         sums = stats.sums_from_records(picked, "key", start=before, end=end, as_of=now, categories=[])
         out.append({**topic, "status_name": logic.STATUSES.get(topic["status"], topic["status"]),
-                    "may_edit": may_plan_topics(user) and topic["status"] == "active",
+                    "may_edit": topic["status"] == "active" and can_plan_topic(user, topic["targets"]),
                     "figures": logic.figures(sums, month or topic["month"])})
     return out
 
