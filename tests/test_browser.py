@@ -39,6 +39,7 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
         load_tiny_reference(session, tmp_path_factory.mktemp("reference"))
         leader = create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
         create_user(session, "cgw", role="department_staff", department="CGW", password=PASSWORD)
+        create_user(session, "planner", role="planner", password=PASSWORD)
         for lon, lat, category in CASES:
             create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
     engine.dispose()
@@ -431,6 +432,36 @@ def test_thematic_layers_draw_with_their_legends(server, page):
     page.wait_for_function("document.querySelector('canvas.leaflet-heatmap-layer') !== null")
     theme.locator("select[name=theme]").select_option("")
     page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length === 0")
+
+
+def test_a_planner_sets_changes_and_closes_a_topic_on_the_topics_page(server, page):
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, server, username="planner")
+    page.goto(server + "/stats")
+    page.click("a[href='/topics']")
+    page.wait_for_selector("#gm-topic-form")
+    page.wait_for_function("document.querySelectorAll('#gm-topic-lead option').length > 0"
+                           " && document.querySelectorAll('#gm-topic-category option').length > 0")
+    page.get_by_label("题目").fill(XSS)
+    page.get_by_label("问题分类").select_option("0101")
+    page.get_by_label("目标区划编码").fill("110101002")
+    page.get_by_label("牵头部门").select_option("CGW")
+    page.get_by_label("目标", exact=True).fill("减少一半")
+    page.click("#gm-topic-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#gm-topics-table tbody tr').length === 1")
+    row = page.locator("#gm-topics-table tbody tr").first
+    assert row.locator("td").first.inner_text() == XSS  # text, never markup
+    assert page.locator("#gm-topics-table img").count() == 0
+    row.click()
+    page.wait_for_selector("#gm-topic-detail .gm-topic-edit")
+    page.fill("#gm-edit-goal", "减少七成")
+    page.click("#gm-topic-detail button[type=submit]")
+    page.wait_for_function("document.querySelector('#gm-topic-detail').textContent.includes('减少七成')")
+    page.click("#gm-topic-detail button[type=button]")
+    page.wait_for_function("!document.querySelector('#gm-topic-detail .gm-topic-edit')"
+                           " && document.querySelectorAll('#gm-topic-detail li').length === 3")
+    assert errors == []
 
 
 def _returned_case() -> str:

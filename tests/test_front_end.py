@@ -19,7 +19,7 @@ from webmap.page_options import STATUS_COLOURS, map_options, status_filters
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "webmap" / "static" / "js"
 MODULES = sorted(JS.glob("*.js"))
-ENTRY_POINTS = ("main.js", "stats.js")
+ENTRY_POINTS = ("main.js", "stats.js", "topics.js")
 IMPORT = re.compile(r"^import\s*\{([^}]*)\}\s*from\s*'([^']+)';", re.MULTILINE)
 EXPORT = re.compile(r"^export\s+(?:const|let|function|class)\s+(\w+)", re.MULTILINE)
 

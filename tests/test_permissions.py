@@ -10,7 +10,8 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from geo.services import accounts, cases, photos, whistles
+from geo.domain.topics import TopicDraft
+from geo.services import accounts, cases, photos, topics, whistles
 from tests.conftest import make_user
 
 EAST = {"lon": 116.3175, "lat": 39.9025}
@@ -40,9 +41,11 @@ PUBLIC = {"*": 200}
 # Area statistics and hotspots: everyone signed in, rows limited to their area; department staff
 # see by department, not by area, so these are not theirs.
 AREA_STATS = {"anon": 401, "staff_lead": 403, "staff_other": 403, "*": 200}
+TOPIC = {"title": "东街道暴露垃圾", "category": "0101", "targets": ["110101002"], "lead_department": "CGW"}
 TABLE = {
     "pages.index": ("GET", "/", None, {"anon": 302, "*": 200}),
     "pages.stats": ("GET", "/stats", None, {"anon": 302, "*": 200}),
+    "pages.topics": ("GET", "/topics", None, {"anon": 302, "*": 200}),
     "auth.login": ("GET", "/login", None, PUBLIC),
     "auth.logout": ("POST", "/logout", None, {"*": 302}),
     "health.healthz": ("GET", "/healthz", None, PUBLIC),
@@ -87,6 +90,17 @@ TABLE = {
     "hotspots.change": ("GET", "/api/hotspots/change.geojson?a_from=2026-01-01&a_to=2026-01-31"
                         "&b_from=2026-02-01&b_to=2026-02-28", None, AREA_STATS),
     "hotspots.recurring": ("GET", "/api/hotspots/recurring.json", None, AREA_STATS),
+    # Monthly topics: the topic targets street 110101002 and is led by CGW. Everyone signed in lists
+    # what they may see; planners and admins set and change topics inside their scope.
+    "topics.list_topics": ("GET", "/api/topics", None, SIGNED_IN_200),
+    "topics.export_topics": ("GET", "/api/topics.csv", None, SIGNED_IN_200),
+    "topics.create_topic": ("POST", "/api/topics", TOPIC,
+                            {"anon": 401, "planner_in": 201, "admin": 201, "*": 403}),
+    "topics.get_topic": ("GET", "/api/topics/{topic}", None, SEE),
+    "topics.export_topic": ("GET", "/api/topics/{topic}.xlsx", None, SEE),
+    "topics.change_topic": ("PATCH", "/api/topics/{topic}", {"goal": "新目标"},
+                            {**SEE, "planner_in": 200, "admin": 200, "worker_in": 403, "leader_in": 403,
+                             "staff_lead": 403, "community_in": 403, "hotline_in": 403}),
 
     "api-docs.openapi_json": ("GET", "/api/openapi.json", None, PUBLIC),
     "api-docs.openapi_swagger_ui": ("GET", "/api/docs", None, PUBLIC),
@@ -118,7 +132,9 @@ def world(session, routed):
     assert case["properties"]["lead_department"] == "CGW"
     whistle = whistles.blow(session, leader, case_nos=[case["id"]], lead="CGW", co=[], reason="综合执法")
     photo = photos.add_photos(session, leader, case["id"], [("photo", _png())])[0]
-    return {"case": case["id"], "whistle": str(whistle["id"]), "photo": str(photo["id"])}
+    planner = accounts.create_user(session, "setup_planner", role="planner", password="password-setup")
+    topic = topics.create(session, planner, TopicDraft(TOPIC["title"], "0101", ("110101002",), "", "CGW"))
+    return {"case": case["id"], "whistle": str(whistle["id"]), "photo": str(photo["id"]), "topic": str(topic["id"])}
 
 
 def _png() -> bytes:

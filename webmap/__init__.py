@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap.photos import bp as photos_bp
     from webmap.schemas import ApiError
     from webmap.stats import bp as stats_bp
+    from webmap.topics import bp as topics_bp
     from webmap.whistles import bp as whistles_bp
 
     app.config.update(OPENAPI_SETTINGS)
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(photos_bp)
     api.register_blueprint(stats_bp)
     api.register_blueprint(hotspots_bp)
+    api.register_blueprint(topics_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(open311_bp)
     db.init_app(app)

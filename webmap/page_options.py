@@ -19,13 +19,14 @@ from geo.domain.cases import DESCRIPTION_MAX
 from geo.domain.deadlines import URGENCY_NAMES
 from geo.domain.errors import Forbidden
 from geo.domain.getis_ord import CLASSES
-from geo.domain.permissions import User, check_can_report, statistics_area
+from geo.domain.permissions import User, check_can_report, may_plan_topics, statistics_area
 from geo.domain.stats import COLUMNS, LEVELS, RATES
 from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
+from geo.domain.topics import EVENT_ACTIONS, EXPORT_COLUMNS, RATE_NAMES, STATUSES, TEXT_MAX, TITLE_MAX
 from geo.domain.workflow import ACTIONS, ROLE_NAMES
 from geo.services.whistles import REASONS
 
-__all__ = ["STATUS_COLOURS", "map_options", "stats_options", "status_filters"]
+__all__ = ["STATUS_COLOURS", "map_options", "stats_options", "status_filters", "topics_options"]
 
 #: Marker colour by case status; the legend pairs each with the status's Chinese name.
 STATUS_COLOURS = {
@@ -42,6 +43,8 @@ THEME_MEASURES = ("cases_total", "response_rate", "resolution_rate", "satisfacti
                   "overdue", "repeat_cases")
 #: The rates the statistics page's trend chart draws.
 TREND_SERIES = ("response_rate", "resolution_rate", "satisfaction_rate")
+#: The topics page's table: what each topic is, before its figures.
+TOPIC_COLUMNS = ("title", "month", "category_code", "targets", "lead_department", "status")
 _RATE_NAMES = {rate for rate, _, _ in RATES} | {"score"}
 
 
@@ -91,6 +94,22 @@ def stats_options() -> dict[str, Any]:
         "trendLevels": list(LEVELS),
         "trendSeries": [[rate, COLUMNS[rate]] for rate in TREND_SERIES],
         "casesLabel": COLUMNS["cases_total"],
+    }
+
+
+def topics_options(user: User, month: str) -> dict[str, Any]:
+    """What static/js/topics.js needs: the figures and their names, each rate's numerator and
+    denominator, the topic statuses and event words, the form's limits, whether the user may plan."""
+    return {
+        "columns": [[c, EXPORT_COLUMNS[c]] for c in TOPIC_COLUMNS],
+        "texts": [[c, EXPORT_COLUMNS[c]] for c in ("goal", "tasks")],
+        "figures": [[c, COLUMNS[c]] for c in ("cases_total", *RATE_NAMES)],
+        "rates": {rate: [numerator, denominator] for rate, numerator, denominator in RATES if rate in RATE_NAMES},
+        "statuses": STATUSES,
+        "events": EVENT_ACTIONS,
+        "month": month,
+        "mayPlan": may_plan_topics(user),
+        "limits": {"titleMax": TITLE_MAX, "textMax": TEXT_MAX},
     }
 
 

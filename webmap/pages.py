@@ -1,18 +1,21 @@
-"""Pages for people: the map."""
+"""Pages for people: the map, statistics, monthly topics."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, render_template, url_for
 
 from geo.domain.boundaries import LEVEL_NAMES
 from geo.domain.errors import InvalidInput
 from geo.domain.permissions import may_read_area_statistics, visible_area
+from geo.domain.topics import month_of
 from geo.services import boundaries as boundary_service
 from webmap.auth import current
 from webmap.config import score_weights
 from webmap.db import get_session
 from webmap.mapbuilder import BASEMAPS, build_map, render_parts
-from webmap.page_options import map_options, stats_options
+from webmap.page_options import map_options, stats_options, topics_options
 
 bp = Blueprint("pages", __name__)
 
@@ -59,3 +62,12 @@ def stats() -> str:
                            options=stats_options(),
                            weights=f"{weights.response:g}×响应率 + {weights.resolution:g}×解决率 + "
                                    f"{weights.satisfaction:g}×满意率")
+
+
+@bp.get("/topics")
+def topics() -> str:
+    """Monthly topics (每月一题): the topics of the user's area with this month's figures against the
+    month before, and for planners the form that sets one."""
+    user = current()
+    options = topics_options(user, month_of(datetime.now(UTC), current_app.config["GRIDMAP_TIMEZONE"]))
+    return render_template("pages/topics.html", user=user, options=options)

@@ -216,3 +216,37 @@ class RecurringQuery(Schema):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
     category = Text()
+
+
+class RecurringCandidate(Schema):
+    grid_code = Text(required=True, error_messages=_REQUIRED, metadata={"description": "网格编码"})
+    category = Text(required=True, error_messages=_REQUIRED, metadata={"description": "分类编码"})
+
+
+class TopicCreate(Schema):
+    """A monthly topic (每月一题); with ``from_recurring`` the grid and category (and an empty title) come
+    from a recurring-problem candidate of /api/hotspots/recurring.json."""
+
+    title = Text(load_default="", metadata={"description": "题目", "example": "某某网格暴露垃圾"})
+    category = Text(load_default="", metadata={"description": "4 位分类编码或 2 位大类编码", "example": "0101"})
+    targets = fields.List(Text(), load_default=list, metadata={
+        "description": "目标区划编码（区、街道、社区或网格，可多个）", "example": ["110101002"]})
+    month = Text(load_default=None, allow_none=True, metadata={"description": "月份 YYYY-MM；默认本月",
+                                                               "example": "2026-11"})
+    lead_department = Text(required=True, error_messages=_REQUIRED, metadata={"description": "牵头部门编码"})
+    co_departments = fields.List(Text(), load_default=list, metadata={"description": "协办部门编码"})
+    goal = Text(load_default="", metadata={"description": "目标"})
+    tasks = Text(load_default="", metadata={"description": "任务"})
+    from_recurring = fields.Nested(RecurringCandidate, load_default=None, allow_none=True,
+                                   metadata={"description": "从重复问题候选预填：{grid_code, category}"})
+
+
+class TopicChange(Schema):
+    goal = Text(load_default=None, allow_none=True, metadata={"description": "新的目标"})
+    tasks = Text(load_default=None, allow_none=True, metadata={"description": "新的任务"})
+    close = fields.Boolean(load_default=False, metadata={"description": "true：结束这个题目"})
+
+
+class TopicQuery(Schema):
+    month = Text(metadata={
+        "description": "月份 YYYY-MM：列表只看这个月的题目；单个题目看这个月的数字（默认题目所在月）"})

@@ -35,17 +35,21 @@ __all__ = [
     "COMMUNITY_CODE_LENGTH",
     "User",
     "acting_departments",
+    "can_plan_topic",
     "can_see",
+    "can_see_topic",
     "can_whistle",
     "check_account",
     "check_can_act",
     "check_can_attach",
     "check_can_check_in",
+    "check_can_plan_topic",
     "check_can_read_metrics",
     "check_can_report",
     "check_can_whistle",
     "check_whistler",
     "is_lead",
+    "may_plan_topics",
     "may_read_area_statistics",
     "scoped_filters",
     "statistics_area",
@@ -182,6 +186,44 @@ def statistics_area(user: User, *, departments: bool = False) -> str:
 
 def may_read_area_statistics(user: User) -> bool:
     return user.role != "department_staff"
+
+
+#: Who sets and changes monthly topics (每月一题), within their scope.
+TOPIC_PLANNERS = ("planner", "admin")
+
+
+def may_plan_topics(user: User) -> bool:
+    return user.role in TOPIC_PLANNERS
+
+
+def check_can_plan_topic(user: User, targets: Iterable[str]) -> None:
+    """Planners (and admins) set and change topics whose every target lies in their scope."""
+    if not may_plan_topics(user):
+        raise Forbidden("只有规划/分析人员和管理员可以设立或修改每月一题。", field="role")
+    outside = [t for t in targets if not t.startswith(user.scope)]
+    if outside:
+        raise Forbidden(f"目标区划 {', '.join(outside)} 不在您的范围 {user.scope or '（全市）'} 内。", field="targets")
+
+
+def can_plan_topic(user: User, targets: Iterable[str]) -> bool:
+    try:
+        check_can_plan_topic(user, targets)
+    except Forbidden:
+        return False
+    return True
+
+
+def can_see_topic(user: User, topic: Mapping[str, Any]) -> bool:
+    """Department staff see the topics their department leads; everyone else those whose targets
+    overlap their area (a target inside it, or holding it).
+
+    >>> can_see_topic(User(1, "w", "grid_worker", "110101002001002"), {"targets": ["110101002"]})
+    True
+    """
+    if user.role == "department_staff":
+        return topic.get("lead_department") in acting_departments(user)
+    area = visible_area(user)
+    return any(t.startswith(area) or area.startswith(t) for t in topic["targets"])
 
 
 def acting_departments(user: User) -> frozenset[str]:

@@ -24,7 +24,7 @@ from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store
 
 __all__ = ["DEPARTMENTS", "FORMATS", "STATS_LEVELS", "MeasuresFile", "MeasuresQuery", "MeasuresTable", "Reading",
-           "export_measures", "measures", "measures_table", "trend", "weights"]
+           "export_measures", "may_catch_up", "measures", "measures_table", "trend", "weights"]
 
 DEPARTMENTS = "departments"
 #: What a statistics table can be about: a boundary level, or the departments.
@@ -128,7 +128,7 @@ def weights(base: stats.Weights, given: Mapping[str, float]) -> stats.Weights:
         raise InvalidInput(f"权重无效：{exc}", field="w_response", code="bad_weights") from exc
 
 
-def _may_catch_up(session: Session, reading: Reading) -> bool:
+def may_catch_up(session: Session, reading: Reading) -> bool:
     """Whether this request folds new events into the facts first: never on a replica, and never a
     backlog so large that the request would take minutes (after a bulk import) — then 503 naming
     the command that fixes it."""
@@ -150,7 +150,7 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
     if query.level not in STATS_LEVELS or query.fmt not in FORMATS:
         raise NotFound(f"没有 {query.level}.{query.fmt}：层级可选 {', '.join(STATS_LEVELS)}，"
                        f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
-    catch_up = _may_catch_up(session, reading)
+    catch_up = may_catch_up(session, reading)
     scope = statistics_area(user, departments=query.level == DEPARTMENTS)
     if query.fmt != "json":
         with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
@@ -183,5 +183,5 @@ def trend(session: Session, user: User, level: str, code: str | None, months: in
     if code is not None and not code.startswith(area):
         raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
     frame = stats_service.monthly_trend(session, level, code, months, weights=weights,
-                                        catch_up=_may_catch_up(session, reading))
+                                        catch_up=may_catch_up(session, reading))
     return {"level": level, "code": code, "rows": geojson.records(frame)}

@@ -5,6 +5,7 @@ within the file) and tests/test_project.py compares it with the migrations in on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.domain.topics import EVENT_ACTIONS as TOPIC_EVENT_ACTIONS
+from geo.domain.topics import STATUSES as TOPIC_STATUSES
 from geo.domain.workflow import ROLES
 from geo.store.vocabulary import next_due_sql, status_number_sql
 
@@ -56,6 +59,8 @@ __all__ = [
     "Department",
     "DutyRule",
     "Outbox",
+    "Topic",
+    "TopicEvent",
     "Whistle",
     "WhistleCase",
     "WhistleSummons",
@@ -470,3 +475,55 @@ class CaseFactGap(Base):
     last_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     seen_xmax: Mapped[int] = mapped_column(BigInteger, nullable=False)
     found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _one_of(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Topic(Base):
+    """A monthly topic (每月一题): a category in target boundaries, set by a planner for a month."""
+
+    __tablename__ = "topic"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TOPIC_STATUSES), name="ck_topic_status"),
+        CheckConstraint("month ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="ck_topic_month"),
+        CheckConstraint("category_code ~ '^[0-9]{2}([0-9]{2})?$'", name="ck_topic_category"),
+        CheckConstraint("cardinality(targets) > 0", name="ck_topic_targets"),
+        Index("ix_topic_month", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    category_code: Mapped[str] = mapped_column(String(4), nullable=False)
+    targets: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    month: Mapped[str] = mapped_column(String(7), nullable=False)
+    lead_department: Mapped[str] = mapped_column(ForeignKey("department.code"), nullable=False)
+    co_departments: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")
+    goal: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    tasks: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TopicEvent(Base):
+    """One change to a topic: created, updated (what changed), closed; who and when. Append-only (a
+    trigger refuses UPDATE, DELETE and TRUNCATE)."""
+
+    __tablename__ = "topic_event"
+    __table_args__ = (
+        CheckConstraint(_one_of("action", TOPIC_EVENT_ACTIONS), name="ck_topic_event_action"),
+        Index("ix_topic_event_topic", "topic_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor_name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    actor_role: Mapped[str] = mapped_column(String(32), nullable=False, server_default="")
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    details: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")

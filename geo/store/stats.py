@@ -54,6 +54,8 @@ __all__ = [
     "measure_sums",
     "monthly_sums",
     "rebuild",
+    "record_arrays",
+    "records",
     "summons_sums",
 ]
 
@@ -282,7 +284,7 @@ def records(session: Session, *, start: datetime | None, end: datetime | None) -
     return np.concatenate(parts) if parts else np.empty(0, dtype=RECORD)
 
 
-def _arrays(rows: np.ndarray) -> dict[str, np.ndarray]:
+def record_arrays(rows: np.ndarray) -> dict[str, np.ndarray]:
     """Records → native arrays: times as epoch seconds (NaN when absent), hours as float64."""
     arrays: dict[str, np.ndarray] = {"static": rows["static"].astype("int64")}
     for name in ("reported_at", "resolve_due", "overdue_since", "respond_due"):
@@ -310,7 +312,7 @@ def measure_sums(session: Session, key: str, *, start: datetime | None, end: dat
         raise ValueError(f"category codes must be 4 digits: {bad}")
     rows = records(session, start=start, end=end)
     field = "department" if departments is not None else _BOUNDARY_KEYS[key]
-    arrays = _arrays(rows)
+    arrays = record_arrays(rows)
     arrays["key"] = rows[field].astype("int64")
     hashes: dict[int, str] = {}
     if departments is not None:
@@ -371,7 +373,7 @@ def monthly_sums(session: Session, key: str | None, code: str | None, *, start: 
     if key and code:
         wanted = int("1" + code) if code.isdigit() and len(code) <= 17 else -1
         rows = rows[rows[_BOUNDARY_KEYS[key]] == wanted]
-    arrays = _arrays(rows)
+    arrays = record_arrays(rows)
     reported = pd.to_datetime(arrays["reported_at"], unit="s", utc=True).tz_convert(timezone)
     arrays["key"] = (reported.year * 12 + reported.month - 1).to_numpy(dtype="int64")
     sums = sums_from_records(arrays, "key", start=start, end=end, as_of=end, categories=[])

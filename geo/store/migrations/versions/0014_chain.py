@@ -6,7 +6,7 @@ Existing cases get the callback of their current round from their events (the la
 no reopen after it).
 
 Revision ID: 0014_chain
-Revises: 0010_roles
+Revises: 0013_topics
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0014_chain"
-down_revision = "0010_roles"
+down_revision = "0013_topics"
 branch_labels = None
 depends_on = None
 
