@@ -426,3 +426,38 @@ def test_intake_and_bulk_import_count_deadlines_with_the_stored_calendar_and_agr
     # 0699 is complex: 15 working days from Fri 27 Nov, skipping weekends and Mon 30 Nov → Mon 21 Dec.
     resolve_local = rows[0][3].astimezone(ZoneInfo("Asia/Shanghai"))
     assert (resolve_local.date(), resolve_local.strftime("%H:%M")) == (date(2026, 12, 21), local[11:16])
+
+
+def test_parallel_photo_uploads_never_pass_the_per_case_limit(live):
+    """Twelve uploads of three photos at once to one case: at most GRIDMAP_PHOTOS_PER_CASE (20)
+    are stored (the count was not serialised: 48 of 20 landed)."""
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+    from io import BytesIO
+
+    from PIL import Image
+
+    base, tokens, engine = live
+    case = _post(base + "/api/cases", tokens["leader"], {**EAST, "category": "0101"})[1]["id"]
+    buf = BytesIO()
+    Image.new("RGB", (16, 16), "red").save(buf, "PNG")
+    boundary = "gridmap-photos"
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + buf.getvalue() + b"\r\n"
+    body = part * 3 + f"--{boundary}--\r\n".encode()
+
+    def upload(_: int) -> int:
+        req = urllib.request.Request(base + f"/api/cases/{case}/photos", data=body, method="POST", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {tokens['leader']}"})
+        try:
+            return urllib.request.urlopen(req, timeout=30).status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(upload, range(12)))
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM case_photo p JOIN cases c ON c.id = p.case_id "
+                                   "WHERE c.case_no = :n"), {"n": case}).scalar_one()
+    assert stored <= 20 and statuses.count(201) == stored // 3 and set(statuses) <= {201, 422}

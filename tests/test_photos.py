@@ -101,6 +101,20 @@ def test_huge_pictures_are_scaled_down():
     assert photo.width == MAX_EDGE and photo.height <= 10
 
 
+def test_a_small_png_with_huge_dimensions_is_refused_before_it_is_decoded():
+    """A decompression bomb: 7000 × 6000 of one colour is a few hundred kB on the wire and a
+    gigabyte and seconds of CPU once decoded. It is refused from its header, fast."""
+    import time
+
+    buf = BytesIO()
+    Image.new("L", (7000, 6000)).save(buf, "PNG")
+    assert len(buf.getvalue()) < MB
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput) as err:
+        clean_photo(buf.getvalue(), max_bytes=5 * MB)
+    assert err.value.code == "photo_pixels" and time.perf_counter() - started < 0.5
+
+
 # --- through the API --------------------------------------------------------------------------
 
 

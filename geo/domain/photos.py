@@ -30,6 +30,10 @@ __all__ = ["MAX_EDGE", "MAX_PIXELS", "CleanPhoto", "clean_photo", "sniff_type"]
 MAX_EDGE = 4096
 #: Pictures with more pixels than this are refused before decoding (decompression bombs).
 MAX_PIXELS = 60_000_000
+#: Above this many pixels a picture must carry some detail per byte: a photo of 20 MP is megabytes;
+#: a PNG of one colour at 8000 × 7000 is a few hundred kilobytes and costs a gigabyte to decode.
+BOMB_PIXELS = 20_000_000
+BOMB_PIXELS_PER_BYTE = 200
 
 _SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 _FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
@@ -69,9 +73,12 @@ def clean_photo(data: bytes, *, max_bytes: int, field: str = "photo") -> CleanPh
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
+            pixels_in = image.width * image.height
+            if pixels_in > MAX_PIXELS or (pixels_in > BOMB_PIXELS and pixels_in > BOMB_PIXELS_PER_BYTE * len(data)):
                 raise InvalidInput(f"照片像素太多（{image.width}×{image.height}），最多 {MAX_PIXELS // 1_000_000} "
-                                   "百万像素。", field=field, code="photo_pixels")
+                                   "百万像素，且须是真实照片。", field=field, code="photo_pixels")
+            if kind == "image/jpeg":  # decode a big JPEG at a reduced scale straight away
+                image.draft("RGB", (MAX_EDGE, MAX_EDGE))
             image.load()
     except InvalidInput:
         raise

@@ -46,11 +46,14 @@ def add_photos(session: Session, user: User, case_no: str, files: Sequence[tuple
     if not files:
         raise InvalidInput("没有收到照片：用 multipart/form-data 的 photo 字段上传 JPEG 或 PNG。", field="photo",
                            code="missing")
-    have = store.count_photos(session, case["id"])
+    if len(files) > settings.max_per_case:
+        raise InvalidInput(f"每个案件最多 {settings.max_per_case} 张照片。", field="photo", code="too_many")
+    cleaned = [clean_photo(data, max_bytes=settings.max_bytes, field=field) for field, data in files]
+    # Count under the case's lock: parallel uploads queue here, so the limit holds (it did not: 48 of 20).
+    have = store.count_photos(session, case["id"], lock=True)
     if have + len(files) > settings.max_per_case:
         raise InvalidInput(f"每个案件最多 {settings.max_per_case} 张照片，已有 {have} 张。", field="photo",
                            code="too_many")
-    cleaned = [clean_photo(data, max_bytes=settings.max_bytes, field=field) for field, data in files]
     stored = []
     for photo in cleaned:
         row = store.insert_photo(session, case_id=case["id"], user_id=user.id, content_type=photo.content_type,

@@ -25,7 +25,11 @@ def insert_photo(session: Session, *, case_id: int, user_id: int | None, content
     return dict(row)
 
 
-def count_photos(session: Session, case_id: int) -> int:
+def count_photos(session: Session, case_id: int, *, lock: bool = False) -> int:
+    """The case's photos; ``lock`` first takes the case row's lock until the transaction ends, so
+    concurrent uploads to one case count one after another."""
+    if lock:
+        session.execute(text("SELECT id FROM cases WHERE id = :id FOR UPDATE"), {"id": case_id})
     return int(session.execute(text("SELECT count(*) FROM case_photo WHERE case_id = :id"),
                                {"id": case_id}).scalar_one())
 
