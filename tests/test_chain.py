@@ -283,3 +283,14 @@ def test_some_role_has_a_way_forward_from_every_open_state(people, category, sta
         assert ("hotline", "callback") in forward
     else:
         assert forward, f"nobody can move a {category} case in {state}"
+
+
+@pytest.mark.parametrize("where", [{"lon": 1e308, "lat": 39.9}, {"lon": 116.3, "lat": 91},
+                                   {"lon": 1e30, "lat": 1e30, "crs": "EPSG:4548"}])
+def test_a_position_on_an_action_is_checked_like_intake_and_nothing_is_stored(people, routed, where):
+    """An action's place was stored unchecked (1e308, 91); a projected CRS given degrees lands off
+    the globe. Each is refused naming the field, and the case does not move."""
+    case = new_case(people)
+    resp = act(people["leader"], case, "dispatch", **where)
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] in ("lon", "lat")
+    assert props(people, case)["status"] == "received"

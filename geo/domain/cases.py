@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from geo.domain.coordinates import GEOGRAPHIC_CRS, normalize_crs_name, point_to_wgs84
 from geo.domain.errors import InvalidInput
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "check_point",
     "check_text",
     "parse_time",
+    "wgs84_position",
     "zone",
 ]
 
@@ -59,6 +61,39 @@ def check_point(lon: Any, lat: Any) -> tuple[float, float]:
                                field=name, code="out_of_range")
         values.append(number)
     return values[0], values[1]
+
+
+def wgs84_position(x: Any, y: Any, crs: str | None) -> tuple[float, float]:
+    """Any position a person sends (a report, a check-in, an action's place, a nearby search) as
+    checked WGS84 lon/lat: finite numbers, in range (with the swapped-pair hint) when the CRS is
+    geographic, and a finite point on the globe after conversion — a CRS that gives NaN or a point
+    off the globe is refused, never stored.
+
+    >>> wgs84_position(116.39, 39.91, "gcj02")[0] < 116.39
+    True
+    """
+    name = normalize_crs_name(crs)
+    if name in GEOGRAPHIC_CRS:
+        x, y = check_point(x, y)
+    else:
+        x, y = (_finite(value, field) for value, field in ((x, "lon"), (y, "lat")))
+    lon, lat = point_to_wgs84(x, y, name)
+    if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
+        raise InvalidInput(f"坐标 ({x:g}, {y:g}) 在坐标系 {name} 中换算不出地球上的位置：请检查坐标和 crs。",
+                           field="lon", code="out_of_range")
+    return lon, lat
+
+
+def _finite(value: Any, field: str) -> float:
+    if isinstance(value, bool) or value is None:
+        raise InvalidInput(f"{field} 必须是数字。", field=field, code="missing" if value is None else "bad_number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field}={value!r} 不是数字。", field=field, code="bad_number") from exc
+    if not math.isfinite(number):
+        raise InvalidInput(f"{field} 不能是 NaN 或无穷大。", field=field, code="bad_number")
+    return number
 
 
 def check_category_code(code: Any, *, field: str = "category") -> str:

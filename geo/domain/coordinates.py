@@ -146,6 +146,10 @@ def normalize_crs_name(text: str | None, *, field: str = "crs") -> str:
     return f"EPSG:{epsg}"
 
 
+#: Intake CRS names whose coordinates are degrees (lon, lat): the rest are projected metres.
+GEOGRAPHIC_CRS = ("wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490", "gcj02", "bd09")
+
+
 def point_to_wgs84(x: float, y: float, crs: str | None) -> tuple[float, float]:
     """One point in a named intake CRS (None = wgs84) to WGS84 lon/lat, exactly as ``to_wgs84``.
 

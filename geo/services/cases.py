@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.domain import cases as rules
-from geo.domain.coordinates import normalize_crs_name, point_to_wgs84
+from geo.domain.coordinates import normalize_crs_name
 from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_frame
@@ -65,15 +65,14 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     settings = settings or CaseSettings()
     now = now or datetime.now(UTC)
     tz = rules.zone(settings.timezone)
-    x, y = rules.check_point(new.lon, new.lat)
     crs = normalize_crs_name(new.crs)
+    lon, lat = rules.wgs84_position(new.lon, new.lat, crs)
+    x, y = float(new.lon), float(new.lat)
     category = rules.check_category_code(new.category)
     description = rules.check_text(new.description, field="description", max_length=rules.DESCRIPTION_MAX)
     source = _source(new.source or "api")
     external_id = rules.check_text(new.external_id, field="external_id", max_length=rules.EXTERNAL_ID_MAX) or None
     reported_at = rules.parse_time(new.reported_at, tz, now=now) if new.reported_at else now.astimezone(tz)
-    lon, lat = point_to_wgs84(x, y, crs)
-
     facts = store.point_facts(session, lon, lat, category, source, external_id)
     if facts.category is None:
         raise InvalidInput(f"问题分类 {category} 不存在。可用的分类见 /api/categories。", field="category",
@@ -264,7 +263,7 @@ def nearby(session: Session, *, lon: Any, lat: Any, category: Any, crs: str | No
     """Open cases of the category close to a point: offered to a grid worker before saving a new one."""
     settings = settings or CaseSettings()
     now = now or datetime.now(UTC)
-    x, y = point_to_wgs84(*rules.check_point(lon, lat), crs)
+    x, y = rules.wgs84_position(lon, lat, crs)
     rows = store.possible_duplicates(
         session, lon=x, lat=y, category=rules.check_category_code(category),
         since=now - timedelta(days=settings.duplicate_days), radius_m=settings.duplicate_radius_m)

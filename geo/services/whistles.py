@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from geo.domain.coordinates import point_to_wgs84
+from geo.domain.cases import wgs84_position
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.permissions import User, can_see, check_can_check_in, check_can_whistle, check_whistler
 from geo.store import events as event_store
@@ -86,7 +86,7 @@ def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: fl
     mine = check_can_check_in(user, summoned)
     if whistle["status"] != "open":
         raise Conflict("吹哨已结束，无需报到。", field="id", code="closed")
-    point = point_to_wgs84(lon, lat, crs)
+    point = wgs84_position(lon, lat, crs)
     distance = store.distance_to_cases(session, whistle_id, *point)
     if distance > settings.on_site_m:
         raise InvalidInput(f"报到位置离案件 {distance:.0f} 米，超过 {settings.on_site_m:.0f} 米，"

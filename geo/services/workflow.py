@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from geo.domain import permissions, workflow
-from geo.domain.coordinates import point_to_wgs84
+from geo.domain.cases import wgs84_position
 from geo.domain.deadlines import DEFAULT_LIMITS, DEFAULT_TIMEZONE, deadlines
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
@@ -180,7 +180,7 @@ def _clocks(session: Session, case: dict[str, Any], now: datetime, timezone: str
 def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[float | None, float | None]:
     if lon is None or lat is None:
         return None, None
-    return point_to_wgs84(lon, lat, crs)
+    return wgs84_position(lon, lat, crs)
 
 
 def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:
