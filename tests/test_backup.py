@@ -97,6 +97,7 @@ def dump(fresh_db, cli, tmp_path) -> Path:
     result = cli(fresh_db, "backup", "-o", str(path))
     assert result.exit_code == 0, result.output
     assert "案件 3，事件 8，边界版本 5，照片 1，吹哨 1" in result.output
+    assert path.stat().st_mode & 0o777 == 0o600  # a backup holds password hashes: owner only
     return path
 
 

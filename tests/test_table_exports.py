@@ -111,3 +111,11 @@ def test_geojson_exterior_rings_run_counter_clockwise(tmp_path):
 
     ring = json.loads(path.read_text(encoding="utf-8"))["features"][0]["geometry"]["coordinates"][0]
     assert shapely.Polygon(ring).exterior.is_ccw and shapely.Polygon(ring).equals(clockwise)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson", "gpkg"])
+def test_exports_are_readable_by_their_owner_only(table, tmp_path, fmt):
+    frame, shapes = table
+    path = tmp_path / f"s.{fmt}"
+    write_table(frame, path, fmt, geometry=shapes)
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,6 +33,21 @@ TABLE_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 CSV_ENCODING = "utf-8-sig"
 
 
+@contextmanager
+def private_output(path: str | Path) -> Iterator[Path]:
+    """Files gridmap writes for people (exports, backups, rejects) are readable by their owner only
+    (0600): they hold case texts, places and, in backups, password hashes. The umask is narrowed
+    while the file is created (GDAL and pg_dump create their own files), then the mode is set."""
+    path = Path(path)
+    previous = os.umask(0o077)
+    try:
+        yield path
+    finally:
+        os.umask(previous)
+    if path.exists():
+        path.chmod(0o600)
+
+
 def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: str | None = None) -> int:
     """Write ``frame`` to ``path`` as ``fmt``; returns the number of rows written.
 
@@ -41,16 +58,17 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     if fmt not in FORMATS:
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(FORMATS)}。", field="format",
                            code="bad_format")
-    if fmt == "csv":
-        table = frame.drop(columns=frame.geometry.name).copy()
-        table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
-        inert_text(table).to_csv(path, index=False, encoding=CSV_ENCODING)
-    elif fmt == "geojson":
-        path.unlink(missing_ok=True)
-        pyogrio.write_dataframe(frame.to_crs(4326), path, driver="GeoJSON", RFC7946="YES")
-    else:
-        path.unlink(missing_ok=True)
-        pyogrio.write_dataframe(frame, path, driver="GPKG", layer=layer or path.stem)
+    with private_output(path):
+        if fmt == "csv":
+            table = frame.drop(columns=frame.geometry.name).copy()
+            table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
+            inert_text(table).to_csv(path, index=False, encoding=CSV_ENCODING)
+        elif fmt == "geojson":
+            path.unlink(missing_ok=True)
+            pyogrio.write_dataframe(frame.to_crs(4326), path, driver="GeoJSON", RFC7946="YES")
+        else:
+            path.unlink(missing_ok=True)
+            pyogrio.write_dataframe(frame, path, driver="GPKG", layer=layer or path.stem)
     return len(frame)
 
 
@@ -89,6 +107,13 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Map
     if fmt not in TABLE_FORMATS:
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
+    with private_output(path):
+        _write_table(frame, path, fmt, headers=headers, text=text, percent=percent, geometry=geometry, layer=layer)
+    return len(frame)
+
+
+def _write_table(frame: pd.DataFrame, path: Path, fmt: str, *, headers: Mapping[str, str] | None,
+                 text: Iterable[str], percent: Iterable[str], geometry: gpd.GeoSeries | None, layer: str) -> None:
     if fmt == "csv":
         inert_text(frame).to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
     elif fmt == "xlsx":
@@ -108,4 +133,3 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Map
             pyogrio.write_dataframe(wgs84, path, driver="GeoJSON", COORDINATE_PRECISION=7)
         else:
             pyogrio.write_dataframe(shapes, path, driver="GPKG", layer=layer)
-    return len(frame)

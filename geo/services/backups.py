@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from geo.domain.errors import Conflict, NotFound, preview
+from geo.domain.exports import private_output
 from geo.store import backups as store
 
 __all__ = ["COUNT_NAMES", "BackupReport", "backup_database", "counts_line", "restore_database"]
@@ -50,7 +51,8 @@ def backup_database(connection: Connection, url: str, output: Path) -> BackupRep
     snapshot = str(connection.execute(text("SELECT pg_export_snapshot()")).scalar_one())
     counts = store.row_counts(connection)
     output.parent.mkdir(parents=True, exist_ok=True)
-    store.dump(url, output, major=store.server_major(connection), snapshot=snapshot)
+    with private_output(output):  # a backup holds everything, password hashes included
+        store.dump(url, output, major=store.server_major(connection), snapshot=snapshot)
     return BackupReport(path=output, database=store.libpq(url).database, counts=counts,
                         size_bytes=output.stat().st_size, seconds=time.perf_counter() - started)
 

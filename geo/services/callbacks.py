@@ -21,7 +21,7 @@ from geo.domain import workflow
 from geo.domain.callbacks import REASONS, parse_callbacks
 from geo.domain.cases import zone
 from geo.domain.errors import Conflict
-from geo.domain.exports import inert_text
+from geo.domain.exports import inert_text, private_output
 from geo.domain.tables import read_table
 from geo.store import events as store
 
@@ -93,5 +93,6 @@ def write_rejects(path: str | Path, raw_path: str | Path, refused: pd.DataFrame,
     refused = refused.sort_values("line").reset_index(drop=True)
     original = raw.iloc[(refused["line"].astype(int) - 2).to_numpy()].reset_index(drop=True)
     table = pd.concat([refused.assign(message=refused["reason"].map(REASONS)), original], axis=1)
-    inert_text(table).to_csv(path, index=False, encoding="utf-8-sig")  # no formula runs in Excel
+    with private_output(path):
+        inert_text(table).to_csv(path, index=False, encoding="utf-8-sig")  # no formula runs in Excel
     return len(table)

@@ -26,7 +26,7 @@ from geo.domain import cases as case_rules
 from geo.domain.coordinates import normalize_crs_name, to_wgs84
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES, Schedule, deadline_frame
 from geo.domain.errors import InvalidInput
-from geo.domain.exports import inert_text
+from geo.domain.exports import inert_text, private_output
 from geo.domain.placement import Placement, PlacementIndex
 from geo.domain.routing import Coverage, DutyRule, assign
 from geo.domain.tables import read_table
@@ -232,5 +232,6 @@ def write_rejects(path: str | Path, plan: ImportPlan, refused: pd.DataFrame) -> 
     original = plan.raw.iloc[(refused["line"] - 2).to_numpy()].reset_index(drop=True)
     table = pd.concat([refused.reset_index(drop=True).assign(message=refused["reason"].map(REASONS).to_numpy()),
                        original], axis=1)
-    inert_text(table).to_csv(path, index=False, encoding="utf-8-sig")  # no formula runs in Excel
+    with private_output(path):
+        inert_text(table).to_csv(path, index=False, encoding="utf-8-sig")  # no formula runs in Excel
     return len(table)
