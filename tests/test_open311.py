@@ -151,3 +151,17 @@ def test_bad_request_queries(anon, routed, fmt, query, status):
 def test_unknown_request_is_404_and_unknown_format_too(anon, routed):
     assert anon.get("/open311/v2/requests/nope.json").status_code == 404
     assert anon.get("/open311/v2/services.yaml").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["9" * 5000, "1000000", "11"])
+def test_paging_is_bounded_and_a_huge_page_is_a_clear_400(anon, page):
+    """page × page_size stays within 10,000 rows; a 5,000-digit page was a 500 (int conversion)."""
+    resp = anon.get(f"/open311/v2/requests.json?page_size=1000&page={page}")
+    assert resp.status_code == 400 and "start_date" in resp.get_data(as_text=True)
+
+
+def test_a_form_with_thousands_of_fields_is_refused_before_any_work(anon):
+    body = "&".join(f"f{i}=x" for i in range(5000))
+    resp = anon.post("/open311/v2/requests.json", data=body, content_type="application/x-www-form-urlencoded")
+    # Open311 speaks 400 for every refusal (its error list), and this one is refused before the key
+    assert resp.status_code == 400 and "表单字段太多" in resp.get_data(as_text=True)

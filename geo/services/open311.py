@@ -24,6 +24,9 @@ from geo.store import reference as reference_store
 __all__ = ["MAX_REQUESTS", "get_requests", "post_request", "service_definition", "services"]
 
 MAX_REQUESTS = 1000
+#: How deep paging may go (page × page_size): past it a client narrows by date, so no request
+#: makes PostgreSQL sort and skip millions of rows.
+RESULT_WINDOW = 10_000
 MAX_RANGE = timedelta(days=90)
 DESCRIPTION_MAX = 4000
 
@@ -105,7 +108,7 @@ def get_requests(session: Session, args: dict[str, str], *, now: datetime | None
             if len(wanted) == 1:
                 query["closed"] = wanted == {"closed"}
     page_size = _int(args.get("page_size"), "page_size", MAX_REQUESTS)
-    page = _int(args.get("page"), "page", 1_000_000, default=1)
+    page = _int(args.get("page"), "page", max(1, RESULT_WINDOW // page_size), default=1)
     rows = case_store.open311_requests(session, limit=page_size, offset=(page - 1) * page_size, **query)
     departments = reference_store.department_names(session)
     return [_request(r, departments) for r in rows]
@@ -133,6 +136,7 @@ def _date(value: str | None, field: str) -> datetime | None:
 def _int(value: str | None, field: str, high: int, *, default: int | None = None) -> int:
     if value is None:
         return default if default is not None else high
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise InvalidInput(f"{field} 应为 1 到 {high} 的整数。", field=field, code="bad_number")
+    if not value.isdigit() or len(value) > len(str(high)) or not 1 <= int(value) <= high:
+        raise InvalidInput(f"{field} 应为 1 到 {high} 的整数（更早的请求请按日期 start_date/end_date 缩小范围）。",
+                           field=field, code="bad_number")
     return int(value)
