@@ -294,3 +294,19 @@ def test_a_position_on_an_action_is_checked_like_intake_and_nothing_is_stored(pe
     resp = act(people["leader"], case, "dispatch", **where)
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] in ("lon", "lat")
     assert props(people, case)["status"] == "received"
+
+
+def test_nearby_and_the_duplicate_conflict_reveal_only_cases_in_scope(people):
+    case = new_case(people)
+    query = f"/api/cases/nearby?lon={EAST['lon']}&lat={EAST['lat']}&category=0101"
+    mine = people["leader"].get(query).get_json()["possible_duplicates"]
+    assert [d["id"] for d in mine] == [case] and "grid_code" not in mine[0]
+    assert people["other_leader"].get(query).get_json()["possible_duplicates"] == []
+    assert people["zjw"].get(query).get_json()["possible_duplicates"] == []  # not its case
+    body = {**EAST, "category": "0101", "source": "wechat", "external_id": "W-1"}
+    assert people["leader"].post("/api/cases", json=body).status_code == 201
+    again = people["zjw"].post("/api/cases", json=body)
+    message = again.get_json()["error"]["message"]
+    assert again.status_code == 409 and "W-1" in message and "110101" not in message  # no case number
+    seen = people["leader"].post("/api/cases", json=body).get_json()["error"]["message"]
+    assert "（案件 110101-" in seen  # the reporter who may see it is told which case it is

@@ -75,7 +75,7 @@ def case_map(query: dict[str, Any]) -> Response:
 def nearby(query: dict[str, Any]) -> Response:
     """上报前查重：同一分类、附近（默认 50 米、7 天内）未结案的案件。"""
     found = case_service.nearby(get_session(), lon=query["lon"], lat=query["lat"], category=query["category"],
-                                crs=query["crs"], settings=case_settings(current_app.config))
+                                crs=query["crs"], user=current(), settings=case_settings(current_app.config))
     return jsonify(possible_duplicates=found)
 
 

@@ -19,7 +19,7 @@ from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_frame
 from geo.domain.filters import CaseFilters
-from geo.domain.permissions import User, check_can_report, check_visible, scoped_filters
+from geo.domain.permissions import User, can_see, check_can_report, check_visible, scoped_filters
 from geo.domain.routing import assign
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
@@ -78,8 +78,11 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         raise InvalidInput(f"问题分类 {category} 不存在。可用的分类见 /api/categories。", field="category",
                            code="unknown_category")
     if facts.existing_case_no:
-        raise Conflict(f"来源 {source} 的编号 {external_id} 已存在（案件 {facts.existing_case_no}）。",
-                       field="external_id", code="duplicate", details={"id": facts.existing_case_no})
+        existing = store.get_case(session, facts.existing_case_no)
+        if user is None or (existing is not None and can_see(user, existing)):
+            raise Conflict(f"来源 {source} 的编号 {external_id} 已存在（案件 {facts.existing_case_no}）。",
+                           field="external_id", code="duplicate", details={"id": facts.existing_case_no})
+        raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate")
     if facts.placement is None or facts.version_id is None:
         raise InvalidInput(f"位置 ({lon:.6f}, {lat:.6f}) 不在任何网格内（outside_area）。"
                            f"请检查坐标和坐标系 crs={crs}。",
@@ -117,8 +120,15 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     except IntegrityError as exc:  # a concurrent insert of the same (source, external_id)
         raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate") from exc
     case = _feature(row)
-    case["possible_duplicates"] = [_iso(d) for d in duplicates]
+    case["possible_duplicates"] = _visible(duplicates, user)
     return case
+
+
+def _visible(rows: list[dict[str, Any]], user: User | None) -> list[dict[str, Any]]:
+    """Possible duplicates the user may see, without the columns that decided it: a case outside
+    one's scope is not revealed by a nearby search either."""
+    hidden = ("grid_code", "street_code", "lead_department", "co_departments")
+    return [_iso({k: v for k, v in r.items() if k not in hidden}) for r in rows if user is None or can_see(user, r)]
 
 
 def _source(text: str) -> str:
@@ -258,13 +268,14 @@ def _map_xy(row: dict[str, Any]) -> list[float]:
     return [round(row["lon"], MAP_DECIMALS), round(row["lat"], MAP_DECIMALS)]
 
 
-def nearby(session: Session, *, lon: Any, lat: Any, category: Any, crs: str | None = None,
+def nearby(session: Session, *, lon: Any, lat: Any, category: Any, crs: str | None = None, user: User | None = None,
            settings: CaseSettings | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Open cases of the category close to a point: offered to a grid worker before saving a new one."""
+    """Open cases of the category close to a point that ``user`` may see: offered to a grid worker
+    before saving a new one."""
     settings = settings or CaseSettings()
     now = now or datetime.now(UTC)
     x, y = rules.wgs84_position(lon, lat, crs)
     rows = store.possible_duplicates(
         session, lon=x, lat=y, category=rules.check_category_code(category),
         since=now - timedelta(days=settings.duplicate_days), radius_m=settings.duplicate_radius_m)
-    return [_iso(r) for r in rows]
+    return _visible(rows, user)

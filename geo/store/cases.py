@@ -140,10 +140,12 @@ def possible_duplicates(
     # category it costs milliseconds once a category has tens of thousands of cases.
     rows = session.execute(text(f"""
         WITH near AS MATERIALIZED (
-            SELECT id, case_no, status, description, reported_at, category_code, geom FROM cases
+            SELECT id, case_no, status, description, reported_at, category_code, geom, grid_code, street_code,
+                   lead_department, co_departments FROM cases
             WHERE geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees))
         SELECT case_no, status, description, reported_at,
-               round(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)::numeric, 1)
+               round(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)::numeric, 1),
+               grid_code, street_code, lead_department, co_departments
         FROM near
         WHERE category_code = :category AND {status_not_in("status", TERMINAL)} AND reported_at >= :since
           AND (CAST(:exclude AS bigint) IS NULL OR id <> :exclude)
@@ -151,8 +153,8 @@ def possible_duplicates(
         ORDER BY 5, reported_at DESC LIMIT :limit
         """), {"lon": lon, "lat": lat, "category": category, "since": since, "radius": radius_m,
                "degrees": _degrees_covering(radius_m, lat), "exclude": exclude_id, "limit": limit}).all()
-    return [{"id": r[0], "status": r[1], "description": r[2], "reported_at": r[3], "distance_m": float(r[4])}
-            for r in rows]
+    return [{"id": r[0], "status": r[1], "description": r[2], "reported_at": r[3], "distance_m": float(r[4]),
+             "grid_code": r[5], "street_code": r[6], "lead_department": r[7], "co_departments": r[8]} for r in rows]
 
 
 def _degrees_covering(metres: float, lat: float) -> float:
