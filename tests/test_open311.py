@@ -165,3 +165,11 @@ def test_a_form_with_thousands_of_fields_is_refused_before_any_work(anon):
     resp = anon.post("/open311/v2/requests.json", data=body, content_type="application/x-www-form-urlencoded")
     # Open311 speaks 400 for every refusal (its error list), and this one is refused before the key
     assert resp.status_code == 400 and "表单字段太多" in resp.get_data(as_text=True)
+
+
+def test_control_characters_in_text_leave_the_xml_well_formed(anon, api_key):
+    created = _post(anon, "json", api_key, description="井盖\x01缺失\x0b，\x1f请处理")
+    assert created.status_code == 201, created.get_data(as_text=True)
+    number = created.get_json()[0]["service_request_id"]
+    items = _items(anon.get(f"/open311/v2/requests/{number}.xml"), "xml", "request")  # parses, or raises
+    assert items[0]["description"].startswith("井盖") and "\x01" not in items[0]["description"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -30,6 +31,11 @@ def _format(fmt: str) -> str:
     return fmt
 
 
+#: Characters XML 1.0 cannot carry at all (control characters but tab, newline, return; lone
+#: surrogates; U+FFFE/U+FFFF): a description holding one made the whole document unreadable.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _element(parent: ET.Element, name: str, value: Any) -> None:
     node = ET.SubElement(parent, name)
     if isinstance(value, list):
@@ -41,7 +47,7 @@ def _element(parent: ET.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     elif value is not None:
-        node.text = str(value)
+        node.text = _XML_FORBIDDEN.sub("\ufffd", str(value))
 
 
 def _render(kind: str, body: Any, fmt: str, status: int = 200) -> Response:
