@@ -141,3 +141,23 @@ def test_a_copied_session_cookie_stops_working_at_logout(app, anon, leader):
     _login(anon)  # signing in again gives a new, working session
     assert anon.get("/api/categories").status_code == 200
     assert thief.get("/api/categories").status_code == 401
+
+
+def test_an_idle_browser_session_ends_and_an_active_one_stays(app, anon, leader, monkeypatch):
+    import time
+
+    import webmap.auth
+
+    app.config["GRIDMAP_SESSION_IDLE_MINUTES"] = 30
+    start = time.time()
+    monkeypatch.setattr(webmap.auth, "_clock", lambda: start)
+    _login(anon)
+    assert anon.get("/").status_code == 200
+    monkeypatch.setattr(webmap.auth, "_clock", lambda: start + 29 * 60)
+    assert anon.get("/").status_code == 200  # used within the limit: the clock starts again
+    monkeypatch.setattr(webmap.auth, "_clock", lambda: start + 58 * 60)
+    assert anon.get("/").status_code == 200
+    monkeypatch.setattr(webmap.auth, "_clock", lambda: start + 90 * 60)
+    resp = anon.get("/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert anon.get("/api/categories").status_code == 401  # and it stays ended

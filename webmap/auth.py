@@ -8,10 +8,11 @@ since a browser never adds that header by itself.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -83,6 +84,26 @@ def current() -> User:
     return current_user.user
 
 
+#: A signed-in cookie session remembers when it was last used, to the minute.
+_SEEN_STEP_S = 60
+_clock = time.time  # tests move it
+
+
+def _expire_idle_session() -> None:
+    """A cookie session unused for GRIDMAP_SESSION_IDLE_MINUTES ends: a browser left open on a
+    shared office computer does not stay signed in (tokens are not sessions and do not expire so)."""
+    if g.get("token_auth") or "_user_id" not in session:
+        return
+    now = int(_clock())
+    seen = session.get("seen")
+    if isinstance(seen, int) and now - seen > int(current_app.config["GRIDMAP_SESSION_IDLE_MINUTES"]) * 60:
+        logout_user()
+        session.clear()
+        return
+    if not isinstance(seen, int) or now - seen >= _SEEN_STEP_S:
+        session["seen"] = now
+
+
 def _guard() -> WerkzeugResponse | None:
     """Before every request: sign-in required (except public endpoints), CSRF for cookie sessions."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
@@ -94,6 +115,7 @@ def _guard() -> WerkzeugResponse | None:
         # puts its CSRF token in the session) must not get in the way. Without this, Flask-Login's
         # strong session protection would clear that cookie session and never ask the token.
         session.clear()
+    _expire_idle_session()
     if not current_user.is_authenticated:
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             raise Unauthorized("请先登录，或在请求头带上 Authorization: Bearer <令牌>。", field="authorization")

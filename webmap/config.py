@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_SCORE_WEIGHTS": "0.10,0.45,0.45",  # composite score: response, resolution, satisfaction
     "GRIDMAP_STATS_MAX_BACKLOG": 200_000,  # more new events than this: statistics ask for `gridmap stats refresh`
     "GRIDMAP_RANK_MIN_CASES": 10,  # fewer cases in the period: shown, not ranked
+    "GRIDMAP_SESSION_IDLE_MINUTES": 120,  # a signed-in browser unused this long is signed out
     "GRIDMAP_PHOTOS_PER_CASE": 20,
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_SERVE_WORKERS": 2,
@@ -55,7 +56,8 @@ DEFAULTS: dict[str, Any] = {
 
 ENV_SETTINGS = tuple(DEFAULTS)
 
-_INT = {"GRIDMAP_PGPORT", "GRIDMAP_STATS_MAX_BACKLOG", "GRIDMAP_RANK_MIN_CASES", "GRIDMAP_MAX_UPLOAD_MB",
+_INT = {"GRIDMAP_PGPORT", "GRIDMAP_STATS_MAX_BACKLOG", "GRIDMAP_RANK_MIN_CASES", "GRIDMAP_SESSION_IDLE_MINUTES",
+        "GRIDMAP_MAX_UPLOAD_MB",
         "GRIDMAP_PHOTOS_PER_CASE", "GRIDMAP_DB_POOL_SIZE", "GRIDMAP_SERVE_THREADS", "GRIDMAP_SERVE_WORKERS",
         "GRIDMAP_IMPORT_BATCH"}
 _FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M",
