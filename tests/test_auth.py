@@ -58,9 +58,11 @@ def test_repeated_failures_lock_the_account_for_longer_each_time(session, leader
     for _ in range(accounts.FREE_ATTEMPTS):
         with pytest.raises(Unauthorized):
             accounts.authenticate(session, "leader", "wrong-password", now=now)
-    with pytest.raises(Unauthorized) as err:  # even the right password waits now
+    with pytest.raises(Unauthorized) as err:  # even the right password waits now …
         accounts.authenticate(session, "leader", PASSWORD, now=now + timedelta(seconds=5))
-    assert err.value.code == "locked"
+    with pytest.raises(Unauthorized) as ghost:  # … and says what an unknown name is told
+        accounts.authenticate(session, "ghost", PASSWORD, now=now + timedelta(seconds=5))
+    assert (err.value.code, err.value.message) == (ghost.value.code, ghost.value.message)
     assert accounts.authenticate(session, "leader", PASSWORD, now=now + timedelta(seconds=31)).username == "leader"
     locked = session.execute(text("SELECT failed_logins, locked_until FROM app_user WHERE username = 'leader'")).one()
     assert tuple(locked) == (0, None)
@@ -161,3 +163,40 @@ def test_an_idle_browser_session_ends_and_an_active_one_stays(app, anon, leader,
     resp = anon.get("/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert anon.get("/api/categories").status_code == 401  # and it stays ended
+
+
+def test_a_parallel_burst_checks_no_more_passwords_than_the_free_attempts(fresh_db):
+    """Twelve wrong passwords at once: each attempt is counted before its check, so the fifth
+    locks the account and the rest are refused unchecked (17 of 20 were checked before)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from tests.conftest import live_server
+
+    engine = create_engine(fresh_db)
+    with Session(engine) as s, s.begin():
+        accounts.create_user(s, "burst", role="planner", password=PASSWORD)
+    with live_server(fresh_db) as base:
+        def attempt(_: int) -> int:
+            import http.cookiejar
+            import urllib.error
+            import urllib.parse
+            import urllib.request
+
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            html = opener.open(base + "/login").read().decode()
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+            form = urllib.parse.urlencode({"username": "burst", "password": "wrong-password", "csrf_token": token})
+            try:
+                return opener.open(base + "/login", data=form.encode()).status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(attempt, range(12)))
+    with engine.connect() as conn:
+        counted = conn.execute(text("SELECT failed_logins FROM app_user WHERE username = 'burst'")).scalar_one()
+    engine.dispose()
+    assert statuses == [401] * 12 and counted == accounts.FREE_ATTEMPTS

@@ -74,20 +74,20 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     """
     now = now or datetime.now(UTC)
     row = store.user_by_name(session, username)
-    refused = Unauthorized("用户名或密码不正确。", field="password", code="bad_credentials")
+    # One message for every refusal — unknown name, wrong password, locked account — so the answer
+    # never tells which user names exist.
+    refused = Unauthorized("用户名或密码不正确，或尝试过于频繁（请稍后再试）。", field="password",
+                           code="bad_credentials")
     if row is None or not row["active"]:
         verify_password(password, _dummy_hash())  # same time as a real check
         raise refused
-    if row["locked_until"] is not None and row["locked_until"] > now:
-        wait = int((row["locked_until"] - now).total_seconds()) + 1
-        raise Unauthorized(f"登录失败次数过多，请 {wait} 秒后再试。", field="password", code="locked")
-    if not verify_password(password, row["password_hash"]):
-        failures = row["failed_logins"] + 1
-        lock = None
-        if failures >= FREE_ATTEMPTS:
-            lock = now + min(LOCK_BASE * 2 ** (failures - FREE_ATTEMPTS), LOCK_MAX)
-        store.record_login(session, row["id"], ok=False, locked_until=lock)
+    attempt = store.reserve_attempt(session, row["id"], now=now, free=FREE_ATTEMPTS,
+                                    base_s=LOCK_BASE.total_seconds(), max_s=LOCK_MAX.total_seconds())
+    if attempt is None:  # locked: the password is not even checked
+        verify_password(password, _dummy_hash())
         raise refused
+    if not verify_password(password, row["password_hash"]):
+        raise refused  # counted (and the account locked past the free attempts) by the reservation
     store.record_login(session, row["id"], ok=True, locked_until=None)
     return _user(session, row)
 

@@ -8,8 +8,18 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["bump_session_epoch", "department_units", "insert_token", "insert_user", "record_login", "revoke_token",
-           "user_by_id", "user_by_name", "user_by_token_hash"]
+__all__ = [
+    "bump_session_epoch",
+    "department_units",
+    "insert_token",
+    "insert_user",
+    "record_login",
+    "reserve_attempt",
+    "revoke_token",
+    "user_by_id",
+    "user_by_name",
+    "user_by_token_hash",
+]
 
 _USER = ("SELECT id, username, display_name, password_hash, role, scope, department_code, active, failed_logins, "
          "locked_until, session_epoch FROM app_user")
@@ -39,6 +49,20 @@ def user_by_token_hash(session: Session, token_hash: str) -> dict[str, Any] | No
     if row is not None and row[1]:  # record use at most once a minute: no write (and lock) per request
         session.execute(text("UPDATE api_token SET last_used_at = now() WHERE token_hash = :h"), {"h": token_hash})
     return user_by_id(session, int(row[0])) if row else None
+
+
+def reserve_attempt(session: Session, user_id: int, *, now: datetime, free: int, base_s: float, max_s: float
+                    ) -> int | None:
+    """Count one login attempt before its password is checked, atomically (the row lock queues
+    parallel attempts), and lock the account already when this attempt is one past the free ones —
+    as if it failed; a success clears it. None: the account is locked now (nothing is checked)."""
+    row = session.execute(text(
+        "UPDATE app_user SET failed_logins = failed_logins + 1, "
+        "locked_until = CASE WHEN failed_logins + 1 >= :free THEN CAST(:now AS timestamptz) "
+        "  + least(:base * power(2, failed_logins + 1 - :free), :max) * interval '1 second' ELSE NULL END "
+        "WHERE id = :id AND (locked_until IS NULL OR locked_until <= :now) RETURNING failed_logins"),
+        {"id": user_id, "now": now, "free": free, "base": base_s, "max": max_s}).first()
+    return None if row is None else int(row[0])
 
 
 def record_login(session: Session, user_id: int, *, ok: bool, locked_until: datetime | None) -> None:
