@@ -200,3 +200,13 @@ def test_a_parallel_burst_checks_no_more_passwords_than_the_free_attempts(fresh_
         counted = conn.execute(text("SELECT failed_logins FROM app_user WHERE username = 'burst'")).scalar_one()
     engine.dispose()
     assert statuses == [401] * 12 and counted == accounts.FREE_ATTEMPTS
+
+
+def test_one_address_is_throttled_across_accounts(app, anon, leader):
+    """Beside each account's lock: an address trying many names is slowed down as a whole."""
+    app.config["GRIDMAP_LOGIN_RATE"] = "3 per minute"
+    for name in ("a1", "a2", "a3"):
+        resp = anon.post("/login", data={"username": name, "password": "x" * 9, "csrf_token": _csrf(anon)})
+        assert resp.status_code == 401
+    resp = anon.post("/login", data={"username": "leader", "password": PASSWORD, "csrf_token": _csrf(anon)})
+    assert resp.status_code == 429 and "登录尝试过于频繁" in resp.get_data(as_text=True)

@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -43,6 +45,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+#: Sign-in attempts per client address (beside each account's own lock): one address cannot try
+#: many accounts, nor keep one locked by itself. Counted per worker process (memory storage).
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://",
+                  strategy="moving-window")
 
 
 class LoginUser(UserMixin):
@@ -144,7 +150,12 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_rate() -> str:
+    return str(current_app.config["GRIDMAP_LOGIN_RATE"])
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"], error_message="登录尝试过于频繁，请稍后再试。")
 def login() -> Any:
     form = LoginForm()
     error = None
@@ -186,6 +197,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)  # a fresh memory store for each app
     app.before_request(_guard)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_blueprint(bp)

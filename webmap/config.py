@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_STATS_MAX_BACKLOG": 200_000,  # more new events than this: statistics ask for `gridmap stats refresh`
     "GRIDMAP_RANK_MIN_CASES": 10,  # fewer cases in the period: shown, not ranked
     "GRIDMAP_SESSION_IDLE_MINUTES": 120,  # a signed-in browser unused this long is signed out
+    "GRIDMAP_LOGIN_RATE": "60 per minute;600 per hour",  # sign-in attempts per client address
     "GRIDMAP_PHOTOS_PER_CASE": 20,
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_SERVE_WORKERS": 2,
