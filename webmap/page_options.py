@@ -22,8 +22,8 @@ from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, statistics_area
 from geo.domain.stats import COLUMNS, LEVELS, RATES
 from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
+from geo.domain.whistles import REASONS
 from geo.domain.workflow import ACTIONS, ROLE_NAMES
-from geo.services.whistles import REASONS
 
 __all__ = ["STATUS_COLOURS", "map_options", "stats_options", "status_filters"]
 

@@ -13,6 +13,7 @@ from geo.domain.deadlines import DEFAULT_TIMEZONE, deadlines
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
 from geo.services import reference as reference_service
+from geo.services import whistles as whistle_service
 from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
@@ -53,8 +54,7 @@ def act(session: Session, user: User, case_no: str, action: str, *, note: str = 
                                actor_role=user.role, action=action, from_status=case["status"],
                                to_status=plan.to_status, note=note, lon=position[0], lat=position[1],
                                details={**details, **{k: v.isoformat() for k, v in updates.items()}}, at=now)
-    if plan.to_status in whistle_store.FINISHED:
-        whistle_store.close_finished(session, case["id"])
+    whistle_service.follow_case(session, user, case["id"], case["status"], plan.to_status, now)
     if action in ("dispatch", "reopen") and case["lead_department"]:
         store.insert_outbox(session, "dispatch", case["lead_department"],
                             {"case": case_no, "action": action, "resolve_due": updates.get("resolve_due")})
@@ -109,7 +109,8 @@ def _allowed(user: User, case: dict[str, Any]) -> list[dict[str, Any]]:
 
 def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
     """Everything the case panel may offer this user now: lifecycle actions, whether they may whistle
-    or add photos, and the open whistles at which one of their departments still has to check in."""
+    or add photos, the open whistles at which one of their departments still has to check in, and the
+    summoned departments they may still score at the case's closed whistles."""
     case = _case(session, user, case_no)
     mine = permissions.acting_departments(user)
     check_ins = [
@@ -126,6 +127,7 @@ def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
         "actions": _allowed(user, case),
         "whistle": permissions.can_whistle(user, case),
         "check_ins": check_ins,
+        "scores": whistle_service.to_score(session, user, case["id"]),
         "photo": photo,
     }
 
