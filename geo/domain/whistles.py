@@ -44,6 +44,7 @@ __all__ = [
     "SCORE_ASPECTS",
     "SCORE_MAX",
     "SCORE_MIN",
+    "STATUS_NAMES",
     "WHISTLER_ROLES",
     "check_score",
     "closed_at",
@@ -54,6 +55,9 @@ __all__ = [
 REASONS = ("群众诉求", "重点工作", "综合执法", "应急处置")
 #: Who may whistle: a street (街道), a community (社区) for its own cases, a department for the cases it leads.
 WHISTLER_ROLES = ("street_leader", "community_leader", "department_staff")
+
+#: A whistle's own status (not a case's): open until all its cases are resolved, then closed.
+STATUS_NAMES = {"open": "进行中", "closed": "已结束"}
 
 #: The case events a whistle writes (each on every case of the whistle), with their timeline words.
 EVENTS = {"whistle": "吹哨", "summons": "召集", "check_in": "报到", "whistle_close": "吹哨结束",

@@ -47,7 +47,7 @@ from geo.store import reference as reference_store
 from geo.store import whistles as store
 
 __all__ = ["LIST_STATUSES", "REASONS", "WhistleSettings", "blow", "follow_case", "get_whistle", "list_whistles",
-           "report", "score", "to_score"]
+           "of_case", "report", "score", "to_score"]
 
 REASONS = rules.REASONS
 #: What the whistle list can show: open whistles (the default), closed ones, or both.
@@ -267,6 +267,22 @@ def _describe(session: Session, user: User, whistles: list[dict[str, Any]], case
                     "to_score": [s["department_code"] for s in states if s["department_code"] not in scored]
                     if may_score else []})
     return out
+
+
+def of_case(session: Session, case_id: int, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The whistles a case is part of (newest first, for its panel), each summons with its
+    department's name and its outcome (``state``)."""
+    now = now or datetime.now(UTC)
+    whistles = store.whistles_of_case(session, case_id)
+    history = store.whistle_history(session, [w["id"] for w in whistles])
+    names = reference_store.department_names(session) if whistles else {}
+    for w in whistles:
+        for s in w["summons"]:  # times come back as JSON text from the aggregate
+            reported = datetime.fromisoformat(s["reported_at"]) if s["reported_at"] else None
+            s["state"] = rules.summons_outcome(datetime.fromisoformat(s["due_at"]), reported,
+                                               history.get(w["id"], []), as_of=now)
+            s["department_name"] = names.get(s["department_code"], s["department_code"])
+    return whistles
 
 
 def to_score(session: Session, user: User, case_id: int) -> list[dict[str, Any]]:
