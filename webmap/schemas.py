@@ -14,8 +14,9 @@ from geo.domain.deadlines import URGENCIES
 from geo.domain.whistles import REASONS as WHISTLE_REASONS
 from geo.domain.whistles import SCORE_ASPECTS, SCORE_MAX, SCORE_MIN
 from geo.domain.workflow import ACTIONS
-from geo.services.whistles import LIST_MAX as WHISTLE_LIST_MAX
+from geo.services.whistles import CASES_MAX as WHISTLE_CASES_MAX
 from geo.services.whistles import LIST_STATUSES as WHISTLE_STATUSES
+from geo.services.whistles import PAGE_MAX as WHISTLE_PAGE_MAX
 
 _REQUIRED: dict[str, Any] = {"required": "必填。", "null": "不能为空（null）。"}
 
@@ -114,7 +115,8 @@ class CaseAction(Schema):
 
 
 class WhistleCreate(Schema):
-    case_ids = fields.List(Text(), required=True, error_messages=_REQUIRED, validate=validate.Length(1, 100))
+    case_ids = fields.List(Text(), required=True, error_messages=_REQUIRED,
+                           validate=validate.Length(1, WHISTLE_CASES_MAX))
     lead_department = Text(required=True, error_messages=_REQUIRED)
     co_departments = fields.List(Text(), load_default=list)
     reason = Text(required=True, error_messages=_REQUIRED, validate=validate.OneOf(WHISTLE_REASONS),
@@ -131,7 +133,7 @@ class WhistleReport(Schema):
 class WhistleQuery(Schema):
     status = Text(load_default="open", validate=validate.OneOf(WHISTLE_STATUSES),
                   metadata={"description": "open（进行中，默认）、closed（已结束）或 all"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, WHISTLE_LIST_MAX))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, WHISTLE_PAGE_MAX))
     cursor = Text(metadata={"description": "上一页返回的 next"})
 
 

@@ -46,13 +46,14 @@ from geo.store import events as event_store
 from geo.store import reference as reference_store
 from geo.store import whistles as store
 
-__all__ = ["LIST_STATUSES", "REASONS", "WhistleSettings", "blow", "follow_case", "get_whistle", "list_whistles",
-           "of_case", "report", "score", "to_score"]
+__all__ = ["CASES_MAX", "LIST_STATUSES", "PAGE_MAX", "REASONS", "WhistleSettings", "blow", "follow_case",
+           "get_whistle", "list_whistles", "of_case", "report", "score", "to_score"]
 
 REASONS = rules.REASONS
 #: What the whistle list can show: open whistles (the default), closed ones, or both.
 LIST_STATUSES = ("open", "closed", "all")
-LIST_MAX = 100
+#: The most cases one whistle may summon departments to, and the most whistles a list page holds.
+CASES_MAX = PAGE_MAX = 100
 NOTE_MAX = 2000
 
 
@@ -80,8 +81,8 @@ def blow(session: Session, user: User, *, case_nos: list[str], lead: str, co: li
     check_whistler(user)  # before anything is looked up
     if reason not in REASONS:
         raise InvalidInput(f"吹哨事由应为：{'、'.join(REASONS)}。", field="reason", code="bad_reason")
-    if not case_nos or len(case_nos) > LIST_MAX:
-        raise InvalidInput(f"请选择 1–{LIST_MAX} 个案件（case_ids）。", field="case_ids", code="bad_cases")
+    if not case_nos or len(case_nos) > CASES_MAX:
+        raise InvalidInput(f"请选择 1–{CASES_MAX} 个案件（case_ids）。", field="case_ids", code="bad_cases")
     departments = reference_store.department_codes(session)
     co = [c for c in dict.fromkeys(co) if c != lead]
     unknown = [d for d in [lead, *co] if d not in departments]
@@ -219,8 +220,8 @@ def list_whistles(session: Session, user: User, *, status: str = "open", limit: 
     of the following page."""
     if status not in LIST_STATUSES:
         raise InvalidInput(f"status 应为：{'、'.join(LIST_STATUSES)}。", field="status", code="bad_status")
-    if not 1 <= limit <= LIST_MAX:
-        raise InvalidInput(f"limit 应在 1–{LIST_MAX} 之间。", field="limit", code="bad_limit")
+    if not 1 <= limit <= PAGE_MAX:
+        raise InvalidInput(f"limit 应在 1–{PAGE_MAX} 之间。", field="limit", code="bad_limit")
     if cursor is not None and not cursor.isdigit():
         raise InvalidInput("分页游标 cursor 无效。", field="cursor", code="bad_cursor")
     area, departments = whistle_reach(user)
