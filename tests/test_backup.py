@@ -96,7 +96,7 @@ def dump(fresh_db, cli, tmp_path) -> Path:
     path = tmp_path / "gridmap.dump"
     result = cli(fresh_db, "backup", "-o", str(path))
     assert result.exit_code == 0, result.output
-    assert "案件 3，事件 8，边界版本 5，照片 1，吹哨 1" in result.output
+    assert "案件 3，事件 12，边界版本 5，照片 1，吹哨 1" in result.output
     assert path.stat().st_mode & 0o777 == 0o600  # a backup holds password hashes: owner only
     return path
 
@@ -111,7 +111,7 @@ def test_restore_into_an_empty_database_brings_back_everything(fresh_db, empty_d
     result = cli(empty_db, "restore", str(dump))
 
     assert result.exit_code == 0, result.output
-    assert "案件 3，事件 8，边界版本 5，照片 1，吹哨 1" in result.output
+    assert "案件 3，事件 12，边界版本 5，照片 1，吹哨 1" in result.output
     after = _rows(empty_db)
     for table in [*COMPARED, "postgis", "photo_bytes"]:
         assert after[table] == before[table], table

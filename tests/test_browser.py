@@ -286,7 +286,7 @@ def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, br
     panel.locator("select[name=reason]").select_option("综合执法")
     panel.get_by_role("button", name="吹哨召集").click()
     panel.get_by_text("已吹哨", exact=False).wait_for()
-    assert "主责 " in panel.locator(".gm-whistle-box").inner_text() and "未报到" in panel.inner_text()
+    assert "主责 " in panel.locator(".gm-whistle-box").inner_text() and "待报到" in panel.inner_text()
 
     def department_page(lat: float, lon: float):
         context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN",
@@ -309,6 +309,55 @@ def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, br
     assert "已报到" in near.locator("#gm-panel .gm-whistle-box").inner_text()
     assert near.locator("#gm-panel button[data-action=check_in]").count() == 0
     near_context.close()
+
+
+def _post(page, url: str, body: dict) -> dict:
+    """POST JSON from the signed-in page (its session cookie and CSRF token), as the modules do."""
+    return page.evaluate("""([url, body]) => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json',
+        'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content}, body: JSON.stringify(body)})
+        .then(async (r) => ({status: r.status, data: await r.json()}))""", [url, body])
+
+
+def test_the_whistle_list_flies_to_the_first_case_and_opens_it(server, page):
+    _open_at_zoom_14(page, server)
+    case = _post(page, "/api/cases", {"lon": 116.3160, "lat": 39.9040, "category": "0101"})["data"]["id"]
+    made = _post(page, "/api/whistles", {"case_ids": [case], "lead_department": "HBJ", "reason": "重点工作"})
+    assert made["status"] == 201
+    page.get_by_role("button", name="吹哨", exact=True).click()
+    row = page.locator(f"#gm-panel .gm-whistle-row[data-whistle='{made['data']['id']}']")
+    row.wait_for()
+    assert "重点工作" in row.inner_text() and "1 个案件" in row.inner_text() and "待报到" in row.inner_text()
+    assert page.locator("#gm-panel").get_by_label("显示").input_value() == "open"
+    row.click()
+    page.locator("#gm-panel .gm-tip-code", has_text=case).wait_for()
+    page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lng - 116.3160) < 0.0005")
+
+
+def test_the_whistler_scores_a_summoned_department_in_the_case_panel(server, browser, page):
+    _open_at_zoom_14(page, server)
+    case = _post(page, "/api/cases", {"lon": 116.3165, "lat": 39.9045, "category": "0101"})["data"]["id"]
+    assert _post(page, "/api/whistles", {"case_ids": [case], "lead_department": "HBJ",
+                                         "reason": "综合执法"})["status"] == 201
+    assert _post(page, f"/api/cases/{case}/actions", {"action": "dispatch"})["status"] == 200
+    context = browser.new_context(locale="zh-CN")
+    staff = context.new_page()
+    _login(staff, server, username="cgw")
+    staff.wait_for_function("window.gridmapPanel !== undefined")
+    for step in ("sign", "start", "resolve"):  # the lead department finishes: the whistle closes
+        assert _post(staff, f"/api/cases/{case}/actions", {"action": step})["status"] == 200
+    context.close()
+    page.evaluate("id => window.gridmapPanel.open(id)", case)
+    form = page.locator("#gm-panel .gm-score-form")
+    form.wait_for()
+    assert "生态环境局" in form.inner_text()
+    form.get_by_label("到场").select_option("4")
+    form.get_by_label("配合").select_option("5")
+    form.get_by_label("效果").select_option("3")
+    form.get_by_label("评语").fill("配合得好")
+    form.get_by_role("button", name="提交评分").click()
+    page.locator("#gm-panel .gm-panel-message").get_by_text("已给 生态环境局 评分").wait_for()
+    assert page.locator("#gm-panel .gm-score-form").count() == 0
+    assert "吹哨评分" in page.locator("#gm-panel .gm-timeline").inner_text()
 
 
 def test_date_range_and_street_filters_narrow_the_cases_and_stay_in_the_url(server, page):

@@ -258,7 +258,8 @@ def test_scenario_with_a_whistle_two_departments_one_on_site_one_too_far(people,
     timeline = p["leader"].get(f"/api/whistles/{w['id']}").get_json()
     assert timeline["status"] == "closed"
     assert [e["action"] for e in timeline["timeline"]] == [
-        "receive", "dispatch", "whistle", "check_in", "sign", "start", "resolve", "check", "close", "callback"]
+        "receive", "dispatch", "whistle", "summons", "summons", "check_in", "sign", "start", "resolve", "whistle_close",
+        "check", "close", "callback"]
     checkins = [s for s in timeline["summons"] if s["reported_at"]]
     assert [s["department_code"] for s in checkins] == ["GA"]
 
@@ -294,10 +295,10 @@ def test_whistle_closes_only_when_all_its_cases_are_resolved(people):
 
 
 @pytest.mark.parametrize(("who", "status"), [("leader", 201), ("other_leader", 404), ("worker", 403),
-                                              ("cgw", 403), ("planner", 403)])
+                                              ("cgw", 201), ("cgzf", 403), ("planner", 403)])
 def test_who_may_whistle(people, who, status):
-    case_id = _case(people)
-    resp = people[who].post("/api/whistles", json={"case_ids": [case_id], "lead_department": "CGW",
+    case_id = _case(people)  # led by CGW, CGZF assists
+    resp = people[who].post("/api/whistles", json={"case_ids": [case_id], "lead_department": "HBJ",
                                                    "reason": "群众诉求"})
     assert resp.status_code == status
 

@@ -53,6 +53,16 @@ def test_no_status_code_or_group_is_typed_into_a_module(path):
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_no_whistle_word_is_typed_into_a_module(path):
+    """Summons states, score aspects and whistle statuses come from the options (geo.domain.whistles)."""
+    from geo.domain import whistles
+
+    words = [*whistles.OUTCOMES.values(), *whistles.SCORE_ASPECTS.values(), *whistles.STATUS_NAMES.values()]
+    code = _code(path)
+    assert [w for w in words if re.search(rf"""['"（]{re.escape(w)}['"）]""", code)] == []
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_no_limit_is_typed_into_a_module(path):
     code = _code(path)
     radius = f"{DEFAULTS['GRIDMAP_CHECKIN_MAX_M']:g}"

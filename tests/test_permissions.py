@@ -1,7 +1,8 @@
 """The permission table: every endpoint × every role × inside/outside scope, with the expected status.
 
-The case lives in grid 110101002001002 (street 110101002), led by CGW; the whistle summons CGW.
-"inside" users' scopes contain it, "outside" users' do not. A new endpoint without a row here
+The case lives in grid 110101002001002 (street 110101002), led by CGW; the whistle summons CGW. A
+second case there, resolved, has a closed whistle (blown by the street, summoning HBJ) to score.
+"inside" users' scopes contain them, "outside" users' do not. A new endpoint without a row here
 fails ``test_every_endpoint_is_in_the_table``.
 """
 
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from geo.domain.topics import TopicDraft
-from geo.services import accounts, cases, photos, topics, whistles
+from geo.services import accounts, cases, photos, topics, whistles, workflow
 from tests.conftest import make_user
 
 EAST = {"lon": 116.3175, "lat": 39.9025}
@@ -70,10 +71,18 @@ TABLE = {
                            "community_in": 403}),
     "cases.categories": ("GET", "/api/categories", None, SIGNED_IN_200),
     "cases.departments": ("GET", "/api/departments", None, SIGNED_IN_200),
-    "whistles.blow": ("POST", "/api/whistles", {"case_ids": ["{case}"], "lead_department": "CGW", "reason": "群众诉求"},
-                      {"anon": 401, "leader_in": 201, "leader_out": 404, "*": 403}),
+    # Streets, communities and the lead department (summoning others) whistle; who cannot see the case gets 404.
+    "whistles.blow": ("POST", "/api/whistles", {"case_ids": ["{case}"], "lead_department": "HBJ", "reason": "群众诉求"},
+                      {"anon": 401, "leader_in": 201, "leader_out": 404, "community_in": 201, "community_out": 404,
+                       "staff_lead": 201, "staff_other": 404, "*": 403}),
     "whistles.report": ("POST", "/api/whistles/{whistle}/reports", EAST, {"anon": 401, "staff_lead": 201, "*": 403}),
     "whistles.get_whistle": ("GET", "/api/whistles/{whistle}", None, SEE),
+    "whistles.list_whistles": ("GET", "/api/whistles?status=all", None, SIGNED_IN_200),
+    # Only the whistling street scores; the others who see the whistle (HBJ is summoned to it) get 403.
+    "whistles.score": ("POST", "/api/whistles/{closed}/scores",
+                       {"department": "HBJ", "arrival": 5, "cooperation": 4, "result": 3},
+                       {**SEE, "leader_in": 201, "worker_in": 403, "staff_lead": 403, "staff_other": 403,
+                        "planner_in": 403, "admin": 403, "community_in": 403, "hotline_in": 403}),
     "photos.upload": ("POST", "/api/cases/{case}/photos", "PHOTO",
                       {"anon": 401, "worker_in": 201, "worker_out": 404, "leader_in": 201, "leader_out": 404,
                        "staff_lead": 201, "staff_other": 404, "planner_in": 403, "planner_out": 404, "admin": 403,
@@ -132,9 +141,17 @@ def world(session, routed):
     assert case["properties"]["lead_department"] == "CGW"
     whistle = whistles.blow(session, leader, case_nos=[case["id"]], lead="CGW", co=[], reason="综合执法")
     photo = photos.add_photos(session, leader, case["id"], [("photo", _png())])[0]
+    done = cases.create_case(session, cases.NewCase(category="0101", **EAST), user=leader)
+    closed = whistles.blow(session, leader, case_nos=[done["id"]], lead="HBJ", co=[], reason="重点工作")
+    cgw = accounts.create_user(session, "setup_cgw", role="department_staff", department="CGW",
+                               password="password-setup")
+    workflow.act(session, leader, done["id"], "dispatch")
+    for step in ("sign", "start", "resolve"):
+        workflow.act(session, cgw, done["id"], step, note="已处理")
     planner = accounts.create_user(session, "setup_planner", role="planner", password="password-setup")
     topic = topics.create(session, planner, TopicDraft(TOPIC["title"], "0101", ("110101002",), "", "CGW"))
-    return {"case": case["id"], "whistle": str(whistle["id"]), "photo": str(photo["id"]), "topic": str(topic["id"])}
+    return {"case": case["id"], "whistle": str(whistle["id"]), "photo": str(photo["id"]), "closed": str(closed["id"]),
+            "topic": str(topic["id"])}
 
 
 def _png() -> bytes:

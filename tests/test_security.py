@@ -80,6 +80,8 @@ def _request(rule: str, world) -> tuple[str, dict]:
         "/api/cases/<case_id>/actions": {"json": {"action": "dispatch"}},
         "/api/whistles": {"json": {"case_ids": [world["case"]], "lead_department": "CGW", "reason": "群众诉求"}},
         "/api/whistles/<int:whistle_id>/reports": {"json": EAST},
+        "/api/whistles/<int:whistle_id>/scores": {"json": {"department": "CGW", "arrival": 5, "cooperation": 4,
+                                                           "result": 3}},
         "/api/cases/<case_id>/photos": {"data": {"photo": (BytesIO(_png()), "p.png")},
                                         "content_type": "multipart/form-data"},
         "/login": {"data": {"username": "sec_leader", "password": PASSWORD}},
@@ -93,8 +95,8 @@ def _request(rule: str, world) -> tuple[str, dict]:
 def test_every_unsafe_route_is_listed(app):
     assert {r for r, _ in _unsafe_rules(app)} == {
         "/login", "/logout", "/api/cases", "/api/cases/<case_id>/actions", "/api/whistles",
-        "/api/whistles/<int:whistle_id>/reports", "/api/cases/<case_id>/photos", "/open311/v2/requests.<fmt>",
-        "/api/topics", "/api/topics/<int:topic_id>"}
+        "/api/whistles/<int:whistle_id>/reports", "/api/whistles/<int:whistle_id>/scores",
+        "/api/cases/<case_id>/photos", "/open311/v2/requests.<fmt>", "/api/topics", "/api/topics/<int:topic_id>"}
 
 
 def test_cookie_requests_without_the_csrf_token_are_refused_and_change_nothing(app, session, world):
@@ -123,8 +125,9 @@ def test_cookie_requests_with_the_csrf_token_pass_the_csrf_check(app, session, w
             kwargs = {"data": {**kwargs["data"], "csrf_token": token}}
         resp = client.open(path, method=method, headers={"X-CSRFToken": token}, **kwargs)
         assert "CSRF" not in resp.get_data(as_text=True), (rule, resp.status_code)
-        # A street leader is not summoned, and does not set topics: past CSRF, the permission answers.
-        refused = rule.endswith("/reports") or (rule.startswith("/api/topics") and resp.status_code == 403)
+        # A street leader does not check in, the whistle is still open (scores come after it closes),
+        # and a street leader does not set topics: past CSRF, the permission answers.
+        refused = rule.endswith(("/reports", "/scores")) or (rule.startswith("/api/topics") and resp.status_code == 403)
         assert resp.status_code < 400 or refused, (rule, resp.status_code, resp.get_data()[:200])
     token = _csrf_from(client.get("/").get_data(as_text=True))  # the /login above began a new session
     assert client.post("/logout", headers={"X-CSRFToken": token}).status_code == 302

@@ -20,11 +20,12 @@ from geo.domain.deadlines import URGENCY_NAMES
 from geo.domain.errors import Forbidden
 from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, may_plan_topics, statistics_area
-from geo.domain.stats import COLUMNS, LEVELS, RATES
+from geo.domain.stats import COLUMNS, DEPARTMENT_COLUMNS, LEVELS, RATES
 from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
 from geo.domain.topics import EVENT_ACTIONS, EXPORT_COLUMNS, RATE_NAMES, STATUSES, TEXT_MAX, TITLE_MAX
+from geo.domain.whistles import EVENTS as WHISTLE_EVENTS
+from geo.domain.whistles import OUTCOMES, REASONS, SCORE_ASPECTS, SCORE_MAX, SCORE_MIN, STATUS_NAMES
 from geo.domain.workflow import ACTIONS, ROLE_NAMES
-from geo.services.whistles import REASONS
 
 __all__ = ["STATUS_COLOURS", "map_options", "stats_options", "status_filters", "topics_options"]
 
@@ -34,8 +35,8 @@ STATUS_COLOURS = {
     "in_progress": "#fb8c00", "returned": "#6d4c41", "suspended": "#546e7a", "resolved": "#43a047",
     "checked": "#2e7d32", "closed": "#1b5e20", "void": "#bdbdbd",
 }
-#: Timeline words for the events that are not workflow actions.
-OTHER_EVENTS = {"receive": "受理", "whistle": "吹哨", "check_in": "报到", "photo": "上传照片"}
+#: Timeline words for the events that are not workflow actions (the whistle's from its vocabulary).
+OTHER_EVENTS = {"receive": "受理", "photo": "上传照片", **WHISTLE_EVENTS}
 #: The levels a thematic choropleth can colour, finest last.
 THEME_LEVELS = ("street", "community", "grid")
 #: The measures a thematic choropleth can show, in the order offered.
@@ -75,6 +76,14 @@ def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str
         "events": {name: action.label for name, action in ACTIONS.items()} | OTHER_EVENTS,
         "urgencies": list(URGENCY_NAMES.items()),
         "whistleReasons": list(REASONS),
+        "whistle": {
+            "statuses": STATUS_NAMES,
+            "lists": [["open", f"{STATUS_NAMES['open']}的吹哨"], ["closed", f"{STATUS_NAMES['closed']}的吹哨"],
+                      ["all", "全部吹哨"]],
+            "summonsStates": OUTCOMES,
+            "scoreAspects": list(SCORE_ASPECTS.items()),
+            "scoreRange": [SCORE_MIN, SCORE_MAX],
+        },
         "roles": ROLE_NAMES,
         "themeLevels": [[level, LEVEL_NAMES[level]] for level in THEME_LEVELS],
         "measures": [[m, COLUMNS[m], m in _RATE_NAMES] for m in THEME_MEASURES],
@@ -87,9 +96,11 @@ def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str
 
 
 def stats_options() -> dict[str, Any]:
-    """What static/js/stats.js needs: each rate's numerator and denominator, the trend's series."""
+    """What static/js/stats.js needs: each rate's numerator and denominator, each average's count,
+    the trend's series."""
     return {
         "rates": {rate: [numerator, denominator] for rate, numerator, denominator in RATES},
+        "averages": {column: "whistles_scored" for column in DEPARTMENT_COLUMNS if column != "whistles_scored"},
         "percent": sorted(_RATE_NAMES),
         "trendLevels": list(LEVELS),
         "trendSeries": [[rate, COLUMNS[rate]] for rate in TREND_SERIES],

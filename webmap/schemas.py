@@ -11,8 +11,12 @@ from webargs.flaskparser import FlaskParser
 
 from geo.domain.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.domain.deadlines import URGENCIES
+from geo.domain.whistles import REASONS as WHISTLE_REASONS
+from geo.domain.whistles import SCORE_ASPECTS, SCORE_MAX, SCORE_MIN
 from geo.domain.workflow import ACTIONS
-from geo.services.whistles import REASONS as WHISTLE_REASONS
+from geo.services.whistles import CASES_MAX as WHISTLE_CASES_MAX
+from geo.services.whistles import LIST_STATUSES as WHISTLE_STATUSES
+from geo.services.whistles import PAGE_MAX as WHISTLE_PAGE_MAX
 
 _REQUIRED: dict[str, Any] = {"required": "必填。", "null": "不能为空（null）。"}
 
@@ -24,6 +28,21 @@ class StrictFloat(fields.Float):
         **fields.Float.default_error_messages, "invalid": "必须是数字。", "special": "不能是 NaN 或无穷大。"}
 
     def _validated(self, value: Any) -> float:
+        if isinstance(value, (str, bool)):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: strings, booleans and fractions are refused."""
+
+    default_error_messages: dict[str, Any] = {  # noqa: RUF012 - marshmallow's own attribute
+        **fields.Integer.default_error_messages, "invalid": "必须是整数。"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
         if isinstance(value, (str, bool)):
             raise self.make_error("invalid")
         return super()._validated(value)
@@ -103,7 +122,8 @@ class CaseAction(Schema):
 
 
 class WhistleCreate(Schema):
-    case_ids = fields.List(Text(), required=True, error_messages=_REQUIRED, validate=validate.Length(1, 100))
+    case_ids = fields.List(Text(), required=True, error_messages=_REQUIRED,
+                           validate=validate.Length(1, WHISTLE_CASES_MAX))
     lead_department = Text(required=True, error_messages=_REQUIRED)
     co_departments = fields.List(Text(), load_default=list)
     reason = Text(required=True, error_messages=_REQUIRED, validate=validate.OneOf(WHISTLE_REASONS),
@@ -115,6 +135,23 @@ class WhistleReport(Schema):
     lon = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED)
     lat = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED)
     crs = Text(load_default="wgs84")
+
+
+class WhistleQuery(Schema):
+    status = Text(load_default="open", validate=validate.OneOf(WHISTLE_STATUSES),
+                  metadata={"description": "open（进行中，默认）、closed（已结束）或 all"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, WHISTLE_PAGE_MAX))
+    cursor = Text(metadata={"description": "上一页返回的 next"})
+
+
+#: The whistler's score of one summoned department for this round (街道考核部门): one integer per aspect.
+WhistleScore = Schema.from_dict({
+    "department": Text(required=True, error_messages=_REQUIRED, metadata={"description": "被召集部门编码"}),
+    **{aspect: StrictInteger(required=True, error_messages=_REQUIRED, validate=validate.Range(SCORE_MIN, SCORE_MAX),
+                             metadata={"description": f"{name}（{SCORE_MIN}–{SCORE_MAX}）"})
+       for aspect, name in SCORE_ASPECTS.items()},
+    "note": Text(load_default="", validate=validate.Length(max=2000), metadata={"description": "评语"}),
+}, name="WhistleScore")
 
 
 class NearbyQuery(Schema):

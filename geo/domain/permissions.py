@@ -7,7 +7,7 @@
 | street_leader    | everything in their street                 | dispatch, void, check, close, reopen, whistle  |
 | hotline          | everything in scope (district or the city) | report, dispatch (改派), callback, reopen       |
 | department_staff | cases their department leads, assists or   | sign … resolve (lead department only);         |
-|                  | is summoned to by a whistle                | check in when summoned                         |
+|                  | is summoned to by a whistle                | check in when summoned; whistle as lead        |
 | planner          | everything in scope (read-only)            | nothing                                        |
 | admin            | everything in scope                        | reference data and users, not cases            |
 
@@ -29,6 +29,7 @@ from typing import Any
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.filters import CaseFilters
 from geo.domain.statuses import UNFINISHED
+from geo.domain.whistles import WHISTLER_ROLES
 from geo.domain.workflow import ROLES, Action, Actor
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "can_plan_topic",
     "can_see",
     "can_see_topic",
+    "can_see_whistle",
     "can_whistle",
     "check_account",
     "check_can_act",
@@ -46,14 +48,19 @@ __all__ = [
     "check_can_plan_topic",
     "check_can_read_metrics",
     "check_can_report",
+    "check_can_score",
     "check_can_whistle",
+    "check_summoned",
     "check_whistler",
     "is_lead",
     "may_plan_topics",
     "may_read_area_statistics",
     "scoped_filters",
+    "speaks_for_whistler",
     "statistics_area",
     "visible_area",
+    "whistle_reach",
+    "whistler",
 ]
 
 COMMUNITY_CODE_LENGTH = 12
@@ -149,17 +156,29 @@ def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
 
 
 def check_whistler(user: User) -> None:
-    """Who may whistle (吹哨) at all: street leaders."""
-    if user.role != "street_leader":
-        raise Forbidden("只有街道负责人可以吹哨。", field="role")
+    """Who may whistle (吹哨) at all: street leaders, community leaders and department staff."""
+    if user.role not in WHISTLER_ROLES:
+        raise Forbidden("只有街道负责人、社区负责人和部门人员可以吹哨。", field="role")
+
+
+def _whistle_area(user: User) -> str:
+    """The boundary prefix a street or community leader whistles in (a community leader: their community)."""
+    return visible_area(user) if user.role == "community_leader" else user.scope
 
 
 def check_can_whistle(user: User, cases: Sequence[Mapping[str, Any]]) -> None:
-    """A street leader whistles for unfinished cases (UNFINISHED) in their street."""
+    """A street leader whistles for unfinished cases (UNFINISHED) in their street, a community leader
+    for those in their community, department staff for those their department leads (a department
+    whistle, which summons other departments)."""
     check_whistler(user)
     for case in cases:
-        if not str(case["grid_code"]).startswith(user.scope):
-            raise Forbidden(f"案件 {case['case_no']} 不在您的街道。", field="case_ids")
+        if user.role == "department_staff":
+            if case.get("lead_department") not in acting_departments(user):
+                raise Forbidden(f"案件 {case['case_no']} 不由您的部门主责：部门只能为本部门主责的案件吹哨。",
+                                field="case_ids")
+        elif not str(case["grid_code"]).startswith(_whistle_area(user)):
+            where = "社区" if user.role == "community_leader" else "街道"
+            raise Forbidden(f"案件 {case['case_no']} 不在您的{where}。", field="case_ids")
     finished = [str(c["case_no"]) for c in cases if c["status"] not in UNFINISHED]
     if finished:
         raise Conflict(f"这些案件已办结或已关闭，不能吹哨：{', '.join(finished)}。", field="case_ids", code="bad_state")
@@ -171,6 +190,58 @@ def can_whistle(user: User, case: Mapping[str, Any]) -> bool:
     except (Forbidden, Conflict):
         return False
     return True
+
+
+def check_summoned(user: User, departments: Iterable[str]) -> None:
+    """A department whistle summons *other* departments, never the whistler's own (or its units)."""
+    own = sorted(set(departments) & acting_departments(user))
+    if own:
+        raise InvalidInput(f"部门吹哨召集的是其他部门，不能召集本部门：{', '.join(own)}。", field="lead_department",
+                           code="own_department")
+
+
+def whistler(user: User, cases: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Who whistles, as the whistle records it: the role, and the street or community (its code) or
+    the department whose whistle it is."""
+    if user.role == "department_staff":
+        return {"role": user.role, "area": None, "department": user.department}
+    area = visible_area(user) if user.role == "community_leader" else str(cases[0]["street_code"])
+    return {"role": user.role, "area": area, "department": None}
+
+
+def speaks_for_whistler(user: User, whistle: Mapping[str, Any]) -> bool:
+    """Whether ``user`` acts for the whistle's whistler (to score the summoned departments): a street
+    leader of the whistling street, a community leader of the whistling community, staff of the
+    whistling department."""
+    if user.role != whistle["whistler_role"]:
+        return False
+    if user.role == "department_staff":
+        return whistle["whistler_department"] in acting_departments(user)
+    return str(whistle["whistler_area"] or "").startswith(_whistle_area(user))
+
+
+def check_can_score(user: User, whistle: Mapping[str, Any]) -> None:
+    if not speaks_for_whistler(user, whistle):
+        raise Forbidden("只有吹哨的街道、社区或部门可以给被召集部门评分。", field="role")
+
+
+def can_see_whistle(user: User, whistle: Mapping[str, Any], cases: Iterable[Mapping[str, Any]],
+                    summoned: Iterable[str]) -> bool:
+    """A whistle is seen by its summoned departments, the whistling department, and whoever sees one
+    of its cases (who then sees only those cases and their events)."""
+    mine = acting_departments(user)
+    if mine & ({*summoned, whistle.get("whistler_department")} - {None}):
+        return True
+    return any(can_see(user, c) for c in cases)
+
+
+def whistle_reach(user: User) -> tuple[str | None, tuple[str, ...] | None]:
+    """Which whistles ``user`` may list: (area, None) — those with a case in the area (a boundary
+    prefix, "" = the city), scoped like cases — or, for department staff, (None, departments) —
+    those their departments are summoned to or blew."""
+    if user.role == "department_staff":
+        return None, tuple(sorted(acting_departments(user)))
+    return visible_area(user), None
 
 
 def statistics_area(user: User, *, departments: bool = False) -> str:

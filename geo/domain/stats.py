@@ -22,6 +22,11 @@ and owns what the numbers mean:
   An empty denominator gives an empty rate (``pd.NA``; exported as an empty cell), never 0. Only
   what was due is judged: ``dispatched`` counts dispatched cases whose response is due (responded,
   or the response deadline passed as of ``as_of``); the others are ``responses_pending`` (进行中).
+  报到及时率 counts summons by their outcome (geo.domain.whistles.summons_outcome, from the
+  summons, check-in, close and reopen events): on time, late and missed count; a summons whose
+  whistle had closed by its due time is excused and one not yet due is pending — neither counts.
+- for departments, the whistlers' scores (街道考核部门) over whistles closed in the period: the
+  number of scores beside the average of each aspect and of all three (DEPARTMENT_COLUMNS).
 - the composite score: ``Σ wᵢ·rateᵢ / Σ wᵢ`` over the three rates (default weights 0.10 / 0.45 /
   0.45). It is empty when any rate with a positive weight is empty: a boundary without callbacks
   has not been assessed, and renormalising over the rates it happens to have would rank it
@@ -47,10 +52,12 @@ import numpy as np
 import pandas as pd
 
 from geo.domain.statuses import NUMBERS, STATES, WAITING
+from geo.domain.whistles import COUNTED, SCORE_ASPECTS, summons_outcome
 
 __all__ = [
     "CASE_STATUSES",
     "COLUMNS",
+    "DEPARTMENT_COLUMNS",
     "LEVELS",
     "LEVEL_COLUMN",
     "RATES",
@@ -60,6 +67,7 @@ __all__ = [
     "Weights",
     "aggregate_facts",
     "category_column",
+    "check_in_sums",
     "finish",
     "headers",
     "overdue_flags",
@@ -68,6 +76,8 @@ __all__ = [
     "rates",
     "repeat_flags",
     "score",
+    "score_sums",
+    "summons_outcomes",
     "sums_from_records",
 ]
 
@@ -132,6 +142,13 @@ COLUMNS: dict[str, str] = {
     **{f"status_{s}": f"状态：{name}" for s, name in CASE_STATUSES.items()},
 }
 
+#: Department measures only: the whistlers' scores (街道考核部门), the count beside the averages.
+DEPARTMENT_COLUMNS: dict[str, str] = {
+    "whistles_scored": "吹哨评分次数",
+    "whistle_score": "吹哨评分（三项平均）",
+    **{f"{aspect}_score": f"{name}评分（平均）" for aspect, name in SCORE_ASPECTS.items()},
+}
+
 _SCORE_DECIMALS = 12  # scores equal on paper may differ in the last float bit; they must tie
 
 
@@ -177,8 +194,8 @@ def headers(columns: list[str] | pd.Index, category_names: Mapping[str, str] | N
     names = category_names or {}
     out = {}
     for column in columns:
-        if column in COLUMNS:
-            out[column] = COLUMNS[column]
+        if column in COLUMNS or column in DEPARTMENT_COLUMNS:
+            out[column] = COLUMNS.get(column) or DEPARTMENT_COLUMNS[column]
         elif column.startswith("category_"):
             code = column.removeprefix("category_")
             out[column] = f"分类：{names.get(code, code)}"
@@ -254,11 +271,12 @@ def rank(scores: pd.Series, groups: pd.Series | None = None) -> pd.Series:
 
 
 def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = None, *,
-           min_cases: int = 0) -> pd.DataFrame:
+           min_cases: int = 0, departments: bool = False) -> pd.DataFrame:
     """Sums per boundary (code, name, parent_code, the SUM_COLUMNS, medians, category_*) → the
     measures frame in COLUMNS order: rates, score, rank, rank within the parent. A boundary with
     fewer than ``min_cases`` cases keeps its rates and score but is not ranked (``ranked`` false):
-    a grid with one satisfied case is no better than one with a hundred."""
+    a grid with one satisfied case is no better than one with a hundred. ``departments``: the
+    DEPARTMENT_COLUMNS (score_sums) follow COLUMNS."""
     out = sums.copy()
     for column in SUM_COLUMNS:
         out[column] = out[column].fillna(0).astype("int64") if column in out else 0
@@ -274,7 +292,68 @@ def finish(sums: pd.DataFrame, weights: Weights | Mapping[str, float] | None = N
     categories = sorted(c for c in out.columns if c.startswith("category_"))
     for column in categories:
         out[column] = out[column].fillna(0).astype("int64")
-    return out.loc[:, [*COLUMNS, *categories]].reset_index(drop=True)
+    extra = list(DEPARTMENT_COLUMNS) if departments else []
+    for column in extra:
+        if column == "whistles_scored":
+            out[column] = out[column].fillna(0).astype("int64") if column in out else 0
+        else:
+            out[column] = out[column].astype("Float64") if column in out else pd.Series(
+                pd.NA, index=out.index, dtype="Float64")
+    return out.loc[:, [*COLUMNS, *extra, *categories]].reset_index(drop=True)
+
+
+# --- whistles: check-ins by outcome, the whistlers' scores ---------------------------------------
+
+
+def summons_outcomes(summons: pd.DataFrame, history: Mapping[int, list[tuple[datetime, str]]],
+                     as_of: datetime) -> pd.Series:
+    """Each summons' outcome (geo.domain.whistles.OUTCOMES): ``summons`` has whistle_id, due_at and
+    checked_in_at (the first check-in; NaT when none), ``history`` each whistle's close and reopen
+    events as (time, action).
+
+    >>> from datetime import UTC
+    >>> due = pd.Timestamp("2026-03-10 03:30", tz=UTC)
+    >>> rows = pd.DataFrame({"whistle_id": [1, 1], "due_at": [due, due],
+    ...                      "checked_in_at": [due - pd.Timedelta(minutes=5), pd.NaT]})
+    >>> summons_outcomes(rows, {}, due + pd.Timedelta(hours=1)).tolist()
+    ['on_time', 'missed']
+    """
+    def outcome(row: Any) -> str:
+        checked = None if pd.isna(row.checked_in_at) else row.checked_in_at
+        return summons_outcome(row.due_at, checked, history.get(int(row.whistle_id), []), as_of=as_of)
+
+    return pd.Series([outcome(r) for r in summons.itertuples(index=False)], index=summons.index, dtype=object)
+
+
+def check_in_sums(summons: pd.DataFrame) -> pd.DataFrame:
+    """Summons (code, outcome; one row per summons and boundary or department) → per code:
+    ``summons`` (those counted: on time, late, missed) and ``checked_in_on_time``.
+
+    >>> check_in_sums(pd.DataFrame({"code": ["a", "a", "a"], "outcome": ["on_time", "excused", "missed"]}))
+      code  summons  checked_in_on_time
+    0    a        2                   1
+    """
+    counted = summons[summons["outcome"].isin(COUNTED)]
+    frame = pd.DataFrame({"summons": counted.groupby("code").size(),
+                          "checked_in_on_time": counted[counted["outcome"] == "on_time"].groupby("code").size()})
+    return frame.fillna(0).astype("int64").rename_axis("code").reset_index()
+
+
+def score_sums(scores: pd.DataFrame) -> pd.DataFrame:
+    """The whistlers' scores (code, one column per aspect of SCORE_ASPECTS; one row per department,
+    whistle and round) → per code: ``whistles_scored``, the average of each aspect
+    (``<aspect>_score``) and of all three (``whistle_score``).
+
+    >>> score_sums(pd.DataFrame({"code": ["GA", "GA"], "arrival": [5, 3], "cooperation": [4, 4],
+    ...                          "result": [3, 5]}))[["code", "whistles_scored", "whistle_score"]]
+      code  whistles_scored  whistle_score
+    0   GA                2            4.0
+    """
+    aspects = list(SCORE_ASPECTS)
+    frame = scores.assign(whistle=scores[aspects].mean(axis=1)).groupby("code")
+    out = pd.DataFrame({"whistles_scored": frame.size().astype("int64"), "whistle_score": frame["whistle"].mean(),
+                        **{f"{a}_score": frame[a].mean() for a in aspects}})
+    return out.rename_axis("code").reset_index()
 
 
 # --- per-case records (as storage streams them) → sums, in numpy ---------------------------------
@@ -396,8 +475,8 @@ def aggregate_facts(facts: pd.DataFrame, key: str, *, start: datetime | None = N
 
     Cohorts: cases *reported* in [start, end) for counts, response, callbacks, medians, overdue and
     repeats; cases whose resolve deadline fell in [start, end) and before ``as_of`` for 按期办结率.
-    ``summons`` (code, late, due_at: one row per summoned department and boundary) gives 报到及时率
-    for summons due in the period. sums_from_records computes the same sums from storage's
+    ``summons`` (code, due_at, outcome: one row per summons and boundary) gives 报到及时率 for
+    summons due in the period (check_in_sums). sums_from_records computes the same sums from storage's
     per-case records (a test checks they agree).
     """
     f = facts.copy()
@@ -435,10 +514,9 @@ def aggregate_facts(facts: pd.DataFrame, key: str, *, start: datetime | None = N
     out["median_hours_to_resolve"] = groups["resolve_h"].median()
     out["summons"], out["checked_in_on_time"] = 0, 0
     if summons is not None and len(summons):
-        due = summons[_between(summons["due_at"], start, end)]
-        out["summons"] = due.groupby("code").size().reindex(out.index).fillna(0).astype("int64")
-        on_time = due[due["late"].eq(False)]
-        out["checked_in_on_time"] = on_time.groupby("code").size().reindex(out.index).fillna(0).astype("int64")
+        sums = check_in_sums(summons[_between(summons["due_at"], start, end)]).set_index("code")
+        for column in ("summons", "checked_in_on_time"):
+            out[column] = sums[column].reindex(out.index).fillna(0).astype("int64")
     return out.rename_axis("code").reset_index()
 
 

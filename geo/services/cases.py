@@ -23,12 +23,12 @@ from geo.domain.permissions import User, can_see, check_can_report, check_visibl
 from geo.domain.routing import assign
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
+from geo.services import whistles as whistle_service
 from geo.store import boundaries as boundary_store
 from geo.store import case_map
 from geo.store import cases as store
 from geo.store import photos as photo_store
 from geo.store import reference as reference_store
-from geo.store import whistles as whistle_store
 
 __all__ = ["CaseSettings", "create_case", "export_cases", "get_case", "list_cases", "map_layer", "nearby"]
 
@@ -174,10 +174,7 @@ def get_case(session: Session, case_no: str, *, user: User | None = None, detail
         props["boundary_names"] = boundary_store.names_of(session, areas)
         props["photos"] = [{"id": p["id"], "url": f"/api/photos/{p['id']}", "width": p["width"],
                             "height": p["height"]} for p in photo_store.photos_of(session, row["id"])]
-        props["whistles"] = [_iso(w) | {"summons": [{**s, "department_name": names.get(s["department_code"],
-                                                                                          s["department_code"])}
-                                                    for s in w["summons"]]}
-                             for w in whistle_store.whistles_of_case(session, row["id"])]
+        props["whistles"] = [_iso(w) for w in whistle_service.of_case(session, row["id"])]
     return feature
 
 

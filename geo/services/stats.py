@@ -7,7 +7,9 @@ may be None (unbounded). The range selects
   受理时间) in it: counts by category and status, 响应率, 解决率, 满意率, the medians, overdue
   (as of ``as_of``, default now) and repeat complaints;
 - cases whose resolve deadline fell in it, before ``as_of``: 按期办结率;
-- summons (召集) whose arrival deadline fell in it: 报到及时率.
+- summons (召集) whose arrival deadline fell in it: 报到及时率 (as of ``as_of``: a summons not yet
+  due and not checked in is not counted yet);
+- whistle rounds closed in it: the whistlers' scores of departments (department measures only).
 
 Each call first folds new events into case_fact (``geo.store.stats.catch_up``) in the caller's
 transaction; the edge should commit afterwards so the next call starts from there. Services never
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 from geo.domain import stats
 from geo.domain.errors import InvalidInput
 from geo.store import stats as store
+from geo.store import whistles as whistle_store
 
 __all__ = ["boundary_measures", "department_measures", "facts_backlog", "headers", "monthly_trend", "rebuild_facts",
            "refresh_facts"]
@@ -77,16 +80,18 @@ def _key(level: str) -> str:
     return stats.LEVEL_COLUMN[level]
 
 
-def _assemble(rows: pd.DataFrame, sums: pd.DataFrame, summons: pd.DataFrame, categories: dict[str, str],
-              weights: stats.Weights, min_cases: int = 0) -> pd.DataFrame:
+def _assemble(rows: pd.DataFrame, parts: list[pd.DataFrame], categories: dict[str, str],
+              weights: stats.Weights, *, departments: bool = False, min_cases: int = 0) -> pd.DataFrame:
     """Rows (code, name, parent_code) + their sums (absent → 0) → rates, score, ranks."""
-    frame = rows.merge(sums, on="code", how="left") if not sums.empty else rows.copy()
-    frame = frame.merge(summons, on="code", how="left")
+    frame = rows.copy()
+    for part in parts:
+        if not part.empty:
+            frame = frame.merge(part, on="code", how="left")
     for code in categories:
         column = stats.category_column(code)
         if column not in frame:
             frame[column] = 0
-    return stats.finish(frame, weights, min_cases=min_cases)
+    return stats.finish(frame, weights, min_cases=min_cases, departments=departments)
 
 
 def boundary_measures(session: Session, level: str, date_from: date | None = None, date_to: date | None = None,
@@ -104,9 +109,10 @@ def boundary_measures(session: Session, level: str, date_from: date | None = Non
 def department_measures(session: Session, date_from: date | None = None, date_to: date | None = None,
                         weights: stats.Weights | Mapping[str, float] | None = None, *,
                         as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
-    """One row per department, measured over the cases it leads and the summons it received. A
-    unit (派出所) is a row of its own and also counts in its parent department's row (公安分局);
-    parent_code names the department a unit belongs to."""
+    """One row per department, measured over the cases it leads, the summons it received and the
+    scores the whistlers gave it (geo.domain.stats.DEPARTMENT_COLUMNS). A unit (派出所) is a row of
+    its own and its cases also count in its parent department's row (公安分局); parent_code names
+    the department a unit belongs to."""
     rows = store.departments(session)
     parents = {c: p for c, p in zip(rows["code"], rows["parent_code"], strict=True) if isinstance(p, str) and p}
     return _measures(session, rows, "lead_department", None, date_from, date_to, weights, as_of, catch_up,
@@ -126,8 +132,21 @@ def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str |
     categories = store.category_names(session)
     extra: dict[str, Any] = {"departments": departments, "roll_up": roll_up} if departments is not None else {}
     sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories), **extra)
-    summons = store.summons_sums(session, summons_key, start=start, end=end)
-    return _assemble(rows, sums, summons, categories, w, min_cases)
+    parts = [sums, _check_ins(session, summons_key, start, end, as_of)]
+    if departments is not None:
+        scores = whistle_store.score_events(session, start=start, end=end)
+        parts.append(stats.score_sums(scores) if not scores.empty else scores)
+    return _assemble(rows, parts, categories, w, departments=departments is not None, min_cases=min_cases)
+
+
+def _check_ins(session: Session, key: str | None, start: datetime | None, end: datetime | None,
+               as_of: datetime) -> pd.DataFrame:
+    """报到及时率's sums per code, from the summons, check-in, close and reopen events."""
+    summons = whistle_store.summons_events(session, key, start=start, end=end)
+    if summons.empty:
+        return pd.DataFrame(columns=["code", "summons", "checked_in_on_time"])
+    history = whistle_store.whistle_history(session, sorted(set(summons["whistle_id"].tolist())))
+    return stats.check_in_sums(summons.assign(outcome=stats.summons_outcomes(summons, history, as_of)))
 
 
 def monthly_trend(session: Session, level: str, code: str | None = None, months: int = 12, *,

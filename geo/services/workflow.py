@@ -13,8 +13,8 @@ from geo.domain.cases import wgs84_position
 from geo.domain.deadlines import DEFAULT_LIMITS, DEFAULT_TIMEZONE, deadlines
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
-from geo.domain.statuses import FINISHED
 from geo.services import reference as reference_service
+from geo.services import whistles as whistle_service
 from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
@@ -73,8 +73,7 @@ def act(session: Session, user: User, case_no: str, action: str, *, note: str = 
                                actor_role=user.role, action=action, from_status=case["status"],
                                to_status=plan.to_status, note=given.note, lon=position[0], lat=position[1],
                                details=details, at=now)
-    if plan.to_status in FINISHED:
-        whistle_store.close_finished(session, case["id"])
+    whistle_service.follow_case(session, user, case["id"], case["status"], plan.to_status, now)
     _notify(session, user, {**case, **updates}, action, given, details)
     return {"case": case_no, "status": plan.to_status, "event": event}
 
@@ -204,7 +203,8 @@ def _allowed(user: User, case: dict[str, Any]) -> list[dict[str, Any]]:
 
 def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
     """Everything the case panel may offer this user now: lifecycle actions, whether they may whistle
-    or add photos, and the open whistles at which one of their departments still has to check in."""
+    or add photos, the open whistles at which one of their departments still has to check in, and the
+    summoned departments they may still score at the case's closed whistles."""
     case = _case(session, user, case_no)
     mine = permissions.acting_departments(user)
     check_ins = [
@@ -221,6 +221,7 @@ def case_options(session: Session, user: User, case_no: str) -> dict[str, Any]:
         "actions": _allowed(user, case),
         "whistle": permissions.can_whistle(user, case),
         "check_ins": check_ins,
+        "scores": whistle_service.to_score(session, user, case["id"]),
         "photo": photo,
     }
 

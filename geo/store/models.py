@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo.domain.topics import EVENT_ACTIONS as TOPIC_EVENT_ACTIONS
 from geo.domain.topics import STATUSES as TOPIC_STATUSES
+from geo.domain.whistles import SCORE_ASPECTS, SCORE_MAX, SCORE_MIN
 from geo.domain.workflow import ROLES
 from geo.store.vocabulary import next_due_sql, status_number_sql
 
@@ -63,6 +64,7 @@ __all__ = [
     "TopicEvent",
     "Whistle",
     "WhistleCase",
+    "WhistleScore",
     "WhistleSummons",
 ]
 
@@ -327,10 +329,15 @@ class Outbox(Base):
 
 
 class Whistle(Base):
-    """A street's whistle (吹哨) summoning departments to one or more of its open cases."""
+    """A whistle (吹哨) summoning departments to one or more unfinished cases, blown by a street, a
+    community (its cases) or a department (the cases it leads); ``round`` counts its openings (a
+    case going back to work opens it again: 事不完、人不撤)."""
 
     __tablename__ = "whistle"
-    __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="ck_whistle_status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="ck_whistle_status"),
+        CheckConstraint("(whistler_area IS NULL) <> (whistler_department IS NULL)", name="ck_whistle_whistler"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     street_code: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -342,6 +349,12 @@ class Whistle(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    round: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    whistler_role: Mapped[str] = mapped_column(String(32), nullable=False, server_default="street_leader")
+    #: The whistling street's or community's code (a street or community whistle) …
+    whistler_area: Mapped[str | None] = mapped_column(String(32))
+    #: … or the whistling department (a department whistle).
+    whistler_department: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
 
 
 class WhistleCase(Base):
@@ -368,6 +381,26 @@ class WhistleSummons(Base):
     report_lat: Mapped[float | None] = mapped_column(Float)
     distance_m: Mapped[float | None] = mapped_column(Float)
     late: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class WhistleScore(Base):
+    """The whistler's score of one summoned department for one round of a whistle (街道考核部门):
+    arrival (到场), cooperation (配合) and result (效果), each 1–5."""
+
+    __tablename__ = "whistle_score"
+    __table_args__ = tuple(
+        CheckConstraint(f"{aspect} BETWEEN {SCORE_MIN} AND {SCORE_MAX}", name=f"ck_whistle_score_{aspect}")
+        for aspect in SCORE_ASPECTS)
+
+    whistle_id: Mapped[int] = mapped_column(ForeignKey("whistle.id", ondelete="CASCADE"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"), primary_key=True)
+    arrival: Mapped[int] = mapped_column(Integer, nullable=False)
+    cooperation: Mapped[int] = mapped_column(Integer, nullable=False)
+    result: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    scored_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"), nullable=False)
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 #: case_fact.record: the case's numbers as 84 big-endian bytes, its status parts built from the vocabulary

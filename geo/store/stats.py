@@ -56,7 +56,6 @@ __all__ = [
     "rebuild",
     "record_arrays",
     "records",
-    "summons_sums",
 ]
 
 #: pg_advisory_xact_lock key for catch-up and rebuild ('gmfact').
@@ -343,26 +342,6 @@ def _rolled_up(arrays: dict[str, np.ndarray], hashes: dict[int, str], parents: d
     out = {name: np.concatenate([values, values[extra]]) for name, values in arrays.items()}
     out["key"][len(arrays["key"]):] = [units[int(k)] for k in arrays["key"][extra]]
     return out
-
-
-def summons_sums(session: Session, key: str | None, *, start: datetime | None, end: datetime | None,
-                 prefix: str = "") -> pd.DataFrame:
-    """Summons (召集) due in [start, end) and those checked in on time, per boundary (``key`` a
-    case_fact code column: a whistle counts once for each boundary its cases lie in) or per
-    summoned department (``key`` None)."""
-    if key is None:
-        source = ("SELECT s.department_code AS code, s.whistle_id, s.late FROM whistle_summons s "
-                  "WHERE s.due_at >= :start AND s.due_at < :end")
-    else:  # the case's code looked up by primary key: whistles are few, cases are many
-        source = (f"SELECT DISTINCT (SELECT f.{key} FROM case_fact f WHERE f.case_id = wc.case_id) AS code, "
-                  "s.whistle_id, s.department_code, s.late "
-                  "FROM whistle_summons s JOIN whistle_case wc ON wc.whistle_id = s.whistle_id "
-                  "WHERE s.due_at >= :start AND s.due_at < :end")
-    rows = session.execute(text(
-        f"SELECT code, count(*) AS summons, count(*) FILTER (WHERE late IS false) AS checked_in_on_time "
-        f"FROM ({source}) x WHERE code LIKE :prefix GROUP BY code"),
-        {**_bounds(start, end), "prefix": prefix + "%"}).all()
-    return pd.DataFrame(rows, columns=["code", "summons", "checked_in_on_time"])
 
 
 def monthly_sums(session: Session, key: str | None, code: str | None, *, start: datetime, end: datetime,

@@ -15,6 +15,7 @@ import { createThematic } from './thematic.js';
 import { foldable } from './fold.js';
 import { initFilters } from './filters.js';
 import { initSearch } from './search.js';
+import { createWhistleList } from './whistle_list.js';
 
 const options = readOptions();
 const { map, groups, cases: casesGroup } = foliumParts(options.folium);
@@ -47,6 +48,7 @@ function refresh() {
 
 map.on('moveend overlayadd overlayremove', refresh);
 initSearch(map, options);
+createWhistleList(map, panel, options);
 initFilters(options, () => { reloadCases(); theme.reload(); });
 refresh();
 // For people's tools and the browser tests.

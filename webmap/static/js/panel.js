@@ -6,7 +6,7 @@ import { actionForm } from './action_form.js';
 import { caseUrl, failure, getJSON } from './api.js';
 import { gallery, photoField, uploadPhotos } from './photos.js';
 import { localTime } from './time.js';
-import { checkIn, checkInTitle, whistleBox, whistleForm } from './whistles.js';
+import { checkIn, checkInTitle, scoreForm, whistleBox, whistleForm } from './whistles.js';
 
 function row(label, value) {
   const div = el('div', '', 'gm-panel-row');
@@ -91,6 +91,9 @@ export function createPanel(options, onChanged) {
       });
       buttons.appendChild(b);
     });
+    (allowed.scores || []).forEach((item) => {
+      extra.appendChild(scoreForm(item, options, (message) => show(id, message)));
+    });
     if (allowed.whistle) {
       const b = button('吹哨', 'whistle', 'gm-whistle-button');
       b.addEventListener('click', () => whistleForm(extra, id, options, (message) => { show(id, message); onChanged(); }));
@@ -132,7 +135,7 @@ export function createPanel(options, onChanged) {
         if (message) { body.appendChild(el('p', message, 'gm-panel-message')); }
         details(c).forEach((node) => body.appendChild(node));
         returnReason(events.events || []).forEach((node) => body.appendChild(node));
-        (c.whistles || []).forEach((w) => body.appendChild(whistleBox(w)));
+        (c.whistles || []).forEach((w) => body.appendChild(whistleBox(w, options)));
         actions(id, allowed, c).forEach((node) => body.appendChild(node));
         body.appendChild(el('h3', '照片'));
         body.appendChild(gallery(c.photos || []));
@@ -145,6 +148,14 @@ export function createPanel(options, onChanged) {
 
   return {
     open(id, message) { show(id, message || null); },
+    /* The panel's body emptied and shown, with a heading (the whistle list). */
+    list(title) {
+      current = null;
+      body.textContent = '';
+      body.appendChild(el('h2', title));
+      aside.hidden = false;
+      return body;
+    },
     /* An empty, shown panel for a form (the report form); gives the element to fill. */
     form() {
       body.textContent = '';

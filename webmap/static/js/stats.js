@@ -8,9 +8,10 @@ import { getJSON } from './api.js';
 import { readOptions } from './options.js';
 
 // The columns shown (all of them are in the exports); rates carry numerator/denominator.
+// Departments also carry the whistlers' average score (its count in the cell's title).
 const SHOWN = ['code', 'name', 'cases_total', 'response_rate', 'resolution_rate', 'satisfaction_rate', 'score',
-               'rank', 'on_time_rate', 'check_in_rate', 'median_hours_to_respond', 'median_hours_to_resolve',
-               'overdue', 'repeat_cases'];
+               'rank', 'on_time_rate', 'check_in_rate', 'whistle_score', 'median_hours_to_respond',
+               'median_hours_to_resolve', 'overdue', 'repeat_cases'];
 const RANKED = 20;
 const TREND_MONTHS = 12;
 const SERIES_COLOURS = ['#1e88e5', '#43a047', '#fb8c00'];
@@ -28,6 +29,7 @@ function display(column, row) {
   const v = row[column];
   if (options.percent.includes(column)) { return pct(v); }
   if (column.indexOf('median_hours') === 0) { return num(v, 1); }
+  if (options.averages[column]) { return num(v, 2); }
   return v == null ? '—' : String(v);
 }
 
@@ -129,6 +131,8 @@ function drawTable() {
       if (row[c] == null) { td.className = 'gm-empty-cell'; }
       const parts = options.rates[c];
       if (parts) { td.title = num(row[parts[0]]) + ' / ' + num(row[parts[1]]); }
+      const count = options.averages[c];
+      if (count) { td.title = (state.data.headers[count] || count) + '：' + num(row[count]); }
       line.appendChild(td);
     });
     line.addEventListener('click', () => {

@@ -1,6 +1,8 @@
 /* Whistles (吹哨): the form that summons departments to a case, each summons shown in the panel,
- * and a summoned department's check-in on site with the device's position. The reasons and the
- * check-in radius come from the options (whistleReasons, limits.checkInRadiusM). */
+ * a summoned department's check-in on site with the device's position, and the whistler's score
+ * of a summoned department once the whistle closed. The reasons, the check-in radius, the whistle's
+ * status names and the score's aspects and range come from the options (whistleReasons,
+ * limits.checkInRadiusM, whistle). */
 
 import { el, selectEl, addOptions } from './dom.js';
 import { departments, failure, send } from './api.js';
@@ -10,14 +12,15 @@ const POSITION_OPTIONS = { enableHighAccuracy: true, timeout: 15000, maximumAge:
 const NOTE_MAX = 2000;
 
 /* One whistle and its summonses, for the case panel. */
-export function whistleBox(w) {
+export function whistleBox(w, options) {
   const box = el('div', '', 'gm-whistle-box');
-  box.appendChild(el('strong', '吹哨 #' + w.id + ' · ' + w.reason + (w.status === 'open' ? '（进行中）' : '（已结束）')));
+  box.appendChild(el('strong', '吹哨 #' + w.id + ' · ' + w.reason + '（' + (options.whistle.statuses[w.status] || w.status) + '）'));
+  const states = options.whistle.summonsStates;
   (w.summons || []).forEach((s) => {
-    const state = s.reported_at ? '已报到 ' + localTime(s.reported_at) + (s.late ? '（迟到）' : '')
-                                : '未报到，时限 ' + localTime(s.due_at);
+    const state = s.reported_at ? '已报到 ' + localTime(s.reported_at) + (s.late ? '（' + states.late + '）' : '')
+                                : (states[s.state] || '未报到') + '，时限 ' + localTime(s.due_at);
     box.appendChild(el('div', (s.role === 'lead' ? '主责 ' : '协办 ') + s.department_name + '：' + state,
-                       s.reported_at ? '' : 'gm-overdue-soft'));
+                       s.state === 'late' || s.state === 'missed' ? 'gm-overdue-soft' : ''));
   });
   return box;
 }
@@ -85,4 +88,46 @@ export function checkIn(item) {
     .then((res) => (res.ok ? { ok: true, message: res.data.late ? '已报到（超过到场时限）' : '已报到' }
                            : { ok: false, message: failure(res, '报到失败') }),
           (err) => ({ ok: false, message: err.message }));
+}
+
+/* A labelled <select> of the score range, in a <label>. */
+function scoreField(name, text, range) {
+  const label = el('label', text + ' ', 'gm-score-field');
+  const pairs = [];
+  for (let v = range[1]; v >= range[0]; v -= 1) { pairs.push([String(v), String(v)]); }
+  label.appendChild(selectEl(name, pairs));
+  return label;
+}
+
+/* The whistler's score form for one summoned department (`item` from the case's actions: whistle_id,
+ * round, department, department_name); `done(message)` after it was recorded. */
+export function scoreForm(item, options, done) {
+  const form = document.createElement('form');
+  form.className = 'gm-report-form gm-score-form';
+  const set = document.createElement('fieldset');
+  set.appendChild(el('legend', '评分：' + item.department_name + '（吹哨 #' + item.whistle_id + '，第 ' + item.round + ' 轮）'));
+  options.whistle.scoreAspects.forEach(([name, text]) => set.appendChild(scoreField(name, text, options.whistle.scoreRange)));
+  const noteLabel = el('label', '评语 ', 'gm-score-field');
+  const note = document.createElement('textarea');
+  note.name = 'note';
+  note.maxLength = NOTE_MAX;
+  noteLabel.appendChild(note);
+  set.appendChild(noteLabel);
+  const error = el('p', '', 'gm-login-error');
+  const submit = el('button', '提交评分');
+  submit.type = 'submit';
+  [error, submit].forEach((node) => set.appendChild(node));
+  form.appendChild(set);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const body = { department: item.department, note: note.value };
+    options.whistle.scoreAspects.forEach(([name]) => { body[name] = Number(form.elements[name].value); });
+    submit.disabled = true;
+    send('/api/whistles/' + item.whistle_id + '/scores', body).then((res) => {
+      submit.disabled = false;
+      if (!res.ok) { error.textContent = failure(res, '评分失败'); return; }
+      done('已给 ' + item.department_name + ' 评分');
+    });
+  });
+  return form;
 }

@@ -1,7 +1,7 @@
 """Monthly topics (每月一题): a recurring problem a planner sets for a month, and its append-only events.
 
 Revision ID: 0013_topics
-Revises: 0010_roles
+Revises: 0012_whistles
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 revision = "0013_topics"
-down_revision = "0010_roles"
+down_revision = "0012_whistles"
 branch_labels = None
 depends_on = None
 
