@@ -20,6 +20,7 @@ from geo.domain.deadlines import URGENCY_NAMES
 from geo.domain.errors import Forbidden
 from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, statistics_area
+from geo.domain.requesters import REQUEST_TYPES
 from geo.domain.stats import COLUMNS, LEVELS, RATES
 from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
 from geo.domain.workflow import ACTIONS, ROLE_NAMES
@@ -71,6 +72,7 @@ def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str
         "statusFilters": status_filters(),
         "events": {name: action.label for name, action in ACTIONS.items()} | OTHER_EVENTS,
         "urgencies": list(URGENCY_NAMES.items()),
+        "requestTypes": REQUEST_TYPES,
         "whistleReasons": list(REASONS),
         "roles": ROLE_NAMES,
         "themeLevels": [[level, LEVEL_NAMES[level]] for level in THEME_LEVELS],

@@ -11,6 +11,11 @@
 | planner          | everything in scope (read-only)            | nothing                                        |
 | admin            | everything in scope                        | reference data and users, not cases            |
 
+The requester (诉求人: name, phone, e-mail) is personal data: ``sees_requester`` says who gets it
+unmasked — the hotline in its scope, and the lead department while it handles the case
+(``LEAD_HANDLING``: dispatched … in_progress, suspended). Everyone else who may see the case gets it
+masked; exports, statistics, Open311, the map and logs never carry it.
+
 A scope is a boundary code prefix ("" = the whole city). A grid worker's scope is their grid or
 community code and a community leader's their community; both see the whole community (its first
 12 digits).
@@ -29,7 +34,7 @@ from typing import Any
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.filters import CaseFilters
 from geo.domain.statuses import UNFINISHED
-from geo.domain.workflow import ROLES, Action, Actor
+from geo.domain.workflow import LEAD_HANDLING, ROLES, Action, Actor
 
 __all__ = [
     "COMMUNITY_CODE_LENGTH",
@@ -47,6 +52,7 @@ __all__ = [
     "check_whistler",
     "may_read_area_statistics",
     "scoped_filters",
+    "sees_requester",
     "statistics_area",
     "visible_area",
 ]
@@ -93,6 +99,27 @@ def can_see(user: User, case: Mapping[str, Any]) -> bool:
     return str(case["grid_code"]).startswith(visible_area(user))
 
 
+def _leads(user: User, case: Mapping[str, Any]) -> bool:
+    return case.get("lead_department") in (user.departments or {user.department})
+
+
+def sees_requester(user: User | None, case: Mapping[str, Any]) -> bool:
+    """Whether ``user`` sees the requester unmasked (None: the system itself, e.g. the outbox).
+
+    >>> staff = User(2, "s", "department_staff", department="CGW", departments=frozenset({"CGW"}))
+    >>> case = {"grid_code": "110101002001002", "status": "signed", "lead_department": "CGW"}
+    >>> sees_requester(staff, case), sees_requester(staff, {**case, "status": "resolved"})
+    (True, False)
+    """
+    if user is None:
+        return True
+    if user.role == "hotline":
+        return str(case["grid_code"]).startswith(user.scope)
+    if user.role == "department_staff":
+        return case["status"] in LEAD_HANDLING and _leads(user, case)
+    return False
+
+
 def check_visible(user: User, case: Mapping[str, Any], case_no: str) -> None:
     """Cases outside the user's sight are 'not found' (their existence is not revealed)."""
     if not can_see(user, case):
@@ -104,7 +131,7 @@ def check_can_act(user: User, action: Action, case: Mapping[str, Any]) -> None:
     grid = str(case["grid_code"])
     if user.role in AREA_ROLES and not grid.startswith(user.scope):
         raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
-    if action.lead_only and case.get("lead_department") not in (user.departments or {user.department}):
+    if action.lead_only and not _leads(user, case):
         raise Forbidden("只有主责部门可以推进案件；协办部门可以查看、备注和报到。", field="action")
 
 

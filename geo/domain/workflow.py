@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from geo.domain.errors import Conflict, Forbidden, InvalidInput
 from geo.domain.statuses import OPEN, STATES
 
-__all__ = ["ACTIONS", "OPEN_STATES", "STATES", "Action", "Actor", "Plan", "plan"]
+__all__ = ["ACTIONS", "LEAD_HANDLING", "OPEN_STATES", "STATES", "Action", "Actor", "Plan", "plan"]
 
 #: The status vocabulary lives in geo.domain.statuses; re-exported here for the state table's readers.
 OPEN_STATES = OPEN
@@ -59,6 +59,11 @@ ACTIONS = {a.name: a for a in (
     Action("callback", "回访", ("closed",), None, ("street_leader",)),
     Action("reopen", "重办", ("closed",), "dispatched", ("street_leader",), reason_required=True),
 )}
+
+#: The statuses in which the lead department handles the case (派遣 … 处置中, 挂账; not yet 办结): those
+#: a lead-only action starts from.
+LEAD_HANDLING: tuple[str, ...] = tuple(
+    s for s in STATES if any(a.lead_only and s in a.from_states for a in ACTIONS.values()))
 
 
 @dataclass(frozen=True)

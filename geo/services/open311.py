@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES
 from geo.domain.errors import InvalidInput, NotFound
 from geo.domain.permissions import User
+from geo.domain.requesters import REQUEST_TYPES, check_request_type, check_requester, full_name
 from geo.domain.statuses import STATES, TERMINAL
 from geo.services import cases as case_service
 from geo.store import cases as case_store
@@ -41,12 +42,17 @@ def service_definition(session: Session, code: str) -> dict[str, Any]:
     return {"service_code": code, "attributes": [{
         "variable": True, "code": "urgency", "datatype": "singlevaluelist", "required": False,
         "datatype_description": "紧急程度（不填用分类默认值）", "order": 1, "description": "紧急程度",
-        "values": [{"key": k, "name": URGENCY_NAMES[k]} for k in URGENCIES]}]}
+        "values": [{"key": k, "name": URGENCY_NAMES[k]} for k in URGENCIES]}, {
+        "variable": True, "code": "request_type", "datatype": "singlevaluelist", "required": False,
+        "datatype_description": "诉求类型（可不填）", "order": 2, "description": "诉求类型",
+        "values": [{"key": k, "name": name} for k, name in REQUEST_TYPES.items()]}]}
 
 
 def post_request(session: Session, user: User, form: dict[str, str], *,
                  settings: case_service.CaseSettings | None = None) -> list[dict[str, Any]]:
-    """Create a case from an Open311 POST (lat/long WGS84 required: gridmap routes by location)."""
+    """Create a case from an Open311 POST (lat/long WGS84 required: gridmap routes by location).
+    ``first_name``/``last_name``, ``phone`` and ``email`` become the requester (诉求人), the optional
+    ``attribute[request_type]`` the request type; none of them is ever served back by GET."""
     values = {k: v for k, v in form.items() if v not in (None, "")}  # empty means absent
     if "lat" not in values or "long" not in values:
         raise InvalidInput("需要 lat 和 long（WGS84）；仅有地址无法定位到网格。", field="lat", code="location_required")
@@ -56,10 +62,15 @@ def post_request(session: Session, user: User, form: dict[str, str], *,
         lon, lat = float(values["long"]), float(values["lat"])
     except ValueError as exc:
         raise InvalidInput("lat/long 必须是数字。", field="lat", code="bad_number") from exc
+    # Checked here first so that errors name Open311's own fields (phone, email, attribute[request_type]).
+    requester = check_requester(full_name(values.get("first_name"), values.get("last_name")), values.get("phone"),
+                                values.get("email"), prefix="")
+    request_type = check_request_type(values.get("attribute[request_type]"), field="attribute[request_type]")
     case = case_service.create_case(session, case_service.NewCase(
         lon=lon, lat=lat, crs="wgs84", category=values.get("service_code"),
         description=values.get("description", ""), urgency=values.get("attribute[urgency]"),
-        source="open311", external_id=None), user=user, settings=settings)
+        source="open311", external_id=None, requester_name=requester.name, requester_phone=requester.phone,
+        requester_email=requester.email, request_type=request_type), user=user, settings=settings)
     return [{"service_request_id": case["id"], "service_notice": "", "account_id": values.get("account_id", "")}]
 
 

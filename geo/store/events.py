@@ -17,7 +17,8 @@ __all__ = ["case_for_action", "events_of", "insert_event", "insert_outbox", "tra
 def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
     row = session.execute(text(
         "SELECT id, case_no, status, revision, grid_code, street_code, lead_department, co_departments, urgency, "
-        f"category_code, resolve_limit_hours, {SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
+        f"category_code, resolve_limit_hours, requester_phone, requester_email, {SUMMONED_SQL} AS summoned "
+        "FROM cases c WHERE case_no = :no"),
         {"no": case_no}).mappings().first()
     return dict(row) if row else None
 
