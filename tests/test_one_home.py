@@ -108,3 +108,16 @@ def test_the_roles_the_database_accepts_are_the_workflow_roles():
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     assert migration.ROLES == ROLES
+
+
+def test_the_request_types_the_database_accepts_are_the_vocabulary():
+    """Migration 0011 froze the request-type codes of the cases check constraint."""
+    from geo.domain.requesters import REQUEST_TYPES
+
+    spec = importlib.util.spec_from_file_location(
+        "migration_0011", ROOT / "geo/store/migrations/versions/0011_requester.py")
+    assert spec and spec.loader
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.REQUEST_TYPES == tuple(REQUEST_TYPES)
+

@@ -84,7 +84,7 @@ class CaseCreate(Schema):
                        "其他人看到脱敏的「张*」；不进入导出、统计、Open311 和日志", "example": "张三"})
     requester_phone = Text(load_default=None, allow_none=True, metadata={
         "description": "诉求人联系电话（个人信息）：11 位手机号或带区号的固定电话，可带 +86、空格或连字符；"
-                       "其他人看到 138****1234。有电话时，联系和办结会通知诉求人", "example": "13812345678"})
+                       "其他人看到 138****1234。有电话时，联系和办结会通知诉求人", "example": "13900001111"})
     requester_email = Text(load_default=None, allow_none=True, validate=validate.Length(max=EMAIL_MAX), metadata={
         "description": "诉求人电子邮箱（个人信息，没有电话时用于通知）", "example": "zhang@example.com"})
     request_type = Text(load_default=None, allow_none=True, metadata={

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geo.domain.errors import InvalidInput
@@ -70,7 +71,7 @@ _COUNTRY = r"^(?:\+86|0086|86(?=1\d{10}$))"
 #: 2–3 digits, then 7–8 digits not starting with 0 or 1); a local landline (7–8 such digits).
 PHONE_PATTERN = re.compile(r"1[3-9]\d{9}|0\d{2,3}[2-9]\d{6,7}|[2-9]\d{6,7}")
 _EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_PHONE_HINT = "应为 11 位手机号（如 13812345678）或固定电话（如 010-65123456）"
+_PHONE_HINT = "应为 11 位手机号（如 13900001111）或固定电话（如 010-66668888）"
 _TYPE_HINT = "、".join(f"{name}（{code}）" for code, name in REQUEST_TYPES.items())
 #: Codes and Chinese names → code.
 _TYPE_LOOKUP = {**{code: code for code in REQUEST_TYPES}, **{name: code for code, name in REQUEST_TYPES.items()}}
@@ -193,11 +194,17 @@ def _clean_column(values: pd.Series) -> pd.Series:
     return values.fillna("").astype(str).str.replace("\x00", "", regex=False).str.strip()
 
 
+def _kept(values: pd.Series, keep: pd.Series) -> pd.Series:
+    """``values`` where ``keep``, else None (never NaN: these go to text columns)."""
+    return pd.Series(np.where(keep.to_numpy(dtype=bool), values.to_numpy(dtype=object), None), index=values.index,
+                     dtype=object)
+
+
 def name_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(names, None where empty; a mask of the rows whose name is longer than ``NAME_MAX``)."""
     text = _clean_column(values)
     bad = text.str.len() > NAME_MAX
-    return text.where((text != "") & ~bad, None), bad
+    return _kept(text, (text != "") & ~bad), bad
 
 
 def phone_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -206,7 +213,7 @@ def phone_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     digits = text.str.replace(_PHONE_NOISE, "", regex=True).str.replace(_COUNTRY, "", regex=True)
     empty = text == ""
     bad = ~empty & ~digits.str.fullmatch(PHONE_PATTERN.pattern)
-    return digits.where(~empty & ~bad, None), bad
+    return _kept(digits, ~empty & ~bad), bad
 
 
 def email_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -214,7 +221,7 @@ def email_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = _clean_column(values)
     empty = text == ""
     bad = ~empty & ((text.str.len() > EMAIL_MAX) | ~text.str.fullmatch(_EMAIL_PATTERN.pattern))
-    return text.where(~empty & ~bad, None), bad
+    return _kept(text, ~empty & ~bad), bad
 
 
 def request_type_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -223,4 +230,4 @@ def request_type_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     codes = text.map(_TYPE_LOOKUP)
     codes = codes.where(codes.notna(), text.str.lower().map(_TYPE_LOOKUP))
     bad = (text != "") & codes.isna()
-    return codes.astype(object).where(codes.notna(), None), bad
+    return _kept(codes, codes.notna()), bad
