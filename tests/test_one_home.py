@@ -119,5 +119,5 @@ def test_the_request_types_the_database_accepts_are_the_vocabulary():
     assert spec and spec.loader
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    assert migration.REQUEST_TYPES == tuple(REQUEST_TYPES)
+    assert tuple(REQUEST_TYPES) == migration.REQUEST_TYPES
 

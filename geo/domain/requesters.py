@@ -196,8 +196,9 @@ def _clean_column(values: pd.Series) -> pd.Series:
 
 def _kept(values: pd.Series, keep: pd.Series) -> pd.Series:
     """``values`` where ``keep``, else None (never NaN: these go to text columns)."""
-    return pd.Series(np.where(keep.to_numpy(dtype=bool), values.to_numpy(dtype=object), None), index=values.index,
-                     dtype=object)
+    out = values.to_numpy(dtype=object, copy=True)
+    out[~keep.to_numpy(dtype=bool)] = None
+    return pd.Series(out, index=values.index, dtype="object")
 
 
 def name_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -210,10 +211,12 @@ def name_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def phone_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(normalised phones, None where empty; a mask of the rows whose phone is not a mainland number)."""
     text = _clean_column(values)
-    digits = text.str.replace(_PHONE_NOISE, "", regex=True).str.replace(_COUNTRY, "", regex=True)
-    empty = text == ""
-    bad = ~empty & ~digits.str.fullmatch(PHONE_PATTERN.pattern)
-    return _kept(digits, ~empty & ~bad), bad
+    plain = text.str.fullmatch(PHONE_PATTERN.pattern)  # most exports: digits only, nothing to normalise
+    rest = ~plain & (text != "")
+    digits = text.copy()
+    digits[rest] = text[rest].str.replace(_PHONE_NOISE, "", regex=True).str.replace(_COUNTRY, "", regex=True)
+    bad = rest & ~digits.str.fullmatch(PHONE_PATTERN.pattern)
+    return _kept(digits, plain | (rest & ~bad)), bad
 
 
 def email_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -225,9 +228,15 @@ def email_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def request_type_column(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(codes, None where empty; a mask of the rows whose type is neither a code nor a Chinese name)."""
-    text = _clean_column(values)
-    codes = text.map(_TYPE_LOOKUP)
-    codes = codes.where(codes.notna(), text.str.lower().map(_TYPE_LOOKUP))
-    bad = (text != "") & codes.isna()
-    return _kept(codes, codes.notna()), bad
+    """(codes, None where empty; a mask of the rows whose type is neither a code nor a Chinese name).
+    A handful of distinct values: each is checked once by ``check_request_type`` and spread to its rows."""
+    index, uniques = pd.factorize(values.fillna(""), use_na_sentinel=False)
+    checked = []
+    for value in uniques:
+        try:
+            checked.append((check_request_type(value), False))
+        except InvalidInput:
+            checked.append((None, True))
+    codes = np.array([c for c, _ in checked] or [None], dtype=object)[index]
+    bad = np.array([b for _, b in checked] or [False], dtype=bool)[index]
+    return pd.Series(codes, index=values.index, dtype="object"), pd.Series(bad, index=values.index)

@@ -145,14 +145,19 @@ def validate_rows(
     times = _times(frame[cols.time], tz)
     refuse((times.isna() | (times > pd.Timestamp(now + FUTURE_TOLERANCE))).to_numpy(), "bad_time")
 
-    request_type, bad_type = requesters.request_type_column(_optional(frame, cols.request_type))
-    refuse(bad_type.to_numpy(), "bad_request_type")
-    phone, bad_phone = requesters.phone_column(_optional(frame, cols.requester_phone))
-    refuse(bad_phone.to_numpy(), "bad_phone")
-    name, bad_name = requesters.name_column(_optional(frame, cols.requester_name))
-    refuse(bad_name.to_numpy(), "bad_requester_name")
-    email, bad_email = requesters.email_column(_optional(frame, cols.requester_email))
-    refuse(bad_email.to_numpy(), "bad_email")
+    # The optional requester columns, by geo.domain.requesters' rules; a column the file lacks costs nothing.
+    requester: dict[str, np.ndarray] = {}
+    for column, name, check, why in (
+            ("request_type", cols.request_type, requesters.request_type_column, "bad_request_type"),
+            ("requester_phone", cols.requester_phone, requesters.phone_column, "bad_phone"),
+            ("requester_name", cols.requester_name, requesters.name_column, "bad_requester_name"),
+            ("requester_email", cols.requester_email, requesters.email_column, "bad_email")):
+        if name is None:
+            requester[column] = np.full(n, None, dtype=object)
+            continue
+        values, bad = check(frame[name])
+        refuse(bad.to_numpy(), why)
+        requester[column] = values.to_numpy()
 
     description = (frame[cols.description].fillna("").astype(str).str.replace("\x00", "", regex=False)
                    .str.strip().str.slice(0, DESCRIPTION_MAX) if cols.description else pd.Series([""] * n))
@@ -163,17 +168,11 @@ def validate_rows(
         "line": line[ok], "external_id": ids.to_numpy()[ok], "x": x[ok], "y": y[ok],
         "category_code": cat.to_numpy()[ok], "description": description.to_numpy()[ok],
         "urgency": urgency.to_numpy()[ok], "reported_at": times.to_numpy()[ok],
-        "requester_name": name.to_numpy()[ok], "requester_phone": phone.to_numpy()[ok],
-        "requester_email": email.to_numpy()[ok], "request_type": request_type.to_numpy()[ok],
+        **{column: values[ok] for column, values in requester.items()},
     })
     good["reported_at"] = pd.to_datetime(good["reported_at"], utc=True)
     refused = pd.DataFrame({"line": line[~ok], "reason": reason[~ok]})
     return ValidatedRows(good, refused)
-
-
-def _optional(frame: pd.DataFrame, column: str | None) -> pd.Series:
-    """An optional column's values, or an empty column when the file has none."""
-    return frame[column] if column else pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
 def _coordinate(column: pd.Series, bound: float) -> tuple[np.ndarray, np.ndarray]:
