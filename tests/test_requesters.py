@@ -216,7 +216,8 @@ def test_who_sees_the_requester_unmasked(people, who, status):
         assert _absent(resp.data) == []
 
 
-def test_a_unit_of_the_lead_department_sees_the_requester_while_handling(people, client_as, session, tmp_path):
+def test_the_unit_routed_as_lead_and_its_department_see_the_requester_while_handling(people, client_as, session,
+                                                                                      tmp_path):
     import geopandas as gpd
     import shapely
 
@@ -226,10 +227,11 @@ def test_a_unit_of_the_lead_department_sees_the_requester_while_handling(people,
     units = gpd.GeoDataFrame({"code": ["CGW-E"], "name": ["东城管所"], "parent_code": ["CGW"]},
                              geometry=[shapely.box(*g.STREETS["110101002"])], crs="EPSG:4326")
     load_departments(session, g.write(units, tmp_path / "units.geojson"))
-    unit = client_as("department_staff", department="CGW-E")
-    case_no = _create(people["hotline_in"])["id"]
-    _move(people, case_no, ["dispatch"])
-    assert unit.get(f"/api/cases/{case_no}").get_json(force=True)["properties"]["requester"]["masked"] is False
+    case = _create(people["hotline_in"])
+    assert case["properties"]["lead_department"] == "CGW-E"  # the unit whose jurisdiction holds the point
+    _move(people, case["id"], ["dispatch"])
+    for staff in (client_as("department_staff", department="CGW-E"), people["staff_lead"]):
+        assert staff.get(f"/api/cases/{case['id']}").get_json(force=True)["properties"]["requester"]["masked"] is False
 
 
 # --- never in lists, the map, exports, statistics, Open311 or logs -------------------------------------
