@@ -30,9 +30,7 @@ from geo.domain.errors import InvalidInput
 __all__ = [
     "EMAIL_MAX",
     "NAME_MAX",
-    "PHONE_MAX",
     "REQUEST_TYPES",
-    "REQUEST_TYPE_MAX",
     "Requester",
     "check_email",
     "check_name",
@@ -58,10 +56,7 @@ REQUEST_TYPES: dict[str, str] = {
     "suggestion": "建议",
 }
 NAME_MAX = 64
-#: A normalised phone is digits only: 11 for a mobile, at most 12 for a landline with its area code.
-PHONE_MAX = 12
 EMAIL_MAX = 254
-REQUEST_TYPE_MAX = max(len(code) for code in REQUEST_TYPES)
 
 #: Written around a number and dropped before it is checked: spaces, hyphens, dots, brackets
 #: (ASCII and full-width), then the country code (+86, 0086 or 86 before a mobile number).
@@ -69,6 +64,7 @@ _PHONE_NOISE = r"[\s\-－—.．()（）]"
 _COUNTRY = r"^(?:\+86|0086|86(?=1\d{10}$))"
 #: Mainland numbers: a mobile (1, then 3–9, then 9 digits); a landline with its area code (0 and
 #: 2–3 digits, then 7–8 digits not starting with 0 or 1); a local landline (7–8 such digits).
+#: A normalised phone is digits only: 11 for a mobile, at most 12 for a landline with its area code.
 PHONE_PATTERN = re.compile(r"1[3-9]\d{9}|0\d{2,3}[2-9]\d{6,7}|[2-9]\d{6,7}")
 _EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE_HINT = "应为 11 位手机号（如 13900001111）或固定电话（如 010-66668888）"
