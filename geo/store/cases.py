@@ -358,10 +358,13 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
 def open311_requests(
     session: Session, *, limit: int, offset: int, ids: list[str] | None = None, start: datetime | None = None,
     end: datetime | None = None, codes: list[str] | None = None, closed: bool | None = None,
+    scope: CaseFilters | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases as Open311 reads them: by ids, or by time range, category codes and open/closed."""
-    where: list[str] = ["true"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    """Cases as Open311 reads them: by ids, or by time range, category codes and open/closed; only
+    those ``scope`` (a reader's scoped filters) lets through, when given."""
+    clause, params = where_clause(scope) if scope is not None else ("true", {})
+    where = [clause]
+    params |= {"limit": limit, "offset": offset}
     if ids is not None:
         where.append("c.case_no = ANY(:ids)")
         params["ids"] = ids
