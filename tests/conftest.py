@@ -6,6 +6,8 @@ fail rather than skip: a skipped database test proves nothing.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from geo.services.schema import upgrade_schema
 from geo.store.db import normalize_url
 from webmap import create_app
+from webmap.observability import JsonFormatter
 
 TEMPLATE_DB = "gridmap_test_template"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -165,6 +168,38 @@ def client_as(app: Flask, session: Session):
 def client(client_as) -> FlaskClient:
     """Signed in as the street leader of the whole tiny district (may report and read everything there)."""
     return client_as("street_leader", "110101")
+
+
+# --- logs -----------------------------------------------------------------------------------------
+
+
+class LogLines(logging.Handler):
+    """Every record of every logger, formatted as the production handler formats it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def json(self, logger: str | None = None) -> list[dict]:
+        rows = [json.loads(line) for line in self.lines]
+        return [r for r in rows if logger is None or r["logger"] == logger]
+
+
+@pytest.fixture
+def logs() -> Iterator[LogLines]:
+    """The log lines written during the test (root logger at INFO), as JSON lines."""
+    handler = LogLines()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)
 
 
 # --- boundaries -------------------------------------------------------------------------------

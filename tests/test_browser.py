@@ -19,6 +19,8 @@ PASSWORD = "street-leader-pw"
 XSS = "<img src=x onerror=alert(1)>"
 #: Two cases in the east street, one in the west (tests/geometries.py).
 CASES = [(116.3175, 39.9025, "0101"), (116.3176, 39.9026, "0602"), (116.3025, 39.9025, "0101")]
+#: Every case came in by the hotline: a requester (诉求人) and a request type (投诉).
+REQUESTER = {"requester_name": "张三丰", "requester_phone": "13812345678", "request_type": "complaint"}
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +42,10 @@ def server(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
         leader = create_user(session, "leader", role="street_leader", scope="110101", password=PASSWORD)
         create_user(session, "cgw", role="department_staff", department="CGW", password=PASSWORD)
         create_user(session, "planner", role="planner", password=PASSWORD)
+        create_user(session, "hotline", role="hotline", scope="110101", password=PASSWORD)
         for lon, lat, category in CASES:
-            create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS), user=leader)
+            create_case(session, NewCase(lon=lon, lat=lat, category=category, description=XSS, **REQUESTER),
+                        user=leader)
     engine.dispose()
     DATABASE["url"] = url
     warm_gistar()  # as `gridmap serve` does before it listens
@@ -201,6 +205,23 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     # Nothing left in the lifecycle for the street leader but notes; whistling stays possible while it is open.
     assert panel.locator("button[data-action]").all_inner_texts() == ["备注", "吹哨"]
     assert dialogs == []
+
+
+@pytest.mark.parametrize(("user", "name", "phone"), [("leader", "张**", "138****5678"),
+                                                     ("hotline", "张三丰", "13812345678")])
+def test_case_panel_shows_the_request_type_and_the_requester_as_the_api_gives_it(server, page, user, name, phone):
+    _login(page, server, username=user)
+    page.wait_for_function("window.gridmapMap !== undefined")
+    page.evaluate("window.gridmapMap.setView([39.9025, 116.3025], 17, {animate: false})")
+    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
+    _click_first_marker(page)
+    panel = page.locator("#gm-panel")
+    panel.get_by_text(name, exact=True).wait_for()
+    rows = dict(line.split("\n", 1) for line in panel.locator(".gm-panel-row").all_inner_texts())
+    assert (rows["诉求类型"], rows["诉求人"], rows["联系方式"]) == ("投诉", name, phone)
+    assert (panel.locator(".gm-masked").count() == 2) == (user == "leader")
+    if user == "leader":
+        assert "13812345678" not in page.content() and "张三丰" not in page.content()
 
 
 def _click_first_marker(page) -> None:

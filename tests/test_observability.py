@@ -22,39 +22,13 @@ from geo.domain.workflow import STATES
 from geo.services import accounts, cases
 from tests.conftest import make_user, wait_until_ready
 from webmap import create_app
-from webmap.observability import JsonFormatter, TextFormatter
+from webmap.observability import TextFormatter
 
 GRIDMAP = Path(sys.executable).with_name("gridmap")
 EAST = {"lon": 116.3175, "lat": 39.9025}
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
-class _Lines(logging.Handler):
-    """Every record of every logger, formatted as the production handler formats it."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(JsonFormatter())
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    def json(self, logger: str | None = None) -> list[dict]:
-        rows = [json.loads(line) for line in self.lines]
-        return [r for r in rows if logger is None or r["logger"] == logger]
-
-
-@pytest.fixture
-def logs():
-    handler = _Lines()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield handler
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def _closed_port() -> int:

@@ -35,12 +35,17 @@ def _normalise(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).replace("( ", "(").replace(" )", ")").strip()
 
 
-def test_the_frozen_record_expression_of_the_newest_migration_is_the_one_the_vocabulary_builds():
-    spec = importlib.util.spec_from_file_location("migration_record", FROZEN)
+def _migration(path: Path):
+    """A migration module, loaded from its file (the versions folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec and spec.loader
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    assert _normalise(migration.RECORD_SQL) == _normalise(CASE_FACT_RECORD_SQL)
+    return migration
+
+
+def test_the_frozen_record_expression_of_the_newest_migration_is_the_one_the_vocabulary_builds():
+    assert _normalise(_migration(FROZEN).RECORD_SQL) == _normalise(CASE_FACT_RECORD_SQL)
 
 
 _T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -102,9 +107,13 @@ def test_the_roles_the_database_accepts_are_the_workflow_roles():
     """Migration 0010 froze the role list of the app_user check constraint."""
     from geo.domain.workflow import ROLES
 
-    spec = importlib.util.spec_from_file_location(
-        "migration_0010", ROOT / "geo/store/migrations/versions/0010_roles.py")
-    assert spec and spec.loader
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    assert migration.ROLES == ROLES
+    assert _migration(ROOT / "geo/store/migrations/versions/0010_roles.py").ROLES == ROLES
+
+
+def test_the_request_types_the_database_accepts_are_the_vocabulary():
+    """Migration 0011 froze the request-type codes of the cases check constraint."""
+    from geo.domain.requesters import REQUEST_TYPES
+
+    frozen = _migration(ROOT / "geo/store/migrations/versions/0011_requester.py").REQUEST_TYPES
+    assert frozen == tuple(REQUEST_TYPES)
+

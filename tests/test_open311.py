@@ -130,9 +130,35 @@ def test_get_requests_with_filters(anon, api_key, routed, fmt):
     paged = _items(anon.get(f"/open311/v2/requests.{fmt}?page_size=1&page=2"), fmt, "request")
     assert [r["service_request_id"] for r in paged] == [first]
     one = _items(anon.get(f"/open311/v2/requests/{first}.{fmt}"), fmt, "request")
-    assert len(one) == 1 and float(one[0]["lat"]) == pytest.approx(39.9025)
+    assert len(one) == 1 and float(one[0]["lat"]) == pytest.approx(39.9025, abs=0.001)
     token = _items(anon.get(f"/open311/v2/tokens/{first}.{fmt}"), fmt, "request")
     assert token == [{"service_request_id": first, "token": first}]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_without_a_key_reads_are_the_public_projection(anon, api_key, routed, fmt):
+    """OPEN311.md Privacy: no description, no media, the point rounded to about 100 m."""
+    case_no = _items(_post(anon, "json", api_key, description="我家门口，电话 13900001111"), "json",
+                     "request")[0]["service_request_id"]
+    for url in (f"/open311/v2/requests.{fmt}", f"/open311/v2/requests/{case_no}.{fmt}"):
+        [public] = _items(anon.get(url), fmt, "request")
+        assert public["description"] == "" and public["media_url"] == ""
+        assert (float(public["lat"]), float(public["long"])) == (round(39.9025, 3), round(116.3175, 3))
+        assert public["service_code"] == "0101" and public["status"] == "open"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_with_a_key_reads_are_in_full_and_scoped_like_the_case_api(anon, api_key, session, routed, fmt):
+    case_no = _items(_post(anon, "json", api_key, description="路边垃圾"), "json", "request")[0]["service_request_id"]
+    [full] = _items(anon.get(f"/open311/v2/requests.{fmt}?api_key={api_key}"), fmt, "request")
+    assert full["service_request_id"] == case_no and full["description"] == "路边垃圾"
+    assert float(full["lat"]) == pytest.approx(39.9025)
+    west = make_user(session, "west_app", "street_leader", "110101001")
+    assert _items(anon.get(f"/open311/v2/requests.{fmt}?api_key={west}"), fmt, "request") == []
+    assert anon.get(f"/open311/v2/requests/{case_no}.{fmt}?api_key={west}").status_code == 404
+    staff = make_user(session, "cgw_app", "department_staff", department="CGW")  # leads 0101
+    assert len(_items(anon.get(f"/open311/v2/requests.{fmt}?api_key={staff}"), fmt, "request")) == 1
+    assert anon.get(f"/open311/v2/requests.{fmt}?api_key=gm_not_a_token").status_code == 403
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

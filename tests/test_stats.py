@@ -21,6 +21,9 @@ The history (times Beijing, 2026; 0101 暴露垃圾 is 'general': respond within
     grid W  = 110101001001001 (west street 110101001)
       G  reported 03-03 09:00, never dispatched
 
+Request types (诉求类型): A, B and G complaints (投诉), C a request for help (求助), D a consultation
+(咨询), F none.
+
 Measures are taken as of 2026-04-30 00:00 Beijing.
 """
 
@@ -49,6 +52,7 @@ C_POINT = (116.3185, 39.9025)  # grid E, ~85 m east
 F_POINT = (116.3125, 39.9025)  # grid E2
 G_POINT = (116.3025, 39.9025)  # grid W
 E, E2, W = "110101002001002", "110101002001001", "110101001001001"
+REQUEST_TYPES = {"A": "complaint", "B": "complaint", "G": "complaint", "C": "help", "D": "consult"}
 EAST, WEST = "110101002", "110101001"
 
 
@@ -70,7 +74,8 @@ class History:
 
     def case(self, name: str, point: tuple[float, float], reported: datetime, leader=None) -> str:
         created = cases.create_case(self.s, cases.NewCase(lon=point[0], lat=point[1], category="0101",
-                                                          reported_at=reported), user=leader or self.east)
+                                                          reported_at=reported, request_type=REQUEST_TYPES.get(name)),
+                                    user=leader or self.east)
         self.ids[name] = created["id"]
         return created["id"]
 
@@ -149,6 +154,34 @@ def test_street_rates_in_march(history, routed):
     # Summons due 03-10 11:30: CGW at 11:10 (on time), HBJ at 11:40 (late).
     assert (east["checked_in_on_time"], east["summons"], east["check_in_rate"]) == (1, 2, pytest.approx(0.5))
     assert east["score"] == pytest.approx(default_score(2 / 4, 1.0, 2 / 3))
+
+
+def test_street_rates_in_march_of_complaints_only(history, routed):
+    east = row(service.boundary_measures(routed, "street", **MARCH, as_of=AS_OF, request_type="complaint"), EAST)
+    assert east["cases_total"] == 2  # A and B; C asks for help and F has no type
+    assert (east["responded_on_time"], east["dispatched"]) == (1, 2)
+    assert (east["callbacks_solved"], east["callbacks_satisfied"], east["callbacks_answered"]) == (2, 1, 2)
+    assert (east["resolved_on_time"], east["cases_due"]) == (1, 2)
+    assert east["summons"] == 0 and pd.isna(east["check_in_rate"])  # the whistle was for C
+    assert row(service.boundary_measures(routed, "street", **MARCH, as_of=AS_OF, request_type="投诉"),
+               WEST)["cases_total"] == 1  # G
+    help_ = row(service.boundary_measures(routed, "street", **MARCH, as_of=AS_OF, request_type="help"), EAST)
+    assert (help_["cases_total"], help_["checked_in_on_time"], help_["summons"]) == (1, 1, 2)
+
+
+def test_department_measures_and_trend_of_one_request_type(history, routed):
+    cgw = row(service.department_measures(routed, **MARCH, as_of=AS_OF, request_type="help"), "CGW")
+    assert (cgw["cases_total"], cgw["summons"], cgw["checked_in_on_time"]) == (1, 1, 1)  # C; CGW on time
+    hbj = row(service.department_measures(routed, **MARCH, as_of=AS_OF, request_type="complaint"), "HBJ")
+    assert hbj["summons"] == 0
+    trend = service.monthly_trend(routed, "street", EAST, months=2, as_of=AS_OF, request_type="consult")
+    assert trend["cases_total"].tolist() == [0, 1]  # D, in April
+
+
+def test_an_unknown_request_type_is_refused(history, routed):
+    with pytest.raises(InvalidInput) as refused:
+        service.boundary_measures(routed, "street", request_type="praise")
+    assert refused.value.field == "request_type"
 
 
 def test_medians_overdue_repeats_and_counts(history, routed):
@@ -278,6 +311,8 @@ def test_incremental_facts_equal_a_rebuild(routed):
     service.refresh_facts(routed)
     incremental = store.facts_frame(routed)
     assert len(incremental) == 6
+    assert sorted(incremental["request_type"].fillna("-")) == ["-", "complaint", "complaint", "complaint", "consult",
+                                                               "help"]
     assert service.rebuild_facts(routed) == 6
     rebuilt = store.facts_frame(routed)
     pd.testing.assert_frame_equal(incremental, rebuilt)

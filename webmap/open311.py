@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from geo.domain.errors import Forbidden, GridmapError, NotFound, Unauthorized
+from geo.domain.permissions import User
 from geo.services import accounts
 from geo.services import open311 as service
 from webmap.config import case_settings
@@ -103,6 +104,17 @@ def service_definition(code: str, fmt: str) -> Response:
     return _render("definition", service.service_definition(get_session(), code), _format(fmt))
 
 
+def _reader() -> User | None:
+    """The api_key's user for a GET (None without a key: the public projection); a bad key is a 403."""
+    key = request.args.get("api_key", "")
+    if not key:
+        return None
+    user = accounts.user_from_token(get_session(), key)
+    if user is None:
+        raise Forbidden("api_key 无效（用 gridmap tokens create 生成；不带 api_key 可读公开信息）。", field="api_key")
+    return user
+
+
 @bp.post("/requests.<fmt>")
 def post_request(fmt: str) -> Response:
     fmt = _format(fmt)
@@ -118,17 +130,20 @@ def post_request(fmt: str) -> Response:
 
 @bp.get("/requests.<fmt>")
 def get_requests(fmt: str) -> Response:
-    return _render("requests", service.get_requests(get_session(), request.args.to_dict()), _format(fmt))
+    """Without api_key the public projection (no description, location to ~100 m); with one, scoped."""
+    fmt = _format(fmt)
+    return _render("requests", service.get_requests(get_session(), request.args.to_dict(), user=_reader()), fmt)
 
 
 @bp.get("/requests/<request_id>.<fmt>")
 def get_request(request_id: str, fmt: str) -> Response:
-    return _render("requests", service.get_request(get_session(), request_id), _format(fmt))
+    fmt = _format(fmt)
+    return _render("requests", service.get_request(get_session(), request_id, user=_reader()), fmt)
 
 
 @bp.get("/tokens/<token>.<fmt>")
 def token(token: str, fmt: str) -> Response:
     """gridmap answers POSTs with a service_request_id at once; a token is that id."""
-    found = service.get_request(get_session(), token)
+    found = service.get_request(get_session(), token, user=_reader())
     return _render("requests", [{"service_request_id": found[0]["service_request_id"], "token": token}],
                    _format(fmt))

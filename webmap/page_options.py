@@ -20,6 +20,7 @@ from geo.domain.deadlines import URGENCY_NAMES
 from geo.domain.errors import Forbidden
 from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, may_plan_topics, statistics_area
+from geo.domain.requesters import REQUEST_TYPES
 from geo.domain.stats import COLUMNS, DEPARTMENT_COLUMNS, LEVELS, RATES
 from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
 from geo.domain.topics import EVENT_ACTIONS, EXPORT_COLUMNS, RATE_NAMES, STATUSES, TEXT_MAX, TITLE_MAX
@@ -75,6 +76,7 @@ def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str
         "statusFilters": status_filters(),
         "events": {name: action.label for name, action in ACTIONS.items()} | OTHER_EVENTS,
         "urgencies": list(URGENCY_NAMES.items()),
+        "requestTypes": REQUEST_TYPES,
         "whistleReasons": list(REASONS),
         "whistle": {
             "statuses": STATUS_NAMES,

@@ -11,6 +11,7 @@ from webargs.flaskparser import FlaskParser
 
 from geo.domain.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.domain.deadlines import URGENCIES
+from geo.domain.requesters import EMAIL_MAX, NAME_MAX, REQUEST_TYPES
 from geo.domain.whistles import REASONS as WHISTLE_REASONS
 from geo.domain.whistles import SCORE_ASPECTS, SCORE_MAX, SCORE_MIN
 from geo.domain.workflow import ACTIONS
@@ -97,6 +98,17 @@ class CaseCreate(Schema):
     source = Text(load_default="api", metadata={"description": "来源，如 api、grid_worker、12345"})
     reported_at = Text(load_default=None, allow_none=True, metadata={
         "description": "发生/受理时间，ISO 8601；无时区按 Asia/Shanghai", "example": "2026-11-28T09:30:00+08:00"})
+    requester_name = Text(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX), metadata={
+        "description": f"诉求人姓名（个人信息，最多 {NAME_MAX} 字）：只有 12345 接诉中心和办理中的主责部门看到全名，"
+                       "其他人看到脱敏的「张*」；不进入导出、统计、Open311 和日志", "example": "张三"})
+    requester_phone = Text(load_default=None, allow_none=True, metadata={
+        "description": "诉求人联系电话（个人信息）：11 位手机号或带区号的固定电话，可带 +86、空格或连字符；"
+                       "其他人看到 138****1234。有电话时，联系和办结会通知诉求人", "example": "13900001111"})
+    requester_email = Text(load_default=None, allow_none=True, validate=validate.Length(max=EMAIL_MAX), metadata={
+        "description": "诉求人电子邮箱（个人信息，没有电话时用于通知）", "example": "zhang@example.com"})
+    request_type = Text(load_default=None, allow_none=True, metadata={
+        "description": "诉求类型：" + "、".join(f"{code}（{name}）" for code, name in REQUEST_TYPES.items())
+                       + "；也可写中文名", "example": "complaint"})
 
 
 class CaseAction(Schema):
@@ -214,12 +226,15 @@ class StatsQuery(Schema):
                               metadata={"description": "综合得分中响应率的权重（默认 GRIDMAP_SCORE_WEIGHTS）"})
     w_resolution = fields.Float(validate=validate.Range(0, 1000), allow_nan=False)
     w_satisfaction = fields.Float(validate=validate.Range(0, 1000), allow_nan=False)
+    request_type = Text(metadata={"description": "只统计这一诉求类型的案件："
+                                  + "、".join(f"{code}（{name}）" for code, name in REQUEST_TYPES.items())})
 
 
 class TrendQuery(Schema):
     level = Text(load_default="district", metadata={"description": "district、street、community 或 grid"})
     code = Text(metadata={"description": "该层级的编码；不填为全部案件"})
     months = fields.Integer(load_default=12, validate=validate.Range(1, 120))
+    request_type = Text(metadata={"description": "只统计这一诉求类型的案件（代码或中文名）"})
 
 
 class HotspotQuery(Schema):

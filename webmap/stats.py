@@ -45,10 +45,11 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
     """指标表：level 为 district、street、community、grid 或 departments；fmt 为 json（页面用）、csv
     （UTF-8 带 BOM）、xlsx（中文表头、编码为文本）、geojson、gpkg（带边界）。日期按受理时间（北京时间，两端含）。
     每行：编码、名称、上级编码、案件数、各率（分子分母并列；分母为 0 时为空）、综合得分与排名（并列同名次）、
-    中位时长、超期数、重复投诉数、各状态与各分类数量。范围外的边界不返回。"""
+    中位时长、超期数、重复投诉数、各状态与各分类数量。范围外的边界不返回。request_type 只统计该诉求类型的案件。"""
     fields = tuple(c.strip() for c in (query.get("fields_") or "").split(",") if c.strip())
     result = reports.measures(get_read_session(), current(), reports.MeasuresQuery(
-        level, fmt, query.get("from_"), query.get("to"), _weights(query), fields), _reading())
+        level, fmt, query.get("from_"), query.get("to"), _weights(query), fields, query.get("request_type")),
+        _reading())
     commit()  # the fact table caught up with new events
     if isinstance(result, reports.MeasuresTable):
         return jsonify(level=result.level, columns=result.columns, headers=result.headers, rows=result.rows)
@@ -64,6 +65,6 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
 def trend(query: dict[str, Any]) -> Response:
     """按月趋势（最近 months 个月，旧的在前）：案件数与三率（分子分母并列）及综合得分。code 为空时是范围内全部案件。"""
     result = reports.trend(get_read_session(), current(), query["level"], query.get("code"), query["months"],
-                           weights=_weights({}), reading=_reading())
+                           weights=_weights({}), reading=_reading(), request_type=query.get("request_type"))
     commit()
     return jsonify(**result)

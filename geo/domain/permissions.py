@@ -11,6 +11,11 @@
 | planner          | everything in scope (read-only)            | nothing                                        |
 | admin            | everything in scope                        | reference data and users, not cases            |
 
+The requester (诉求人: name, phone, e-mail) is personal data: ``sees_requester`` says who gets it
+unmasked — the hotline in its scope, and the lead department while it handles the case
+(``LEAD_HANDLING``: dispatched … in_progress, suspended). Everyone else who may see the case gets it
+masked; exports, statistics, Open311, the map and logs never carry it.
+
 A scope is a boundary code prefix ("" = the whole city). A grid worker's scope is their grid or
 community code and a community leader's their community; both see the whole community (its first
 12 digits).
@@ -30,7 +35,7 @@ from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.filters import CaseFilters
 from geo.domain.statuses import UNFINISHED
 from geo.domain.whistles import WHISTLER_ROLES
-from geo.domain.workflow import ROLES, Action, Actor
+from geo.domain.workflow import LEAD_HANDLING, ROLES, Action, Actor
 
 __all__ = [
     "COMMUNITY_CODE_LENGTH",
@@ -56,6 +61,7 @@ __all__ = [
     "may_plan_topics",
     "may_read_area_statistics",
     "scoped_filters",
+    "sees_requester",
     "speaks_for_whistler",
     "statistics_area",
     "visible_area",
@@ -119,6 +125,23 @@ def can_see(user: User, case: Mapping[str, Any]) -> bool:
     if user.role == "department_staff":
         return _handles(user, case)
     return str(case["grid_code"]).startswith(visible_area(user))
+
+
+def sees_requester(user: User | None, case: Mapping[str, Any]) -> bool:
+    """Whether ``user`` sees the requester unmasked (None: the system itself, e.g. the outbox).
+
+    >>> staff = User(2, "s", "department_staff", department="CGW", departments=frozenset({"CGW"}))
+    >>> case = {"grid_code": "110101002001002", "status": "signed", "lead_department": "CGW"}
+    >>> sees_requester(staff, case), sees_requester(staff, {**case, "status": "resolved"})
+    (True, False)
+    """
+    if user is None:
+        return True
+    if user.role == "hotline":
+        return str(case["grid_code"]).startswith(user.scope)
+    if user.role in ("department_staff", "street_leader"):  # the lead (a fallback case: the street)
+        return case["status"] in LEAD_HANDLING and is_lead(user, case)
+    return False
 
 
 def check_visible(user: User, case: Mapping[str, Any], case_no: str) -> None:

@@ -4,7 +4,11 @@ An export is a table (CSV in UTF-8 or GBK, or XLSX) with Chinese column names. R
 all at once with pandas; each refused row keeps its line number and a reason code:
 
     missing_id, duplicate, missing_coordinates, non_numeric_coordinates, nan_coordinates,
-    out_of_range_coordinates, unknown_category, bad_time, outside_area (decided later, spatially)
+    out_of_range_coordinates, unknown_category, bad_time, bad_request_type, bad_phone,
+    bad_requester_name, bad_email, outside_area (decided later, spatially)
+
+The requester columns (诉求人, 联系电话, 电子邮箱) and the request type (诉求类型) are optional; their
+values are checked by the rules of geo.domain.requesters, the same the API applies one case at a time.
 
 >>> cols = resolve_columns(["工单编号", "经度", "纬度", "问题分类", "诉求内容", "受理时间"], {})
 >>> cols.id, cols.lon, cols.category, cols.time
@@ -22,6 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from geo.domain import requesters
 from geo.domain.cases import DESCRIPTION_MAX, EARLIEST_TIME, EXTERNAL_ID_MAX, FUTURE_TOLERANCE
 from geo.domain.errors import InvalidInput
 
@@ -36,6 +41,10 @@ REASONS = {
     "out_of_range_coordinates": "经纬度超出范围（经度 ±180，纬度 ±90；是否写反？）",
     "unknown_category": "问题分类不存在",
     "bad_time": "时间无法识别、早于 2000 年或在将来",
+    "bad_request_type": "诉求类型不是 " + "、".join(requesters.REQUEST_TYPES.values()) + " 之一（或其英文代码）",
+    "bad_phone": "联系电话不是有效的大陆号码（11 位手机号或固定电话）",
+    "bad_requester_name": f"诉求人姓名太长（最多 {requesters.NAME_MAX} 字）",
+    "bad_email": "电子邮箱格式不对",
     "outside_area": "位置不在任何网格内",
 }
 
@@ -47,9 +56,15 @@ _CANDIDATES = {
     "description": ("诉求内容", "问题描述", "描述", "内容", "来电内容", "description"),
     "time": ("受理时间", "来电时间", "上报时间", "创建时间", "发生时间", "reported_at", "time", "时间"),
     "urgency": ("紧急程度", "urgency"),
+    "requester_name": ("诉求人", "诉求人姓名", "来电人", "来电人姓名", "联系人", "requester_name", "requester"),
+    "requester_phone": ("联系电话", "诉求人电话", "来电号码", "联系方式", "电话", "手机", "requester_phone", "phone"),
+    "requester_email": ("电子邮箱", "邮箱", "requester_email", "email"),
+    "request_type": ("诉求类型", "诉求性质", "来电类型", "request_type"),
 }
 _OPTIONS = {"id": "--id-field", "lon": "--lon-field", "lat": "--lat-field", "category": "--category-field",
-            "description": "--description-field", "time": "--time-field", "urgency": "--urgency-field"}
+            "description": "--description-field", "time": "--time-field", "urgency": "--urgency-field",
+            "requester_name": "--requester-name-field", "requester_phone": "--requester-phone-field",
+            "requester_email": "--requester-email-field", "request_type": "--request-type-field"}
 _REQUIRED = ("id", "lon", "lat", "category", "time")
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
@@ -63,6 +78,10 @@ class Columns:
     time: str
     description: str | None
     urgency: str | None
+    requester_name: str | None = None
+    requester_phone: str | None = None
+    requester_email: str | None = None
+    request_type: str | None = None
 
 
 def resolve_columns(columns: list[str], given: dict[str, str | None]) -> Columns:
@@ -93,7 +112,8 @@ def _role_name(role: str) -> str:
 class ValidatedRows:
     """Rows that passed (with parsed values) and rows refused (line, reason)."""
 
-    good: pd.DataFrame  # line, external_id, x, y, category_code, description, urgency, reported_at
+    good: pd.DataFrame  # line, external_id, x, y, category_code, description, urgency, reported_at, requester_*,
+    #                     request_type
     refused: pd.DataFrame  # line, reason
 
 
@@ -126,6 +146,20 @@ def validate_rows(
     refuse((times.isna() | (times > pd.Timestamp(now + FUTURE_TOLERANCE))
             | (times < pd.Timestamp(EARLIEST_TIME))).to_numpy(), "bad_time")
 
+    # The optional requester columns, by geo.domain.requesters' rules; a column the file lacks costs nothing.
+    requester: dict[str, np.ndarray] = {}
+    for column, name, check, why in (
+            ("request_type", cols.request_type, requesters.request_type_column, "bad_request_type"),
+            ("requester_phone", cols.requester_phone, requesters.phone_column, "bad_phone"),
+            ("requester_name", cols.requester_name, requesters.name_column, "bad_requester_name"),
+            ("requester_email", cols.requester_email, requesters.email_column, "bad_email")):
+        if name is None:
+            requester[column] = np.full(n, None, dtype=object)
+            continue
+        values, bad = check(frame[name])
+        refuse(bad.to_numpy(), why)
+        requester[column] = values.to_numpy()
+
     description = (frame[cols.description].fillna("").astype(str).str.replace("\x00", "", regex=False)
                    .str.strip().str.slice(0, DESCRIPTION_MAX) if cols.description else pd.Series([""] * n))
     urgency = frame[cols.urgency].fillna("").astype(str).str.strip() if cols.urgency else pd.Series([""] * n)
@@ -135,6 +169,7 @@ def validate_rows(
         "line": line[ok], "external_id": ids.to_numpy()[ok], "x": x[ok], "y": y[ok],
         "category_code": cat.to_numpy()[ok], "description": description.to_numpy()[ok],
         "urgency": urgency.to_numpy()[ok], "reported_at": times.to_numpy()[ok],
+        **{column: values[ok] for column, values in requester.items()},
     })
     good["reported_at"] = pd.to_datetime(good["reported_at"], utc=True)
     refused = pd.DataFrame({"line": line[~ok], "reason": reason[~ok]})

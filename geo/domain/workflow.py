@@ -22,8 +22,8 @@ from typing import Any
 from geo.domain.errors import Conflict, Forbidden, InvalidInput
 from geo.domain.statuses import OPEN, STATES
 
-__all__ = ["ACTIONS", "OPEN_STATES", "ROLES", "ROLE_NAMES", "STATES", "STAYING", "Action", "Actor", "Plan",
-           "check_round", "plan"]
+__all__ = ["ACTIONS", "LEAD_HANDLING", "OPEN_STATES", "ROLES", "ROLE_NAMES", "STATES", "STAYING", "Action", "Actor",
+           "Plan", "check_round", "plan"]
 
 #: The status vocabulary lives in geo.domain.statuses; re-exported here for the state table's readers.
 OPEN_STATES = OPEN
@@ -79,6 +79,11 @@ ACTIONS = {a.name: a for a in (
 )}
 #: Actions that record without moving the case (the status stays).
 STAYING = tuple(name for name, a in ACTIONS.items() if a.to_status is None)
+
+#: The statuses in which the lead department handles the case (派遣 … 处置中, 挂账; not yet 办结): those
+#: a lead-only action starts from.
+LEAD_HANDLING: tuple[str, ...] = tuple(
+    s for s in STATES if any(a.lead_only and s in a.from_states for a in ACTIONS.values()))
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.domain import cases as rules
+from geo.domain import requesters
 from geo.domain.coordinates import normalize_crs_name
 from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_frame
 from geo.domain.filters import CaseFilters
-from geo.domain.permissions import User, can_see, check_can_report, check_visible, scoped_filters
+from geo.domain.permissions import User, can_see, check_can_report, check_visible, scoped_filters, sees_requester
 from geo.domain.routing import assign
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
@@ -53,6 +54,10 @@ class NewCase:
     external_id: str | None = None
     source: str | None = None
     reported_at: Any = None
+    requester_name: Any = None
+    requester_phone: Any = None
+    requester_email: Any = None
+    request_type: Any = None
 
 
 def create_case(session: Session, new: NewCase, *, user: User | None = None,
@@ -73,6 +78,8 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     source = _source(new.source or "api")
     external_id = rules.check_text(new.external_id, field="external_id", max_length=rules.EXTERNAL_ID_MAX) or None
     reported_at = rules.parse_time(new.reported_at, tz, now=now) if new.reported_at else now.astimezone(tz)
+    requester = requesters.check_requester(new.requester_name, new.requester_phone, new.requester_email)
+    request_type = requesters.check_request_type(new.request_type)
     facts = store.point_facts(session, lon, lat, category, source, external_id)
     if facts.category is None:
         raise InvalidInput(f"问题分类 {category} 不存在。可用的分类见 /api/categories。", field="category",
@@ -106,6 +113,8 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         "dispatch_due": due.dispatch_due, "respond_due": due.respond_due, "resolve_due": due.resolve_due,
         "day": reported_at.astimezone(tz).date(),
         "resolve_limit_hours": assignment.resolve_limit_hours or facts.category.get("resolve_limit_hours"),
+        "requester_name": requester.name, "requester_phone": requester.phone, "requester_email": requester.email,
+        "request_type": request_type,
     }
     # Duplicates are looked up before the insert: the insert locks the day's counter row until
     # the caller commits, so nothing else may run after it.
@@ -119,7 +128,7 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         row = store.insert_case(session, values, event)
     except IntegrityError as exc:  # a concurrent insert of the same (source, external_id)
         raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate") from exc
-    case = _feature(row)
+    case = _feature(row, user)
     case["possible_duplicates"] = _visible(duplicates, user)
     return case
 
@@ -143,9 +152,24 @@ def _iso(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-def _feature(row: dict[str, Any]) -> dict[str, Any]:
+def _requester(row: dict[str, Any], user: User | None) -> dict[str, Any] | None:
+    """The requester as ``user`` may see it (masked unless geo.domain.permissions says otherwise)."""
+    requester = requesters.Requester(row.pop("requester_name"), row.pop("requester_phone"),
+                                     row.pop("requester_email"))
+    if not requester:
+        return None
+    return requester.as_dict(masked=not sees_requester(user, row))
+
+
+def _feature(row: dict[str, Any], user: User | None = None) -> dict[str, Any]:
+    """A case row as a GeoJSON Feature; a row carrying the requester gets it masked for ``user``."""
+    row = dict(row)
+    shown = "requester_name" in row
+    requester = _requester(row, user) if shown else None
     props = _iso(row)
     props.pop("id", None)
+    if shown:
+        props["requester"] = requester
     lon, lat = props.pop("lon"), props.pop("lat")
     props["id"] = props.pop("case_no")
     props["deadlines"] = {k: props.pop(k) for k in ("dispatch_due", "respond_due", "resolve_due", "extension_due")
@@ -164,7 +188,7 @@ def get_case(session: Session, case_no: str, *, user: User | None = None, detail
         raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
     if user is not None:
         check_visible(user, row, case_no)
-    feature = _feature(row)
+    feature = _feature(row, user)
     if detail:
         props = feature["properties"]
         names = reference_store.department_names(session)
@@ -200,7 +224,8 @@ def list_cases(session: Session, filters: CaseFilters, *, user: User | None, lim
 
 
 def export_cases(session: Session, path: str | Path, fmt: str, *, filters: CaseFilters) -> int:
-    """Write matching cases (WGS84) as CSV, GeoJSON or GeoPackage."""
+    """Write matching cases (WGS84) as CSV, GeoJSON or GeoPackage; the request type, never the requester
+    (storage does not even read it for exports)."""
     records: list[dict[str, Any]] = []
     for batch in store.iter_cases(session, filters):
         records.extend(batch)
@@ -215,6 +240,7 @@ def export_cases(session: Session, path: str | Path, fmt: str, *, filters: CaseF
             "lead_department": [r["lead_department"] for r in records],
             "co_departments": [";".join(r["co_departments"]) for r in records],
             "urgency": [r["urgency"] for r in records],
+            "request_type": [r["request_type"] for r in records],
             "reported_at": [r["reported_at"].isoformat() for r in records],
             "description": [r["description"] for r in records],
         },

@@ -4,6 +4,10 @@ services = categories (service_code = the 4-digit code, group = the major class)
 case: status ``closed`` for closed and void cases, ``open`` otherwise, ``status_notes`` the
 detailed state in Chinese, ``agency_responsible`` the lead department, ``expected_datetime`` the
 resolve deadline. A POSTed request is routed like any other case (source ``open311``).
+
+Privacy (OPEN311.md): a GET without ``api_key`` gets the public projection — no description, no
+media, the location rounded to about 100 m (``PUBLIC_DECIMALS``); with a valid key it gets the
+cases that key's user may see (as ``/api/cases`` scopes them), in full. The requester is in neither.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES
 from geo.domain.errors import InvalidInput, NotFound
-from geo.domain.permissions import User
+from geo.domain.filters import CaseFilters
+from geo.domain.permissions import User, scoped_filters
+from geo.domain.requesters import REQUEST_TYPES, check_request_type, check_requester, full_name
 from geo.domain.statuses import STATES, TERMINAL
 from geo.services import cases as case_service
 from geo.store import cases as case_store
@@ -29,6 +35,9 @@ MAX_REQUESTS = 1000
 RESULT_WINDOW = 10_000
 MAX_RANGE = timedelta(days=90)
 DESCRIPTION_MAX = 4000
+#: Public (keyless) reads round lat/long to this many decimals: 0.001° is about 111 m north–south
+#: and 85 m east–west in Beijing.
+PUBLIC_DECIMALS = 3
 
 
 def services(session: Session) -> list[dict[str, Any]]:
@@ -44,12 +53,17 @@ def service_definition(session: Session, code: str) -> dict[str, Any]:
     return {"service_code": code, "attributes": [{
         "variable": True, "code": "urgency", "datatype": "singlevaluelist", "required": False,
         "datatype_description": "紧急程度（不填用分类默认值）", "order": 1, "description": "紧急程度",
-        "values": [{"key": k, "name": URGENCY_NAMES[k]} for k in URGENCIES]}]}
+        "values": [{"key": k, "name": URGENCY_NAMES[k]} for k in URGENCIES]}, {
+        "variable": True, "code": "request_type", "datatype": "singlevaluelist", "required": False,
+        "datatype_description": "诉求类型（可不填）", "order": 2, "description": "诉求类型",
+        "values": [{"key": k, "name": name} for k, name in REQUEST_TYPES.items()]}]}
 
 
 def post_request(session: Session, user: User, form: dict[str, str], *,
                  settings: case_service.CaseSettings | None = None) -> list[dict[str, Any]]:
-    """Create a case from an Open311 POST (lat/long WGS84 required: gridmap routes by location)."""
+    """Create a case from an Open311 POST (lat/long WGS84 required: gridmap routes by location).
+    ``first_name``/``last_name``, ``phone`` and ``email`` become the requester (诉求人), the optional
+    ``attribute[request_type]`` the request type; none of them is ever served back by GET."""
     values = {k: v for k, v in form.items() if v not in (None, "")}  # empty means absent
     if "lat" not in values or "long" not in values:
         raise InvalidInput("需要 lat 和 long（WGS84）；仅有地址无法定位到网格。", field="lat", code="location_required")
@@ -59,10 +73,15 @@ def post_request(session: Session, user: User, form: dict[str, str], *,
         lon, lat = float(values["long"]), float(values["lat"])
     except ValueError as exc:
         raise InvalidInput("lat/long 必须是数字。", field="lat", code="bad_number") from exc
+    # Checked here first so that errors name Open311's own fields (phone, email, attribute[request_type]).
+    requester = check_requester(full_name(values.get("first_name"), values.get("last_name")), values.get("phone"),
+                                values.get("email"), prefix="")
+    request_type = check_request_type(values.get("attribute[request_type]"), field="attribute[request_type]")
     case = case_service.create_case(session, case_service.NewCase(
         lon=lon, lat=lat, crs="wgs84", category=values.get("service_code"),
         description=values.get("description", ""), urgency=values.get("attribute[urgency]"),
-        source="open311", external_id=None), user=user, settings=settings)
+        source="open311", external_id=None, requester_name=requester.name, requester_phone=requester.phone,
+        requester_email=requester.email, request_type=request_type), user=user, settings=settings)
     return [{"service_request_id": case["id"], "service_notice": "", "account_id": values.get("account_id", "")}]
 
 
@@ -85,8 +104,16 @@ def _request(row: dict[str, Any], departments: dict[str, str]) -> dict[str, Any]
     }
 
 
-def get_requests(session: Session, args: dict[str, str], *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """GET /requests with the spec's filters (and page/page_size); at most 1,000."""
+def _public(request: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may read of a request: no description or media, the point rounded."""
+    return {**request, "description": "", "media_url": "", "lat": round(request["lat"], PUBLIC_DECIMALS),
+            "long": round(request["long"], PUBLIC_DECIMALS)}
+
+
+def get_requests(session: Session, args: dict[str, str], *, user: User | None = None,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """GET /requests with the spec's filters (and page/page_size); at most 1,000. ``user`` (the
+    api_key's): the cases they may see, in full; None: every case, as the public projection."""
     now = now or datetime.now(UTC)
     args = {k: v for k, v in args.items() if v not in (None, "")}
     query: dict[str, Any] = {}
@@ -109,13 +136,16 @@ def get_requests(session: Session, args: dict[str, str], *, now: datetime | None
                 query["closed"] = wanted == {"closed"}
     page_size = _int(args.get("page_size"), "page_size", MAX_REQUESTS)
     page = _int(args.get("page"), "page", max(1, RESULT_WINDOW // page_size), default=1)
-    rows = case_store.open311_requests(session, limit=page_size, offset=(page - 1) * page_size, **query)
+    scope = scoped_filters(CaseFilters(), user) if user is not None else None
+    rows = case_store.open311_requests(session, limit=page_size, offset=(page - 1) * page_size, scope=scope,
+                                       **query)
     departments = reference_store.department_names(session)
-    return [_request(r, departments) for r in rows]
+    requests = [_request(r, departments) for r in rows]
+    return requests if user is not None else [_public(r) for r in requests]
 
 
-def get_request(session: Session, request_id: str) -> list[dict[str, Any]]:
-    found = get_requests(session, {"service_request_id": request_id})
+def get_request(session: Session, request_id: str, *, user: User | None = None) -> list[dict[str, Any]]:
+    found = get_requests(session, {"service_request_id": request_id}, user=user)
     if not found:
         raise NotFound(f"service_request_id {request_id} 不存在。", field="service_request_id", code="not_found")
     return found

@@ -18,6 +18,7 @@ from geo.domain import geojson, stats
 from geo.domain.errors import InvalidInput, NotFound, Unavailable
 from geo.domain.exports import TABLE_FORMATS, write_table
 from geo.domain.permissions import User, statistics_area
+from geo.domain.requesters import check_request_type
 from geo.services import boundaries as boundary_service
 from geo.services import stats as stats_service
 from geo.store import boundaries as boundary_store
@@ -43,15 +44,16 @@ def _check_level(level: str) -> None:
 
 def measures_table(session: Session, level: str, *, date_from: date | None = None, date_to: date | None = None,
                    scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None,
-                   catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
-    """The measures of every boundary of ``level`` a user of ``scope`` may see, or of every department.
+                   catch_up: bool = True, min_cases: int = 0, request_type: str | None = None) -> pd.DataFrame:
+    """The measures of every boundary of ``level`` a user of ``scope`` may see, or of every department
+    (over the cases of ``request_type`` only, when given).
     ``catch_up=False``: do not fold new events first (a read-only replica; see geo.services.stats)."""
     _check_level(level)
     if level == DEPARTMENTS:
         return stats_service.department_measures(session, date_from, date_to, weights, catch_up=catch_up,
-                                                 min_cases=min_cases)
+                                                 min_cases=min_cases, request_type=request_type)
     return stats_service.boundary_measures(session, level, date_from, date_to, scope=scope, weights=weights,
-                                           catch_up=catch_up, min_cases=min_cases)
+                                           catch_up=catch_up, min_cases=min_cases, request_type=request_type)
 
 
 def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
@@ -66,14 +68,14 @@ def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
 def export_measures(session: Session, level: str, fmt: str, path: str | Path, *, date_from: date | None = None,
                     date_to: date | None = None, scope: str = "",
                     weights: stats.Weights | Mapping[str, float] | None = None, catch_up: bool = True,
-                    min_cases: int = 0) -> int:
+                    min_cases: int = 0, request_type: str | None = None) -> int:
     """Write the measures table as ``fmt`` (csv, xlsx, geojson, gpkg); returns the rows written.
     Departments without a jurisdiction polygon get an empty geometry in GeoJSON/GeoPackage."""
     if fmt not in TABLE_FORMATS:
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
     frame = measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope, weights=weights,
-                           catch_up=catch_up, min_cases=min_cases)
+                           catch_up=catch_up, min_cases=min_cases, request_type=request_type)
     geometry = _shapes(session, level, frame["code"]) if fmt in ("geojson", "gpkg") else None
     return write_table(frame, path, fmt, headers=stats_service.headers(session, frame), percent=PERCENT,
                        geometry=geometry, layer=f"{level}_stats")
@@ -101,6 +103,7 @@ class MeasuresQuery:
     date_to: date | None = None
     weights: stats.Weights = field(default_factory=stats.Weights)
     fields: tuple[str, ...] = ()
+    request_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,17 +153,21 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
     if query.level not in STATS_LEVELS or query.fmt not in FORMATS:
         raise NotFound(f"没有 {query.level}.{query.fmt}：层级可选 {', '.join(STATS_LEVELS)}，"
                        f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
+    request_type = check_request_type(query.request_type)  # a Chinese name → its code (file names stay ASCII)
     catch_up = may_catch_up(session, reading)
     scope = statistics_area(user, departments=query.level == DEPARTMENTS)
     if query.fmt != "json":
         with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
-            path = Path(folder) / f"gridmap-{query.level}-{_range_name(query.date_from, query.date_to)}.{query.fmt}"
+            kind = f"-{request_type}" if request_type else ""
+            path = (Path(folder) / f"gridmap-{query.level}-{_range_name(query.date_from, query.date_to)}{kind}"
+                    f".{query.fmt}")
             export_measures(session, query.level, query.fmt, path, date_from=query.date_from,
                             date_to=query.date_to, scope=scope, weights=query.weights, catch_up=catch_up,
-                            min_cases=reading.rank_min_cases)
+                            min_cases=reading.rank_min_cases, request_type=request_type)
             return MeasuresFile(path.name, path.read_bytes())
     frame = measures_table(session, query.level, date_from=query.date_from, date_to=query.date_to, scope=scope,
-                           weights=query.weights, catch_up=catch_up, min_cases=reading.rank_min_cases)
+                           weights=query.weights, catch_up=catch_up, min_cases=reading.rank_min_cases,
+                           request_type=request_type)
     unknown = [c for c in query.fields if c not in frame.columns]
     if unknown:
         raise InvalidInput(f"没有这些列：{', '.join(unknown)}。", field="fields", code="bad_fields")
@@ -172,7 +179,7 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
 
 
 def trend(session: Session, user: User, level: str, code: str | None, months: int, *, weights: stats.Weights,
-          reading: Reading) -> dict[str, Any]:
+          reading: Reading, request_type: str | None = None) -> dict[str, Any]:
     """The monthly trend of one boundary (or department), or of the user's whole area."""
     area = statistics_area(user, departments=level == DEPARTMENTS)
     if code is None and area:  # a scoped user's whole area: the boundary their scope names
@@ -183,5 +190,5 @@ def trend(session: Session, user: User, level: str, code: str | None, months: in
     if code is not None and not code.startswith(area):
         raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
     frame = stats_service.monthly_trend(session, level, code, months, weights=weights,
-                                        catch_up=may_catch_up(session, reading))
+                                        catch_up=may_catch_up(session, reading), request_type=request_type)
     return {"level": level, "code": code, "rows": geojson.records(frame)}

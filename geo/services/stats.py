@@ -11,6 +11,9 @@ may be None (unbounded). The range selects
   due and not checked in is not counted yet);
 - whistle rounds closed in it: the whistlers' scores of departments (department measures only).
 
+``request_type`` (a code or Chinese name of geo.domain.requesters.REQUEST_TYPES) keeps only the
+cases of that request type (诉求类型), and the summons of whistles for them.
+
 Each call first folds new events into case_fact (``geo.store.stats.catch_up``) in the caller's
 transaction; the edge should commit afterwards so the next call starts from there. Services never
 commit. ``catch_up=False`` skips the fold (a write) for reads on a read-only replica; the facts
@@ -32,7 +35,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from geo.domain import stats
+from geo.domain import requesters, stats
 from geo.domain.errors import InvalidInput
 from geo.store import stats as store
 from geo.store import whistles as whistle_store
@@ -96,19 +99,21 @@ def _assemble(rows: pd.DataFrame, parts: list[pd.DataFrame], categories: dict[st
 
 def boundary_measures(session: Session, level: str, date_from: date | None = None, date_to: date | None = None,
                       scope: str = "", weights: stats.Weights | Mapping[str, float] | None = None, *,
-                      as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
+                      as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0,
+                      request_type: str | None = None) -> pd.DataFrame:
     """One row per current boundary of ``level``: code, name, parent_code, cases_total, each rate
     beside its numerator and denominator, score, rank, rank_in_parent, medians, overdue,
     repeat_cases, status_* and category_* counts (geo.domain.stats.COLUMNS order)."""
     key = _key(level)
     frame = _measures(session, store.boundaries(session, level), key, key, date_from, date_to, weights, as_of,
-                      catch_up, min_cases=min_cases)
+                      catch_up, min_cases=min_cases, request_type=request_type)
     return frame[frame["code"].str.startswith(scope)].reset_index(drop=True) if scope else frame
 
 
 def department_measures(session: Session, date_from: date | None = None, date_to: date | None = None,
                         weights: stats.Weights | Mapping[str, float] | None = None, *,
-                        as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0) -> pd.DataFrame:
+                        as_of: datetime | None = None, catch_up: bool = True, min_cases: int = 0,
+                        request_type: str | None = None) -> pd.DataFrame:
     """One row per department, measured over the cases it leads, the summons it received and the
     scores the whistlers gave it (geo.domain.stats.DEPARTMENT_COLUMNS). A unit (派出所) is a row of
     its own and its cases also count in its parent department's row (公安分局); parent_code names
@@ -116,22 +121,25 @@ def department_measures(session: Session, date_from: date | None = None, date_to
     rows = store.departments(session)
     parents = {c: p for c, p in zip(rows["code"], rows["parent_code"], strict=True) if isinstance(p, str) and p}
     return _measures(session, rows, "lead_department", None, date_from, date_to, weights, as_of, catch_up,
-                     departments=rows["code"].tolist(), roll_up=parents, min_cases=min_cases)
+                     departments=rows["code"].tolist(), roll_up=parents, min_cases=min_cases,
+                     request_type=request_type)
 
 
 def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str | None, date_from: date | None,
               date_to: date | None, weights: stats.Weights | Mapping[str, float] | None, as_of: datetime | None,
               catch_up: bool, *, departments: list[str] | None = None, roll_up: dict[str, str] | None = None,
-              min_cases: int = 0) -> pd.DataFrame:
+              min_cases: int = 0, request_type: str | None = None) -> pd.DataFrame:
     """Rows (code, name, parent_code) with their sums over the period grouped by ``key``."""
     w = _weights(weights)
     start, end = _period(date_from, date_to)
+    kind = requesters.check_request_type(request_type)
     as_of = as_of or datetime.now(UTC)
     if catch_up:
         store.catch_up(session)
     categories = store.category_names(session)
     extra: dict[str, Any] = {"departments": departments, "roll_up": roll_up} if departments is not None else {}
-    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories), **extra)
+    sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories),
+                              request_type=kind, **extra)
     parts = [sums, _check_ins(session, summons_key, start, end, as_of)]
     if departments is not None:
         scores = whistle_store.score_events(session, start=start, end=end)
@@ -151,7 +159,8 @@ def _check_ins(session: Session, key: str | None, start: datetime | None, end: d
 
 def monthly_trend(session: Session, level: str, code: str | None = None, months: int = 12, *,
                   weights: stats.Weights | Mapping[str, float] | None = None,
-                  as_of: datetime | None = None, catch_up: bool = True) -> pd.DataFrame:
+                  as_of: datetime | None = None, catch_up: bool = True,
+                  request_type: str | None = None) -> pd.DataFrame:
     """The last ``months`` local months up to the one of ``as_of`` (oldest first), for the cases
     reported in boundary ``code`` of ``level`` (all cases when None): month ('YYYY-MM'),
     cases_total, the three rates with their numerators and denominators, and the score."""
@@ -159,6 +168,7 @@ def monthly_trend(session: Session, level: str, code: str | None = None, months:
     if not 1 <= months <= _TREND_MAX_MONTHS:
         raise InvalidInput(f"月数应在 1–{_TREND_MAX_MONTHS} 之间。", field="months", code="bad_months")
     w = _weights(weights)
+    kind = requesters.check_request_type(request_type)
     tz = ZoneInfo(stats.TIMEZONE)
     as_of = as_of or datetime.now(UTC)
     local = as_of.astimezone(tz)
@@ -169,7 +179,8 @@ def monthly_trend(session: Session, level: str, code: str | None = None, months:
     end = datetime(last.year, last.month, 1, tzinfo=tz)
     if catch_up:
         store.catch_up(session)
-    sums = store.monthly_sums(session, key, code, start=start, end=end, timezone=stats.TIMEZONE)
+    sums = store.monthly_sums(session, key, code, start=start, end=end, timezone=stats.TIMEZONE,
+                              request_type=kind)
     frame = pd.DataFrame({"month": labels})
     if not sums.empty:
         frame = frame.merge(sums, on="month", how="left")

@@ -13,6 +13,7 @@ from geo.domain.cases import wgs84_position
 from geo.domain.deadlines import DEFAULT_LIMITS, DEFAULT_TIMEZONE, deadlines
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
+from geo.domain.requesters import Requester
 from geo.services import reference as reference_service
 from geo.services import whistles as whistle_service
 from geo.store import events as store
@@ -22,6 +23,10 @@ from geo.store import whistles as whistle_store
 __all__ = ["act", "allowed_actions", "case_events", "case_options"]
 
 NOTE_MAX = 2000
+#: The steps the requester (诉求人) is told about (an outbox row each, when a phone or e-mail is known):
+#: contact made (联系) and the case resolved (办结).
+REQUESTER_NOTICES = ("respond", "resolve")
+REQUESTER_NOTICE = "requester_notice"
 
 
 def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
@@ -75,6 +80,8 @@ def act(session: Session, user: User, case_no: str, action: str, *, note: str = 
                                details=details, at=now)
     whistle_service.follow_case(session, user, case["id"], case["status"], plan.to_status, now)
     _notify(session, user, {**case, **updates}, action, given, details)
+    if action in REQUESTER_NOTICES:
+        _notify_requester(session, case, action)
     return {"case": case_no, "status": plan.to_status, "event": event}
 
 
@@ -154,6 +161,17 @@ def _notify(session: Session, user: User, case: dict[str, Any], action: str, giv
                 store.insert_outbox(session, "supervision", recipient, {"case": no, "note": given.note})
     if action == "note" and lead and not permissions.is_lead(user, case):
         store.insert_outbox(session, "note", lead, {"case": no, "by": user.username, "note": given.note})
+
+
+def _notify_requester(session: Session, case: dict[str, Any], action: str) -> None:
+    """An outbox row for the requester's phone (else e-mail): the outbox is internal, a delivery
+    channel sends it. Nothing when the case has no contact."""
+    requester = Requester(phone=case["requester_phone"], email=case["requester_email"])
+    if requester.contact is None:
+        return
+    store.insert_outbox(session, REQUESTER_NOTICE, requester.contact,
+                        {"case": case["case_no"], "step": action, "step_name": workflow.ACTIONS[action].label,
+                         "channel": "sms" if requester.phone else "email"})
 
 
 def _callback_details(callback: dict[str, Any] | None) -> dict[str, Any]:

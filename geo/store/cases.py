@@ -22,6 +22,7 @@ from geo.store.case_filters import where_clause
 from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
 
 __all__ = [
+    "REQUESTER_COLUMNS",
     "PointFacts",
     "copy_cases",
     "existing_external_ids",
@@ -114,11 +115,13 @@ def insert_case(session: Session, values: dict[str, Any], event: dict[str, Any])
             INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at,
                                geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
-                               dispatch_due, respond_due, resolve_due, resolve_limit_hours)
+                               dispatch_due, respond_due, resolve_due, resolve_limit_hours,
+                               requester_name, requester_phone, requester_email, request_type)
             SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
                    :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
-                   :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours
+                   :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours,
+                   :requester_name, :requester_phone, :requester_email, :request_type
             FROM n
             RETURNING *),
         e AS (
@@ -126,7 +129,7 @@ def insert_case(session: Session, values: dict[str, Any], event: dict[str, Any])
                                     details)
             SELECT c.id, :actor_user_id, :actor_name, :actor_role, 'receive', 'received', :lon, :lat,
                    CAST(:event_details AS jsonb) FROM c)
-        SELECT {_CASE_COLUMNS} FROM c JOIN category cat ON cat.code = c.category_code
+        SELECT {_CASE_COLUMNS}, {REQUESTER_COLUMNS} FROM c JOIN category cat ON cat.code = c.category_code
         """), {**values, **event}).mappings().one()
     return dict(row)
 
@@ -168,7 +171,11 @@ _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, ca
     c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
     c.orig_x, c.orig_y, c.orig_crs, c.grid_code, c.community_code, c.street_code, c.district_code,
     c.boundary_version_id, c.lead_department, c.co_departments, c.routing_rule, c.status,
-    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, """ + OVERDUE_SQL + " AS overdue"
+    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, c.request_type, """ + OVERDUE_SQL + (
+    " AS overdue")
+#: The requester (personal data) is read only where one case is shown (get_case, insert_case), and
+#: masked there as geo.domain.permissions says: lists, exports and the map never select it.
+REQUESTER_COLUMNS = "c.requester_name, c.requester_phone, c.requester_email"
 
 
 #: Departments summoned to the case by a whistle: they see it (to check in), like its co-departments.
@@ -178,7 +185,7 @@ SUMMONED_SQL = ("ARRAY(SELECT s.department_code FROM whistle_case wc JOIN whistl
 
 def get_case(session: Session, case_no: str) -> dict[str, Any] | None:
     row = session.execute(text(
-        f"SELECT {_CASE_COLUMNS}, {SUMMONED_SQL} AS summoned FROM cases c "
+        f"SELECT {_CASE_COLUMNS}, {REQUESTER_COLUMNS}, {SUMMONED_SQL} AS summoned FROM cases c "
         "JOIN category cat ON cat.code = c.category_code "
         "WHERE c.case_no = :no"), {"no": case_no}).mappings().first()
     return dict(row) if row else None
@@ -265,6 +272,7 @@ _STAGING_COLUMNS = (
     "line", "external_id", "category_code", "description", "urgency", "reported_at", "lon", "lat",
     "orig_x", "orig_y", "grid_code", "community_code", "street_code", "district_code", "lead_department",
     "co_departments", "routing_rule", "dispatch_due", "respond_due", "resolve_due", "day", "resolve_limit_hours",
+    "requester_name", "requester_phone", "requester_email", "request_type",
 )
 
 
@@ -300,7 +308,8 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             grid_code text, community_code text, street_code text, district_code text,
             lead_department text, co_departments text[], routing_rule text,
             dispatch_due bigint, respond_due bigint, resolve_due bigint, day integer,
-            resolve_limit_hours float8
+            resolve_limit_hours float8, requester_name text, requester_phone text, requester_email text,
+            request_type text
         ) ON COMMIT DELETE ROWS"""))
     session.execute(text("TRUNCATE case_staging"))
     raw: Any = conn.connection.dbapi_connection  # psycopg.Connection
@@ -312,7 +321,8 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
         WITH staged AS (
             SELECT line, external_id, category_code, description, urgency, lon, lat, orig_x, orig_y, grid_code,
                    community_code, street_code, district_code, lead_department, co_departments, routing_rule,
-                   resolve_limit_hours, DATE '1970-01-01' + day AS day,
+                   resolve_limit_hours, requester_name, requester_phone, requester_email, request_type,
+                   DATE '1970-01-01' + day AS day,
                    to_timestamp(reported_at / 1e6) AS reported_at, to_timestamp(dispatch_due / 1e6) AS dispatch_due,
                    to_timestamp(respond_due / 1e6) AS respond_due, to_timestamp(resolve_due / 1e6) AS resolve_due
             FROM case_staging),
@@ -329,12 +339,14 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at, geom,
                                orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
-                               dispatch_due, respond_due, resolve_due, resolve_limit_hours)
+                               dispatch_due, respond_due, resolve_due, resolve_limit_hours,
+                               requester_name, requester_phone, requester_email, request_type)
             SELECT {case_no}, :source, s.external_id, s.category_code, coalesce(s.description, ''), s.urgency,
                    s.reported_at,
                    ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
                    s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
-                   s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due, s.resolve_limit_hours
+                   s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due, s.resolve_limit_hours,
+                   s.requester_name, s.requester_phone, s.requester_email, s.request_type
             FROM s JOIN b USING (district_code, day)
             RETURNING id, reported_at, geom, routing_rule)
         INSERT INTO case_event (case_id, at, actor_name, action, to_status, lon, lat, details)
@@ -349,10 +361,13 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
 def open311_requests(
     session: Session, *, limit: int, offset: int, ids: list[str] | None = None, start: datetime | None = None,
     end: datetime | None = None, codes: list[str] | None = None, closed: bool | None = None,
+    scope: CaseFilters | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases as Open311 reads them: by ids, or by time range, category codes and open/closed."""
-    where: list[str] = ["true"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    """Cases as Open311 reads them: by ids, or by time range, category codes and open/closed; only
+    those ``scope`` (a reader's scoped filters) lets through, when given."""
+    clause, params = where_clause(scope) if scope is not None else ("true", {})
+    where = [clause]
+    params |= {"limit": limit, "offset": offset}
     if ids is not None:
         where.append("c.case_no = ANY(:ids)")
         params["ids"] = ids

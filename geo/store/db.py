@@ -39,6 +39,9 @@ def make_engine(
         max_overflow=max_overflow,
         pool_pre_ping=True,
         echo=echo,
+        # A failed statement's exception (and so a logged traceback) never carries the bound values: they
+        # may be a requester's name and phone (personal data never goes into logs).
+        hide_parameters=True,
         # A database host that drops packets fails a request (and /readyz) in 5 s, not after TCP's minutes;
         # a connect_timeout in the URL wins.
         connect_args={"options": options, **({} if "connect_timeout" in parsed.query else {"connect_timeout": 5})},

@@ -17,8 +17,8 @@ __all__ = ["case_for_action", "case_no_of", "events_of", "insert_event", "insert
 def case_for_action(session: Session, case_no: str) -> dict[str, Any] | None:
     row = session.execute(text(
         "SELECT id, case_no, status, revision, grid_code, street_code, lead_department, co_departments, urgency, "
-        "category_code, resolve_limit_hours, resolve_due, extension_due, callback, "
-        f"{SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
+        "category_code, resolve_limit_hours, resolve_due, extension_due, callback, requester_phone, "
+        f"requester_email, {SUMMONED_SQL} AS summoned FROM cases c WHERE case_no = :no"),
         {"no": case_no}).mappings().first()
     return dict(row) if row else None
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.domain.requesters import EMAIL_MAX, NAME_MAX, REQUEST_TYPES
 from geo.domain.topics import EVENT_ACTIONS as TOPIC_EVENT_ACTIONS
 from geo.domain.topics import STATUSES as TOPIC_STATUSES
 from geo.domain.whistles import SCORE_ASPECTS, SCORE_MAX, SCORE_MIN
@@ -70,6 +71,7 @@ __all__ = [
 
 LEVEL_CHECK = "level IN ('district', 'street', 'community', 'grid')"
 URGENCY_CHECK = "urgency IN ('emergency', 'utility', 'general', 'complex')"
+REQUEST_TYPE_CHECK = "request_type IN (" + ", ".join(f"'{t}'" for t in REQUEST_TYPES) + ")"
 
 
 class Base(DeclarativeBase):
@@ -201,6 +203,7 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_cases_source_external_id"),
         CheckConstraint(URGENCY_CHECK, name="ck_cases_urgency"),
+        CheckConstraint(REQUEST_TYPE_CHECK, name="ck_cases_request_type"),
         Index("ix_cases_geom", "geom", postgresql_using="gist"),
         Index("ix_cases_status", "status"),
         Index("ix_cases_category", "category_code"),
@@ -239,6 +242,11 @@ class Case(Base):
     extension_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: This round's callback (回访): contacted / solved / satisfied; cleared by a reopen.
     callback: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    #: The requester (诉求人), personal data: geo.domain.permissions decides who sees it unmasked.
+    requester_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    requester_phone: Mapped[str | None] = mapped_column(String(16))
+    requester_email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
+    request_type: Mapped[str | None] = mapped_column(String(16))
 
 
 class AppUser(Base):
@@ -463,6 +471,8 @@ class CaseFact(Base):
     cell_y: Mapped[int] = mapped_column(Integer, nullable=False)
     is_repeat: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: The case's request type (诉求类型; immutable, from its intake row): measures can be split by it.
+    request_type: Mapped[str | None] = mapped_column(String(16))
     record: Mapped[bytes] = mapped_column(LargeBinary, Computed(CASE_FACT_RECORD_SQL, persisted=True),
                                           nullable=False)
 

@@ -69,6 +69,7 @@ FACT_COLUMNS = (
     "reported_at", "status", "dispatch_due", "dispatched_at", "respond_clock_at", "respond_clock_due",
     "responded_at", "clock_at", "respond_due", "resolve_due", "resolved_at", "callback_contacted",
     "callback_solved", "callback_satisfied", "x", "y", "cell_x", "cell_y", "is_repeat", "last_event_id",
+    "request_type",
 )
 
 _CLOCK = "('dispatch', 'reopen')"
@@ -104,7 +105,7 @@ SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.ca
        a.responded_at, a.clock_at, (a.clock->>'respond_due')::timestamptz, (a.clock->>'resolve_due')::timestamptz,
        CASE WHEN {status_in("a.status", FINISHED)} THEN a.last_resolve_at END,
        (a.callback->>'contacted')::boolean, (a.callback->>'solved')::boolean, (a.callback->>'satisfied')::boolean,
-       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int, false, a.last_event_id
+       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int, false, a.last_event_id, c.request_type
 FROM agg a JOIN point c ON c.id = a.case_id
 LEFT JOIN respond_clock rc ON rc.case_id = a.case_id
 ON CONFLICT (case_id) DO UPDATE SET
@@ -115,7 +116,8 @@ ON CONFLICT (case_id) DO UPDATE SET
     responded_at = EXCLUDED.responded_at, clock_at = EXCLUDED.clock_at, respond_due = EXCLUDED.respond_due,
     resolve_due = EXCLUDED.resolve_due, resolved_at = EXCLUDED.resolved_at,
     callback_contacted = EXCLUDED.callback_contacted, callback_solved = EXCLUDED.callback_solved,
-    callback_satisfied = EXCLUDED.callback_satisfied, last_event_id = EXCLUDED.last_event_id
+    callback_satisfied = EXCLUDED.callback_satisfied, last_event_id = EXCLUDED.last_event_id,
+    request_type = EXCLUDED.request_type
 """
 
 # {new}: the cases to compare with their neighbours (all, or those in fact_new).
@@ -261,9 +263,11 @@ _NO_TIME = (-(2**63 - 1), 2**63 - 1)
 _CHUNK_CASES = 4_000_000  # records per fetched value (≈ 250 MB; a bytea value holds at most 1 GB)
 
 
-def records(session: Session, *, start: datetime | None, end: datetime | None) -> np.ndarray:
-    """The records of the cases reported, or due, in [start, end): one bytea value per chunk of case
-    ids, concatenated by PostgreSQL (string_agg), read by numpy without parsing."""
+def records(session: Session, *, start: datetime | None, end: datetime | None,
+            request_type: str | None = None) -> np.ndarray:
+    """The records of the cases reported, or due, in [start, end) (of one request type, when given):
+    one bytea value per chunk of case ids, concatenated by PostgreSQL (string_agg), read by numpy
+    without parsing."""
     raw: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
     bounds = session.execute(text("SELECT min(case_id), max(case_id) FROM case_fact")).one()
     if bounds[0] is None:
@@ -271,12 +275,14 @@ def records(session: Session, *, start: datetime | None, end: datetime | None) -
     parts = []
     period = ("(reported_at >= %(start)s AND reported_at < %(end)s) "
               "OR (resolve_due >= %(start)s AND resolve_due < %(end)s)")
+    kind = "request_type = %(request_type)s" if request_type else "true"
     single = int(bounds[1]) - int(bounds[0]) < _CHUNK_CASES  # then a plain (parallel) seq scan
     with raw.cursor(binary=True) as cur:
         for low in range(int(bounds[0]), int(bounds[1]) + 1, _CHUNK_CASES):
             chunk = "true" if single else "case_id >= %(low)s AND case_id < %(high)s"
-            cur.execute(f"SELECT string_agg(record, ''::bytea) FROM case_fact WHERE {chunk} AND ({period})",
-                        {"low": low, "high": low + _CHUNK_CASES, **_bounds(start, end)})
+            cur.execute(f"SELECT string_agg(record, ''::bytea) FROM case_fact WHERE {chunk} AND {kind} AND ({period})",
+                        {"low": low, "high": low + _CHUNK_CASES, "request_type": request_type,
+                         **_bounds(start, end)})
             value = cur.fetchone()[0]
             if value:
                 parts.append(np.frombuffer(value, dtype=RECORD))
@@ -296,10 +302,11 @@ def record_arrays(rows: np.ndarray) -> dict[str, np.ndarray]:
 
 def measure_sums(session: Session, key: str, *, start: datetime | None, end: datetime | None,
                  as_of: datetime, categories: list[str], departments: list[str] | None = None,
-                 roll_up: dict[str, str] | None = None) -> pd.DataFrame:
+                 roll_up: dict[str, str] | None = None, request_type: str | None = None) -> pd.DataFrame:
     """Per value of ``key`` (a case_fact code column, or lead_department with ``departments``):
     the counts and medians of geo.domain.stats.SUM_COLUMNS and a ``category_<code>`` count per category,
-    for cases reported in [start, end) and, for cases_due, deadlines in [start, end) before as_of.
+    for cases reported in [start, end) and, for cases_due, deadlines in [start, end) before as_of
+    (only cases of ``request_type``, when given).
 
     Why not a GROUP BY: forty-odd FILTERed counts and two ordered-set medians over a million rows
     cost PostgreSQL 3–4 s on two cores. Each case_fact row carries its numbers as a fixed 84-byte
@@ -309,7 +316,7 @@ def measure_sums(session: Session, key: str, *, start: datetime | None, end: dat
     bad = [c for c in categories if not _CATEGORY_CODE.match(c)]
     if bad:
         raise ValueError(f"category codes must be 4 digits: {bad}")
-    rows = records(session, start=start, end=end)
+    rows = records(session, start=start, end=end, request_type=request_type)
     field = "department" if departments is not None else _BOUNDARY_KEYS[key]
     arrays = record_arrays(rows)
     arrays["key"] = rows[field].astype("int64")
@@ -345,10 +352,10 @@ def _rolled_up(arrays: dict[str, np.ndarray], hashes: dict[int, str], parents: d
 
 
 def monthly_sums(session: Session, key: str | None, code: str | None, *, start: datetime, end: datetime,
-                 timezone: str) -> pd.DataFrame:
+                 timezone: str, request_type: str | None = None) -> pd.DataFrame:
     """Per local month ('YYYY-MM') of reported_at in [start, end): the sums of geo.domain.stats for the
-    cases of boundary ``code`` (a case_fact code column ``key``), or of all cases."""
-    rows = records(session, start=start, end=end)
+    cases of boundary ``code`` (a case_fact code column ``key``), or of all cases (of ``request_type``)."""
+    rows = records(session, start=start, end=end, request_type=request_type)
     if key and code:
         wanted = int("1" + code) if code.isdigit() and len(code) <= 17 else -1
         rows = rows[rows[_BOUNDARY_KEYS[key]] == wanted]

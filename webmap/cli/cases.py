@@ -36,6 +36,10 @@ def cases() -> None:
 @click.option("--category-field", help="问题分类列（编码或名称）")
 @click.option("--description-field", help="诉求内容列")
 @click.option("--time-field", help="受理时间列（无时区的时间按 GRIDMAP_TIMEZONE）")
+@click.option("--requester-name-field", help="诉求人列（默认识别 诉求人、来电人、联系人 …；可无）")
+@click.option("--requester-phone-field", help="联系电话列（默认识别 联系电话、来电号码 …；可无）")
+@click.option("--requester-email-field", help="电子邮箱列（可无）")
+@click.option("--request-type-field", help="诉求类型列：咨询、求助、投诉、举报、建议 或其英文代码（可无）")
 @click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
 @click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
 @pass_ctx
@@ -93,7 +97,8 @@ def cases_reroute(ctx: Context, dry_run: bool) -> None:
 @click.option("--source", help="只导出这个来源")
 @pass_ctx
 def cases_export(ctx: Context, output: Path, fmt: str, status: tuple[str, ...], source: str | None) -> None:
-    """导出案件（WGS84）：id, external_id, source, category, status, lon, lat, 各级编码, 主责部门, 时间。"""
+    """导出案件（WGS84）：id, external_id, source, category, status, lon, lat, 各级编码, 主责部门, 诉求类型,
+    时间；从不导出诉求人姓名和电话。"""
     with ctx.session() as session:
         count = export_cases(session, output, fmt, filters=CaseFilters(statuses=status, source=source))
     click.echo(f"已导出 {count} 个案件到 {output}")

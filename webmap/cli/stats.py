@@ -28,15 +28,17 @@ def stats() -> None:
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), required=True,
               help="csv（Excel，UTF-8 带 BOM）、xlsx、geojson、gpkg（带边界，可在 QGIS 打开）")
 @click.option("--scope", default="", help="只导出这个区划编码之下的边界")
+@click.option("--request-type", help="只统计这一诉求类型的案件：咨询、求助、投诉、举报、建议 或其英文代码")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
 @pass_ctx
-def stats_export(ctx: Context, level: str, date_from: Any, date_to: Any, fmt: str, scope: str, output: Path) -> None:
+def stats_export(ctx: Context, level: str, date_from: Any, date_to: Any, fmt: str, scope: str,
+                 request_type: str | None, output: Path) -> None:
     """导出指标表：案件数、响应率、解决率、满意率、按期办结率、报到及时率（分子分母并列）、综合得分与排名等。"""
     started = time.perf_counter()
     with ctx.session() as session:
         count = export_measures(session, level, fmt, output, date_from=date_from.date() if date_from else None,
                                 date_to=date_to.date() if date_to else None, scope=scope,
-                                weights=score_weights(ctx.config),
+                                weights=score_weights(ctx.config), request_type=request_type,
                                 min_cases=int(ctx.config["GRIDMAP_RANK_MIN_CASES"]))
     click.echo(f"已导出 {count} 行到 {output}（{time.perf_counter() - started:.1f} 秒）")
 

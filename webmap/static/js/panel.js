@@ -43,12 +43,26 @@ export function createPanel(options, onChanged) {
     });
   }
 
+  /* The requester as the API gave it: in full for the hotline and the handling lead department,
+   * masked (张*, 138****1234) for everyone else. */
+  function requester(c) {
+    const r = c.requester;
+    if (!r) { return []; }
+    const contact = [r.phone, r.email].filter(Boolean).join(' · ');
+    const rows = [row('诉求人', r.name), row('联系方式', contact)];
+    if (r.masked) { rows.forEach((node) => { node.title = '个人信息已脱敏'; node.classList.add('gm-masked'); }); }
+    return rows;
+  }
+
   function details(c) {
     const names = c.department_names || {};
     const areas = c.boundary_names || {};
     const status = (options.statuses[c.status] || [null, c.status])[1];
+    const kinds = options.requestTypes || {};
     return [
       row('状态', status + (c.overdue ? '（超期）' : '')),
+      ...(c.request_type ? [row('诉求类型', kinds[c.request_type] || c.request_type)] : []),
+      ...requester(c),
       row('描述', c.description),
       row('网格', named(areas, c.grid_code)),
       row('社区', named(areas, c.community_code)),

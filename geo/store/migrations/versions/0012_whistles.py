@@ -2,7 +2,7 @@
 back to work); the whistler's scores of summoned departments; summons and closes as case events.
 
 Revision ID: 0012_whistles
-Revises: 0010_roles
+Revises: 0011_requester
 
 Whistles blown before this revision were street whistles: their whistler is their street. 报到及时率
 is computed from case_event from now on, so the summons and closes of those whistles, which only
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_whistles"
-down_revision = "0010_roles"
+down_revision = "0011_requester"
 branch_labels = None
 depends_on = None
 
