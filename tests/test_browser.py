@@ -134,7 +134,7 @@ def test_search_jumps_to_a_boundary(server, page):
 
 def test_wrong_password_stays_on_the_login_page_with_a_chinese_error(server, page):
     _login(page, server, password="wrong-password")
-    assert page.get_by_role("alert").inner_text() == "用户名或密码不正确。"
+    assert page.get_by_role("alert").inner_text() == "用户名或密码不正确，或尝试过于频繁（请稍后再试）。"
     assert "/login" in page.url
 
 
@@ -365,7 +365,7 @@ def test_the_whistler_scores_a_summoned_department_in_the_case_panel(server, bro
     _login(staff, server, username="cgw")
     staff.wait_for_function("window.gridmapPanel !== undefined")
     for step in ("sign", "start", "resolve"):  # the lead department finishes: the whistle closes
-        assert _post(staff, f"/api/cases/{case}/actions", {"action": step})["status"] == 200
+        assert _post(staff, f"/api/cases/{case}/actions", {"action": step, "note": "已处理"})["status"] == 200
     context.close()
     page.evaluate("id => window.gridmapPanel.open(id)", case)
     form = page.locator("#gm-panel .gm-score-form")

@@ -133,8 +133,47 @@ def test_every_endpoint_is_in_the_table(app):
     assert endpoints == set(TABLE)
 
 
+#: The world every row reads, made once for the module and committed in a database of its own;
+#: each test's requests still run inside a transaction that is rolled back (conftest's app).
+WORLD: dict[str, str] = {}
+TOKENS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def db_url(admin_url, template_db, tmp_path_factory):
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from tests.conftest import _admin, _clone, load_tiny_hierarchy, load_tiny_reference
+
+    name, url = _clone(admin_url, template_db)
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        load_tiny_hierarchy(session, tmp_path_factory.mktemp("boundaries"))
+        load_tiny_reference(session, tmp_path_factory.mktemp("reference"))
+        WORLD.update(_make_world(session))
+        for who, (role, scope, department) in USERS.items():
+            TOKENS[who] = make_user(session, who, role, scope, department)
+    engine.dispose()
+    yield url
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def engine(db_url):
+    from sqlalchemy import create_engine
+
+    eng = create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture
-def world(session, routed):
+def world(db_url):
+    return WORLD
+
+
+def _make_world(session):
     leader = accounts.create_user(session, "setup_leader", role="street_leader", scope="110101002",
                                   password="password-setup")
     case = cases.create_case(session, cases.NewCase(category="0101", **EAST), user=leader)
@@ -172,13 +211,12 @@ def _fill(value, world):
 
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("endpoint", sorted(TABLE))
-def test_permission_table(app, session, world, endpoint, who):
+def test_permission_table(app, world, endpoint, who):
     method, path, body, expected = TABLE[endpoint]
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = REMOTE.get(endpoint, "127.0.0.1")
     if who != "anon":
-        role, scope, department = USERS[who]
-        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + make_user(session, who, role, scope, department)
+        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + TOKENS[who]
     path, body = _fill(path, world), _fill(body, world)
     if body == "PHOTO":
         resp = client.open(path, method=method, data={"photo": (BytesIO(_png()), "p.png")},

@@ -46,17 +46,10 @@ _SWAP_HINT = "经纬度是否写反了？经度在前（如 116.39），纬度�
 def check_point(lon: Any, lat: Any) -> tuple[float, float]:
     """Finite numbers in range; a swapped pair gets a hint."""
     values = []
-    for name, label, value, bound in (("lon", "经度", lon, 180.0), ("lat", "纬度", lat, 90.0)):
-        if isinstance(value, bool) or value is None:
-            code = "missing" if value is None else "bad_number"
-            raise InvalidInput(f"{label} {name} 必须是数字。", field=name, code=code)
-        try:
-            number = float(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"{label} {name}={value!r} 不是数字。", field=name, code="bad_number") from exc
-        if not math.isfinite(number):
-            raise InvalidInput(f"{label} {name} 不能是 NaN 或无穷大。", field=name, code="bad_number")
+    for name, value, bound in (("lon", lon, 180.0), ("lat", lat, 90.0)):
+        number = _finite(value, name)
         if abs(number) > bound:
+            label = _LABELS[name]
             raise InvalidInput(f"{label} {name}={number:g} 超出 -{bound:g} 到 {bound:g}。{_SWAP_HINT}",
                                field=name, code="out_of_range")
         values.append(number)
@@ -76,7 +69,7 @@ def wgs84_position(x: Any, y: Any, crs: str | None) -> tuple[float, float]:
     if name in GEOGRAPHIC_CRS:
         x, y = check_point(x, y)
     else:
-        x, y = (_finite(value, field) for value, field in ((x, "lon"), (y, "lat")))
+        x, y = _finite(x, "lon"), _finite(y, "lat")
     lon, lat = point_to_wgs84(x, y, name)
     if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
         raise InvalidInput(f"坐标 ({x:g}, {y:g}) 在坐标系 {name} 中换算不出地球上的位置：请检查坐标和 crs。",
@@ -84,15 +77,21 @@ def wgs84_position(x: Any, y: Any, crs: str | None) -> tuple[float, float]:
     return lon, lat
 
 
-def _finite(value: Any, field: str) -> float:
+_LABELS = {"lon": "经度", "lat": "纬度"}
+
+
+def _finite(value: Any, name: str) -> float:
+    """A finite number, or a refusal naming the coordinate (经度 lon / 纬度 lat)."""
+    label = _LABELS[name]
     if isinstance(value, bool) or value is None:
-        raise InvalidInput(f"{field} 必须是数字。", field=field, code="missing" if value is None else "bad_number")
+        code = "missing" if value is None else "bad_number"
+        raise InvalidInput(f"{label} {name} 必须是数字。", field=name, code=code)
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{field}={value!r} 不是数字。", field=field, code="bad_number") from exc
+        raise InvalidInput(f"{label} {name}={value!r} 不是数字。", field=name, code="bad_number") from exc
     if not math.isfinite(number):
-        raise InvalidInput(f"{field} 不能是 NaN 或无穷大。", field=field, code="bad_number")
+        raise InvalidInput(f"{label} {name} 不能是 NaN 或无穷大。", field=name, code="bad_number")
     return number
 
 

@@ -140,7 +140,7 @@ def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str |
     extra: dict[str, Any] = {"departments": departments, "roll_up": roll_up} if departments is not None else {}
     sums = store.measure_sums(session, key, start=start, end=end, as_of=as_of, categories=list(categories),
                               request_type=kind, **extra)
-    parts = [sums, _check_ins(session, summons_key, start, end, as_of)]
+    parts = [sums, _check_ins(session, summons_key, start, end, as_of, kind)]
     if departments is not None:
         scores = whistle_store.score_events(session, start=start, end=end)
         parts.append(stats.score_sums(scores) if not scores.empty else scores)
@@ -148,9 +148,9 @@ def _measures(session: Session, rows: pd.DataFrame, key: str, summons_key: str |
 
 
 def _check_ins(session: Session, key: str | None, start: datetime | None, end: datetime | None,
-               as_of: datetime) -> pd.DataFrame:
+               as_of: datetime, request_type: str | None = None) -> pd.DataFrame:
     """报到及时率's sums per code, from the summons, check-in, close and reopen events."""
-    summons = whistle_store.summons_events(session, key, start=start, end=end)
+    summons = whistle_store.summons_events(session, key, start=start, end=end, request_type=request_type)
     if summons.empty:
         return pd.DataFrame(columns=["code", "summons", "checked_in_on_time"])
     history = whistle_store.whistle_history(session, sorted(set(summons["whistle_id"].tolist())))

@@ -195,10 +195,11 @@ _IN_PERIOD = ("(e.details->>'{key}')::timestamptz >= coalesce(CAST(:start AS tim
 
 
 def summons_events(session: Session, key: str | None, *, start: datetime | None,
-                 end: datetime | None) -> pd.DataFrame:
+                 end: datetime | None, request_type: str | None = None) -> pd.DataFrame:
     """Summons (召集) due in [start, end), from case_event: code (``key``, a case_fact code column: a
     summons counts once for each boundary its whistle's cases lie in; None: the summoned department),
-    whistle_id, department, due_at and checked_in_at (the department's first check-in; NaT: none)."""
+    whistle_id, department, due_at and checked_in_at (the department's first check-in; NaT: none).
+    With ``request_type``, only the summons of the whistles' cases of that type count."""
     code = "e.details->>'department'" if key is None else (
         f"(SELECT f.{key} FROM case_fact f WHERE f.case_id = e.case_id)")  # by primary key: summons are few
     rows = session.execute(text(f"""
@@ -206,7 +207,9 @@ def summons_events(session: Session, key: str | None, *, start: datetime | None,
             SELECT DISTINCT {code} AS code, (e.details->>'whistle_id')::int AS whistle_id,
                    e.details->>'department' AS department, (e.details->>'due_at')::timestamptz AS due_at
             FROM case_event e
-            WHERE e.action = 'summons' AND {_IN_PERIOD.format(key="due_at")}),
+            WHERE e.action = 'summons' AND {_IN_PERIOD.format(key="due_at")}
+              AND (CAST(:kind AS text) IS NULL OR EXISTS (
+                  SELECT 1 FROM case_fact f WHERE f.case_id = e.case_id AND f.request_type = :kind))),
         c AS (
             SELECT (e.details->>'whistle_id')::int AS whistle_id, e.details->>'department' AS department,
                    min(e.at) AS checked_in_at
@@ -215,7 +218,7 @@ def summons_events(session: Session, key: str | None, *, start: datetime | None,
             GROUP BY 1, 2)
         SELECT s.code, s.whistle_id, s.department, s.due_at, c.checked_in_at
         FROM s LEFT JOIN c USING (whistle_id, department) WHERE s.code IS NOT NULL"""),
-        {"start": start, "end": end}).all()
+        {"start": start, "end": end, "kind": request_type}).all()
     frame = pd.DataFrame(rows, columns=["code", "whistle_id", "department", "due_at", "checked_in_at"])
     for column in ("due_at", "checked_in_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
