@@ -35,7 +35,9 @@ class DemoUser(NamedTuple):
 
 DEMO_USERS = (
     DemoUser("wangge1", "grid_worker", "110102004004", None, "网格员 李明"),
+    DemoUser("shequ1", "community_leader", "110102004004", None, "社区负责人 陈书记"),
     DemoUser("jiedao1", "street_leader", "110102004", None, "新街口街道 王主任"),
+    DemoUser("rexian1", "hotline", "110102", None, "12345 接诉中心 刘话务员"),
     DemoUser("cgw1", "department_staff", "", "CGW", "城管委 赵科长"),
     DemoUser("ga1", "department_staff", "", "GA", "公安分局 孙警官"),
     DemoUser("guihua1", "planner", "", None, "规划分析 周工"),
