@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from geo.domain.errors import Unauthorized
 from tests.conftest import load_tiny_hierarchy, load_tiny_reference
 from webmap.cli import main
 
@@ -72,3 +73,43 @@ def test_calendar_and_outbox(cli, tmp_path):
     lines = [json.loads(line) for line in drained.stdout.splitlines()]
     assert [(r["kind"], r["recipient"]) for r in lines] == [("dispatch", "CGW")]
     assert run("outbox", "drain").stdout.strip() == ""
+
+
+def test_the_account_lifecycle(cli, fresh_db):
+    """passwd, disable, enable, unlock, delete and list: what an operator needs without SQL."""
+    from geo.services import accounts, workflow
+    from geo.services.cases import NewCase, create_case
+
+    run, engine = cli
+    assert run("users", "create", "zhou", "--role", "planner", "--password-stdin", stdin="first-password\n"
+               ).exit_code == 0
+    assert run("tokens", "create", "zhou").exit_code == 0
+    with Session(engine) as session, session.begin():
+        for _ in range(accounts.FREE_ATTEMPTS):
+            with pytest.raises(Unauthorized):
+                accounts.authenticate(session, "zhou", "wrong-password")
+    assert "已锁定" in run("users", "list").output
+    assert run("users", "unlock", "zhou").exit_code == 0
+    listed = run("users", "list").output
+    assert "zhou\t规划/分析人员\t全市\t-\t正常" in listed
+    assert run("users", "passwd", "zhou", "--password-stdin", stdin="second-password\n").exit_code == 0
+    with Session(engine) as session, session.begin():
+        assert accounts.authenticate(session, "zhou", "second-password").username == "zhou"
+    assert run("users", "disable", "zhou").exit_code == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM api_token WHERE revoked_at IS NULL")).scalar_one() == 0
+    with Session(engine) as session, session.begin(), pytest.raises(Unauthorized):
+        accounts.authenticate(session, "zhou", "second-password")
+    assert run("users", "enable", "zhou").exit_code == 0
+    assert run("users", "delete", "zhou").exit_code == 0  # never acted: gone
+    assert "zhou" not in run("users", "list").output
+    # someone who acted is kept (the events name them): delete is refused, disable is the way
+    assert run("users", "create", "lead", "--role", "street_leader", "--scope", "110101002", "--password-stdin",
+               stdin="leader-password\n").exit_code == 0
+    with Session(engine) as session, session.begin():
+        lead = accounts.authenticate(session, "lead", "leader-password")
+        case = create_case(session, NewCase(lon=116.3175, lat=39.9025, category="0101"), user=lead)
+        workflow.act(session, lead, case["id"], "dispatch")
+    refused = run("users", "delete", "lead")
+    assert refused.exit_code == 1 and "[in_use]" in refused.output and "disable" in refused.output
+    assert run("users", "unlock", "ghost").exit_code == 1

@@ -18,8 +18,8 @@ from geo.domain.permissions import User, check_account, family
 from geo.store import accounts as store
 from geo.store import reference as reference_store
 
-__all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "end_sessions", "load_user", "revoke_token",
-           "user_from_token"]
+__all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "delete_user", "end_sessions", "list_users",
+           "load_user", "revoke_token", "set_active", "set_password", "unlock", "user_from_token"]
 
 MIN_PASSWORD = 8
 #: After this many failed logins in a row, each further failure locks the account for longer.
@@ -118,3 +118,52 @@ def user_from_token(session: Session, token: str) -> User | None:
 def end_sessions(session: Session, user_id: int) -> int:
     """Sign the user out everywhere: cookies issued before no longer identify anyone."""
     return store.bump_session_epoch(session, user_id)
+
+
+# --- the account lifecycle (gridmap users …) ------------------------------------------------------
+
+
+def _row(session: Session, username: str) -> dict[str, Any]:
+    row = store.user_by_name(session, username)
+    if row is None:
+        raise NotFound(f"用户 {username} 不存在（gridmap users list 列出全部用户）。", field="username",
+                       code="not_found")
+    return row
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    """A new password; it also unlocks the account and signs it out everywhere."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"密码至少 {MIN_PASSWORD} 位。", field="password", code="weak_password")
+    row = _row(session, username)
+    store.set_password(session, row["id"], hash_password(password))
+    store.bump_session_epoch(session, row["id"])
+
+
+def set_active(session: Session, username: str, active: bool) -> None:
+    """Disable (signed out everywhere, its tokens revoked) or enable an account; its history stays."""
+    row = _row(session, username)
+    store.set_active(session, row["id"], active)
+    if not active:
+        store.bump_session_epoch(session, row["id"])
+        store.revoke_tokens_of(session, row["id"])
+
+
+def unlock(session: Session, username: str) -> None:
+    """Clear failed logins and a lock (after the owner proved who they are another way)."""
+    store.unlock(session, _row(session, username)["id"])
+
+
+def delete_user(session: Session, username: str) -> None:
+    """Delete an account that never acted; one that did is disabled instead (its events name it)."""
+    row = _row(session, username)
+    try:
+        with session.begin_nested():
+            store.delete_user(session, row["id"])
+    except IntegrityError as exc:
+        raise Conflict(f"用户 {username} 已有处理记录，不能删除（记录要能追溯到人）。请改用 gridmap users disable。",
+                       field="username", code="in_use") from exc
+
+
+def list_users(session: Session) -> list[dict[str, Any]]:
+    return store.all_users(session)

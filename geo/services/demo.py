@@ -3,6 +3,7 @@ handling history for the demo 12345 cases (see geo.domain.demo)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,10 +20,12 @@ from geo.services import reference as reference_service
 from geo.services.boundaries import BoundarySettings, LoadReport
 from geo.store import demo as store
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "SAMPLE_LAYERS", "TICKETS", "DemoTickets", "DemoUser", "SampleReport",
+__all__ = ["DEMO_PASSWORD_BYTES", "DEMO_USERS", "SAMPLE_LAYERS", "TICKETS", "DemoTickets", "DemoUser", "SampleReport",
            "load_samples", "simulate_history"]
 
-DEMO_PASSWORD = "gridmap-demo"  # noqa: S105 - printed on purpose: demo accounts on a local machine
+#: Length (bytes of randomness) of the demo accounts' password: new for every install, printed once,
+#: never a published constant anyone could try on a demo left running on an intranet.
+DEMO_PASSWORD_BYTES = 9
 
 
 class DemoUser(NamedTuple):
@@ -91,8 +94,9 @@ def load_samples(session: Session, data_dir: Path, *, settings: BoundarySettings
     """
     reports = _load_boundaries(session, data_dir / "boundaries", settings, loaded)
     rules = _load_reference(session, data_dir / "reference")
-    _create_users(session)
-    return SampleReport(boundaries=reports, duty_rules=rules, users=DEMO_USERS, password=DEMO_PASSWORD)
+    password = secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
+    _create_users(session, password)
+    return SampleReport(boundaries=reports, duty_rules=rules, users=DEMO_USERS, password=password)
 
 
 def _load_boundaries(session: Session, folder: Path, settings: BoundarySettings | None,
@@ -114,9 +118,9 @@ def _load_reference(session: Session, folder: Path) -> int:
     return reference_service.load_duties(session, folder / SAMPLE_DUTIES)
 
 
-def _create_users(session: Session) -> None:
+def _create_users(session: Session, password: str) -> None:
     for user in DEMO_USERS:
-        accounts.create_user(session, user.username, role=user.role, password=DEMO_PASSWORD, scope=user.scope,
+        accounts.create_user(session, user.username, role=user.role, password=password, scope=user.scope,
                              department=user.department, display_name=user.display_name)
 
 

@@ -9,13 +9,19 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "all_users",
     "bump_session_epoch",
+    "delete_user",
     "department_units",
     "insert_token",
     "insert_user",
     "record_login",
     "reserve_attempt",
     "revoke_token",
+    "revoke_tokens_of",
+    "set_active",
+    "set_password",
+    "unlock",
     "user_by_id",
     "user_by_name",
     "user_by_token_hash",
@@ -96,3 +102,33 @@ def bump_session_epoch(session: Session, user_id: int) -> int:
     return int(session.execute(text(
         "UPDATE app_user SET session_epoch = session_epoch + 1 WHERE id = :id RETURNING session_epoch"),
         {"id": user_id}).scalar_one())
+
+
+def set_password(session: Session, user_id: int, password_hash: str) -> None:
+    session.execute(text("UPDATE app_user SET password_hash = :h, failed_logins = 0, locked_until = NULL "
+                         "WHERE id = :id"), {"id": user_id, "h": password_hash})
+
+
+def set_active(session: Session, user_id: int, active: bool) -> None:
+    session.execute(text("UPDATE app_user SET active = :a WHERE id = :id"), {"id": user_id, "a": active})
+
+
+def unlock(session: Session, user_id: int) -> None:
+    session.execute(text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
+                    {"id": user_id})
+
+
+def revoke_tokens_of(session: Session, user_id: int) -> int:
+    return len(session.execute(text("UPDATE api_token SET revoked_at = now() WHERE user_id = :id "
+                                    "AND revoked_at IS NULL RETURNING id"), {"id": user_id}).all())
+
+
+def delete_user(session: Session, user_id: int) -> None:
+    session.execute(text("DELETE FROM api_token WHERE user_id = :id"), {"id": user_id})
+    session.execute(text("DELETE FROM app_user WHERE id = :id"), {"id": user_id})
+
+
+def all_users(session: Session) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(text(
+        "SELECT username, display_name, role, scope, department_code, active, locked_until FROM app_user "
+        "ORDER BY username")).mappings()]

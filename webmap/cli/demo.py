@@ -45,7 +45,7 @@ def demo(ctx: Context, if_empty: bool) -> None:
 
 def _print_samples(samples: demo_service.SampleReport) -> None:
     click.echo(f"已加载示例部门和责任清单（{samples.duty_rules} 条规则）")
-    click.echo(f"示例用户（密码都是 {samples.password}，仅供演示，上线前请删除）：")
+    click.echo(f"示例用户（密码都是 {samples.password}，本次随机生成、只显示这一次；仅供演示，上线前请删除或停用）：")
     for user in samples.users:
         click.echo(f"  {user.username:<10} {ROLE_NAMES[user.role]}  {user.display_name}  范围 {user.scope or '全市'}"
                    f"{'  部门 ' + user.department if user.department else ''}")

@@ -33,3 +33,67 @@ def users_create(ctx: Context, username: str, role: str, scope: str, department:
                                     department=department, display_name=display_name)
     click.echo(f"已创建用户 {user.username}（{ROLE_NAMES[user.role]}，范围 {user.scope or '全市'}"
                f"{'，部门 ' + user.department if user.department else ''}）")
+
+
+@users.command("list")
+@pass_ctx
+def users_list(ctx: Context) -> None:
+    """列出全部用户：用户名、角色、范围、部门、状态。"""
+    with ctx.session() as session:
+        rows = accounts.list_users(session)
+    for u in rows:
+        state = "已停用" if not u["active"] else ("已锁定" if u["locked_until"] else "正常")
+        click.echo(f"{u['username']}\t{ROLE_NAMES.get(u['role'], u['role'])}\t{u['scope'] or '全市'}\t"
+                   f"{u['department_code'] or '-'}\t{state}\t{u['display_name']}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True, help="从标准输入读新密码（不进命令历史）")
+@pass_ctx
+def users_passwd(ctx: Context, username: str, password_stdin: bool) -> None:
+    """设置新密码（同时解锁，并让该用户在所有地方退出登录）。"""
+    password = sys.stdin.readline().rstrip("\n")
+    with ctx.session() as session:
+        accounts.set_password(session, username, password)
+    click.echo(f"已为 {username} 设置新密码；旧的登录已失效。")
+
+
+@users.command("disable")
+@click.argument("username")
+@pass_ctx
+def users_disable(ctx: Context, username: str) -> None:
+    """停用用户：不能再登录，已有登录和 API 令牌立即失效；处理记录保留。"""
+    with ctx.session() as session:
+        accounts.set_active(session, username, False)
+    click.echo(f"已停用 {username}。")
+
+
+@users.command("enable")
+@click.argument("username")
+@pass_ctx
+def users_enable(ctx: Context, username: str) -> None:
+    """重新启用已停用的用户（令牌需重新创建）。"""
+    with ctx.session() as session:
+        accounts.set_active(session, username, True)
+    click.echo(f"已启用 {username}。")
+
+
+@users.command("unlock")
+@click.argument("username")
+@pass_ctx
+def users_unlock(ctx: Context, username: str) -> None:
+    """清除登录失败次数和锁定。"""
+    with ctx.session() as session:
+        accounts.unlock(session, username)
+    click.echo(f"已解锁 {username}。")
+
+
+@users.command("delete")
+@click.argument("username")
+@pass_ctx
+def users_delete(ctx: Context, username: str) -> None:
+    """删除从未处理过案件的用户；有处理记录的请改用 disable。"""
+    with ctx.session() as session:
+        accounts.delete_user(session, username)
+    click.echo(f"已删除 {username}。")
