@@ -291,7 +291,7 @@ def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
         (svc, "read_table", "read_table (pandas read_csv, all text)"),
         (svc, "routing_context", "routing context from PostGIS (+STRtree)"),
         (svc, "validate_rows", "validate_rows (ids, coords, categories, times)"),
-        (case_store, "existing_external_ids", "existing external ids (ANY)"),
+        (case_store, "existing_tickets", "existing tickets (ANY)"),
         (svc, "to_wgs84", "GCJ-02 → WGS84 (vectorised)"),
         (PlacementIndex, "grid_codes", "STRtree point-in-grid join"),
         (svc, "_place_and_route", "routing (_place_and_route: jurisdictions, duty list)"),

@@ -135,8 +135,8 @@ def test_sql_and_html_in_text_are_stored_as_text(client, routed, nasty):
 
 
 def test_same_external_id_twice_is_a_409_pointing_at_the_first(client, routed):
-    first = post(client, lon=LON, lat=LAT, category="0101", external_id="T-1", source="12345").get_json()
-    again = post(client, lon=LON, lat=LAT, category="0101", external_id="T-1", source="12345")
+    first = post(client, lon=LON, lat=LAT, category="0101", external_id="T-1", source="wechat").get_json()
+    again = post(client, lon=LON, lat=LAT, category="0101", external_id="T-1", source="wechat")
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "duplicate"
     assert first["id"] in again.get_json()["error"]["message"]
     assert count(routed) == 1
@@ -260,3 +260,12 @@ def test_nearby_offers_duplicates_before_saving(client, routed):
     assert client.get(f"/api/cases/nearby?lon={LON}&lat={LAT}&category=0602").get_json()["possible_duplicates"] == []
     bad = client.get(f"/api/cases/nearby?lon={LAT}&lat={LON}&category=0101")
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "lat"
+
+
+def test_a_reserved_source_is_the_importers_and_the_hotline_tokens(client, client_as, routed):
+    """A person posting source=12345 could take a ticket number before the real ticket arrives."""
+    taken = post(client, lon=LON, lat=LAT, category="0101", external_id="T-9", source="12345")
+    assert taken.status_code == 403 and taken.get_json()["error"]["code"] == "reserved_source"
+    assert count(routed) == 0
+    hotline = client_as("hotline", "110101")  # an integration token of the 12345 centre
+    assert post(hotline, lon=LON, lat=LAT, category="0101", external_id="T-9", source="12345").status_code == 201

@@ -172,3 +172,18 @@ def test_export_reads_back(db, cli, tmp_path, fmt):
     assert sorted(table["external_id"]) == ["T-1", "T-2", "T-3"]
     row = table[table["external_id"] == "T-2"].iloc[0]
     assert (row["grid_code"], row["lead_department"], float(row["lon"])) == ("110101002001002", "GA", 116.3175)
+
+
+def test_a_ticket_number_taken_with_other_content_is_a_conflict_not_a_skip(db, cli, tmp_path):
+    """The same ticket imported again is skipped; one whose number a case with other content holds
+    is reported as a conflict in the summary and the rejects file, never silently skipped."""
+    first = _write(GOOD, tmp_path / "a.csv")
+    assert cli("cases", "import", str(first), "--crs", "wgs84", "--source", "12345").exit_code == 0
+    changed = [("T-1", "2026/11/05 08:00:00", "0602", "另一件事", 116.3175, 39.9025), GOOD[1]]
+    path = _write(changed, tmp_path / "b.csv")
+    result = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345",
+                 "--rejects", str(tmp_path / "r.csv"))
+    assert "导入 0" in result.output and "已存在跳过 1" in result.output and "拒绝 1" in result.output
+    rejects = pd.read_csv(tmp_path / "r.csv", dtype=str)
+    assert rejects[["line", "reason"]].values.tolist() == [["2", "conflict"]]
+    assert [r[:3] for r in _cases(db)][0] == ("T-1", "110101001001001", "0101")  # the first one stands

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 
 from geo.domain.cases import parse_time, zone
 from geo.domain.errors import TooLarge
@@ -40,7 +40,7 @@ def _limit_body() -> None:
 def create_case(body: dict[str, Any]) -> Response:
     """上报一个案件：换算坐标、定位到网格、按责任清单派给部门，返回编号、各级区划、部门、时限和疑似重复。"""
     case = case_service.create_case(get_session(), case_service.NewCase(**body), user=current(),
-                                    settings=case_settings(current_app.config))
+                                    settings=case_settings(current_app.config), integration=bool(g.get("token_auth")))
     commit()
     response = jsonify(case)
     response.status_code = 201

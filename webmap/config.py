@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_RANK_MIN_CASES": 10,  # fewer cases in the period: shown, not ranked
     "GRIDMAP_SESSION_IDLE_MINUTES": 120,  # a signed-in browser unused this long is signed out
     "GRIDMAP_LOGIN_RATE": "60 per minute;600 per hour",  # sign-in attempts per client address
+    "GRIDMAP_IMPORT_SOURCES": "12345",  # sources only imports and hotline integration tokens may use
     "GRIDMAP_PHOTOS_PER_CASE": 20,
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_SERVE_WORKERS": 2,
@@ -108,8 +109,9 @@ def _read_instance_file(path: Path) -> dict[str, Any]:
 
 
 def case_settings(config: dict[str, Any]) -> CaseSettings:
+    reserved = tuple(s.strip().lower() for s in str(config["GRIDMAP_IMPORT_SOURCES"]).split(",") if s.strip())
     return CaseSettings(timezone=config["GRIDMAP_TIMEZONE"], duplicate_radius_m=config["GRIDMAP_DUPLICATE_RADIUS_M"],
-                        duplicate_days=config["GRIDMAP_DUPLICATE_DAYS"])
+                        duplicate_days=config["GRIDMAP_DUPLICATE_DAYS"], reserved_sources=reserved)
 
 
 def score_weights(config: dict[str, Any]) -> Weights:

@@ -54,6 +54,7 @@ __all__ = [
     "check_can_read_metrics",
     "check_can_report",
     "check_can_score",
+    "check_can_use_source",
     "check_can_whistle",
     "check_summoned",
     "check_whistler",
@@ -176,6 +177,14 @@ def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
     grid = str(case["grid_code"])
     if user.role in AREA_ROLES and not grid.startswith(user.scope):
         raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
+
+
+def check_can_use_source(user: User | None, source: str, reserved: Sequence[str], *, integration: bool) -> None:
+    """A reserved source (the 12345 export's) is the importer's and the hotline's integration
+    token's: a person naming it could take a ticket number before the real ticket arrives."""
+    if source in reserved and user is not None and not (integration and user.role == "hotline"):
+        raise Forbidden(f"来源 {source} 只用于批量导入和 12345 接口令牌；请不填 source 或换一个来源名。",
+                        field="source", code="reserved_source")
 
 
 def check_whistler(user: User) -> None:

@@ -46,6 +46,7 @@ REASONS = {
     "bad_requester_name": f"诉求人姓名太长（最多 {requesters.NAME_MAX} 字）",
     "bad_email": "电子邮箱格式不对",
     "outside_area": "位置不在任何网格内",
+    "conflict": "这个来源的工单编号已被另一内容的案件占用（内容不同，未覆盖；请核对是否被冒用）",
 }
 
 _CANDIDATES = {

@@ -20,7 +20,15 @@ from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
 from geo.domain.errors import Conflict, InvalidInput, NotFound
 from geo.domain.exports import write_frame
 from geo.domain.filters import CaseFilters
-from geo.domain.permissions import User, can_see, check_can_report, check_visible, scoped_filters, sees_requester
+from geo.domain.permissions import (
+    User,
+    can_see,
+    check_can_report,
+    check_can_use_source,
+    check_visible,
+    scoped_filters,
+    sees_requester,
+)
 from geo.domain.routing import assign
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
@@ -41,6 +49,8 @@ class CaseSettings:
     timezone: str = DEFAULT_TIMEZONE
     duplicate_radius_m: float = 50.0
     duplicate_days: float = 7.0
+    #: Sources only the bulk import and integration tokens may name (GRIDMAP_IMPORT_SOURCES).
+    reserved_sources: tuple[str, ...] = ("12345",)
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,8 @@ class NewCase:
 
 
 def create_case(session: Session, new: NewCase, *, user: User | None = None,
-                settings: CaseSettings | None = None, now: datetime | None = None) -> dict[str, Any]:
+                settings: CaseSettings | None = None, now: datetime | None = None,
+                integration: bool = False) -> dict[str, Any]:
     """Validate → convert to WGS84 → route (one query) → number and insert → look for duplicates.
 
     Refuses with ``outside_area`` when the point is in no grid, ``unknown_category``, or a 409
@@ -76,6 +87,7 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     category = rules.check_category_code(new.category)
     description = rules.check_text(new.description, field="description", max_length=rules.DESCRIPTION_MAX)
     source = _source(new.source or "api")
+    check_can_use_source(user, source, settings.reserved_sources, integration=integration)
     external_id = rules.check_text(new.external_id, field="external_id", max_length=rules.EXTERNAL_ID_MAX) or None
     reported_at = rules.parse_time(new.reported_at, tz, now=now) if new.reported_at else now.astimezone(tz)
     requester = requesters.check_requester(new.requester_name, new.requester_phone, new.requester_email)

@@ -147,15 +147,21 @@ def routing_context(session: Session) -> RoutingContext:
 
 def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tuple[int, int, pd.DataFrame]:
     """Route and write one batch: (imported, skipped as already imported, refused rows)."""
-    existing = case_store.existing_external_ids(session, plan.source, batch["external_id"].tolist())
-    skipped_mask = batch["external_id"].isin(existing).to_numpy()
-    batch = batch[~skipped_mask].reset_index(drop=True)
+    existing = case_store.existing_tickets(session, plan.source, batch["external_id"].tolist())
+    known = batch["external_id"].isin(existing["external_id"]).to_numpy()
+    same = known & _same_tickets(batch, existing)
+    # A ticket number already used with other content is a conflict (someone may have taken the
+    # number first), reported with its line, never skipped as if it had been imported.
+    conflicts = pd.DataFrame({"line": batch["line"].to_numpy()[known & ~same], "reason": "conflict"})
+    skipped_mask = same
+    batch = batch[~known].reset_index(drop=True)
     if batch.empty:
-        return 0, int(skipped_mask.sum()), _no_refusals()
+        return 0, int(skipped_mask.sum()), conflicts
     lon, lat = to_wgs84(batch["x"].to_numpy(), batch["y"].to_numpy(), plan.crs)
     found = plan.context.index.grid_codes(lon, lat)
     outside = pd.isna(found)
-    refused = pd.DataFrame({"line": batch["line"].to_numpy()[outside], "reason": "outside_area"})
+    refused = pd.concat([conflicts, pd.DataFrame({"line": batch["line"].to_numpy()[outside],
+                                                  "reason": "outside_area"})], ignore_index=True)
     keep = ~outside
     rows = batch[keep].reset_index(drop=True)
     rows["lon"], rows["lat"], rows["grid_code"] = lon[keep], lat[keep], found[keep]
@@ -166,6 +172,21 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     imported = case_store.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
                                      version_id=plan.context.version_id)
     return imported, int(skipped_mask.sum()) + (len(rows) - imported), refused
+
+
+def _same_tickets(batch: pd.DataFrame, existing: pd.DataFrame) -> np.ndarray:
+    """Per batch row: the stored case of its ticket has the same category, time (to the second)
+    and original coordinates (to 1e-7)."""
+    if existing.empty:
+        return np.zeros(len(batch), dtype=bool)
+    stored = existing.drop_duplicates("external_id").set_index("external_id")
+    ids = batch["external_id"]
+    category = ids.map(stored["category_code"])
+    when = pd.to_datetime(ids.map(stored["reported_at"]), utc=True)
+    x, y = ids.map(stored["orig_x"]).astype(float), ids.map(stored["orig_y"]).astype(float)
+    return ((category == batch["category_code"])
+            & ((when - batch["reported_at"]).abs() < pd.Timedelta(seconds=1))
+            & ((x - batch["x"]).abs() < 1e-7) & ((y - batch["y"]).abs() < 1e-7)).fillna(False).to_numpy()
 
 
 def _no_refusals() -> pd.DataFrame:

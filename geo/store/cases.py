@@ -26,6 +26,7 @@ __all__ = [
     "PointFacts",
     "copy_cases",
     "existing_external_ids",
+    "existing_tickets",
     "get_case",
     "grid_chain",
     "grid_pieces",
@@ -265,6 +266,20 @@ def existing_external_ids(session: Session, source: str, ids: Sequence[str]) -> 
             "SELECT external_id FROM cases WHERE source = :source AND external_id = ANY(:ids)"),
             {"source": source, "ids": chunk}).scalars())
     return found
+
+
+def existing_tickets(session: Session, source: str, ids: Sequence[str]) -> pd.DataFrame:
+    """The cases already holding these tickets of ``source``: external_id, category_code,
+    reported_at, orig_x, orig_y (what tells the same ticket from a different one)."""
+    parts = []
+    for start in range(0, len(ids), 50_000):
+        rows = session.execute(text(
+            "SELECT external_id, category_code, reported_at, orig_x, orig_y FROM cases "
+            "WHERE source = :source AND external_id = ANY(:ids)"),
+            {"source": source, "ids": list(ids[start:start + 50_000])}).all()
+        parts.append(pd.DataFrame(rows, columns=["external_id", "category_code", "reported_at", "orig_x", "orig_y"]))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["external_id", "category_code", "reported_at", "orig_x", "orig_y"])
 
 
 _TIME_COLUMNS = ("reported_at", "dispatch_due", "respond_due", "resolve_due")
