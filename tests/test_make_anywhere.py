@@ -84,27 +84,42 @@ def test_make_run_serves_the_map_from_a_0700_folder(tmp_path: Path) -> None:
                                start_new_session=True)
     base = f"http://127.0.0.1:{web_port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                wait_until_ready(base, seconds=1)
-                break
-            except AssertionError:
-                if run.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(log.read_text()[-3000:]) from None
-        page = urllib.request.urlopen(base + "/login").read().decode()
-        assert "登录" in page
-        assert str(clone) in subprocess.run(
-            [clone / ".venv/bin/python", "-c", "import webmap; print(webmap.__file__)"],
-            check=True, capture_output=True, text=True, cwd="/").stdout, "the clone must serve its own code"
-        link = clone / "var/pg"
-        assert link.is_symlink(), "the cluster must live outside a folder postgres cannot enter"
-        data = Path(os.readlink(link))
-        assert data.parent.parent == pg_home and (data / "PG_VERSION").is_file()
-        assert "postgres 用户无法进入" in log.read_text()
+        _serves_from_outside(run, log, base, clone, pg_home)
     finally:
         os.killpg(run.pid, signal.SIGTERM)
         run.wait(timeout=60)
+        if not _stops_and_cleans(clone, env, pg_port):  # a failure above still leaves no cluster behind
+            subprocess.run(["bash", "scripts/pg.sh", "destroy", "var/pg"], cwd=clone, env=env, capture_output=True)
+        shutil.rmtree(pg_home, ignore_errors=True)
+
+
+def _serves_from_outside(run: subprocess.Popen, log: Path, base: str, clone: Path, pg_home: Path) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            wait_until_ready(base, seconds=1)
+            break
+        except AssertionError:
+            if run.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(log.read_text()[-3000:]) from None
+    page = urllib.request.urlopen(base + "/login").read().decode()
+    assert "登录" in page
+    assert str(clone) in subprocess.run(
+        [clone / ".venv/bin/python", "-c", "import webmap; print(webmap.__file__)"],
+        check=True, capture_output=True, text=True, cwd="/").stdout, "the clone must serve its own code"
+    link = clone / "var/pg"
+    assert link.is_symlink(), "the cluster must live outside a folder postgres cannot enter"
+    data = Path(os.readlink(link))
+    assert data.parent.parent == pg_home and (data / "PG_VERSION").is_file()
+    assert "postgres 用户无法进入" in log.read_text()
+
+
+def _stops_and_cleans(clone: Path, env: dict[str, str], pg_port: int) -> bool:
+    """`make stop` stops the cluster outside the clone and `make clean` deletes its data."""
+    link = clone / "var/pg"
+    if not link.is_symlink():
+        return False
+    data = Path(os.readlink(link))
     subprocess.run(["make", "stop"], cwd=clone, env=env, check=True, capture_output=True)
     deadline = time.monotonic() + 10
     while _port_open(pg_port) and time.monotonic() < deadline:
@@ -112,4 +127,4 @@ def test_make_run_serves_the_map_from_a_0700_folder(tmp_path: Path) -> None:
     assert not _port_open(pg_port), "make stop must stop the cluster outside the clone"
     subprocess.run(["make", "clean"], cwd=clone, env=env, check=True, capture_output=True)
     assert not data.exists() and not (clone / "var").exists()
-    shutil.rmtree(pg_home, ignore_errors=True)
+    return True
