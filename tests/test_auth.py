@@ -210,3 +210,8 @@ def test_one_address_is_throttled_across_accounts(app, anon, leader):
         assert resp.status_code == 401
     resp = anon.post("/login", data={"username": "leader", "password": PASSWORD, "csrf_token": _csrf(anon)})
     assert resp.status_code == 429 and "登录尝试过于频繁" in resp.get_data(as_text=True)
+
+
+def test_a_nul_in_the_login_form_is_a_clear_4xx(anon, leader):
+    resp = anon.post("/login", data={"username": "lea\x00der", "password": PASSWORD, "csrf_token": _csrf(anon)})
+    assert resp.status_code == 422 and "NUL" in resp.get_data(as_text=True)

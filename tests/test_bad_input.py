@@ -392,3 +392,26 @@ def test_photo_that_is_not_an_image_is_refused_and_changes_nothing(db, api):
         content_type="multipart/form-data"))
     assert resp.status_code == 422
     assert resp.get_json()["error"]["field"] == "photo"
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status"), [
+    ("GET", "/api/cases/ab%00cd", {}, 422),
+    ("GET", "/api/boundaries/search?q=%00", {}, 422),
+    ("POST", "/api/cases", {"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, 400),
+    ("GET", "/api/cases?from=0001-01-01", {}, 200),
+    ("GET", "/api/stats/street.json?from=0001-01-01&to=0001-12-31", {}, 200),
+    ("POST", "/api/cases", {"json": {"lon": 116.3, "lat": 39.9, "category": "0101",
+                                     "reported_at": "0001-01-01T00:00:00"}}, 422),
+], ids=["nul-in-path", "nul-in-query", "json-nested-5000-deep", "year-1-filter", "year-1-stats", "year-1-intake"])
+def test_malformed_input_is_a_4xx_never_a_5xx(client, routed, method, path, kwargs, status):
+    """NUL reached PostgreSQL (500), deep JSON hit the recursion limit (500): each is refused, or
+    answered, naming what is wrong."""
+    assert client.open(path, method=method, **kwargs).status_code == status
+
+
+@pytest.mark.parametrize(("path", "kwargs"), [
+    ("/open311/v2/requests.json?service_code=%00", {}),
+    ("/open311/v2/requests/%00.json", {}),
+])
+def test_nul_in_public_endpoints_is_a_4xx(anon, routed, path, kwargs):
+    assert 400 <= anon.open(path, **kwargs).status_code < 500

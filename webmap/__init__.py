@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from geo.domain.errors import TooLarge
+from geo.domain.errors import InvalidInput, TooLarge
 from geo.store.db import make_engine, make_sessionmaker
 from webmap.config import load_config
 
@@ -37,6 +37,22 @@ FORM_PARTS_MAX = 200
 FORM_MEMORY_MAX = 256 * 1024
 
 
+def _no_nul() -> None:
+    """A NUL character in the path, a query parameter or a form field is refused here: PostgreSQL
+    text cannot hold one, and it reached the database as a 500 (JSON bodies drop it)."""
+    if "\x00" in request.path:
+        raise InvalidInput("请求地址里有 NUL 字符（\\0），请去掉后重试。", field="path", code="bad_text")
+    bad_arg = next((key for key, value in request.args.items(multi=True) if "\x00" in key + value), None)
+    if bad_arg is not None:
+        raise InvalidInput(f"参数 {bad_arg.replace(chr(0), '')} 里有 NUL 字符（\\0），请去掉后重试。",
+                           field=bad_arg.replace("\x00", ""), code="bad_text")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        bad = next((key for key, value in request.form.items(multi=True) if "\x00" in key + value), None)
+        if bad is not None:
+            raise InvalidInput(f"表单字段 {bad.replace(chr(0), '')} 里有 NUL 字符（\\0），请去掉后重试。",
+                               field=bad.replace("\x00", ""), code="bad_text")
+
+
 def _bounded_urlencoded_form() -> None:
     """A url-encoded body with more fields than any form of ours is refused before it is parsed."""
     if request.mimetype != "application/x-www-form-urlencoded":
@@ -59,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_FORM_PARTS"] = FORM_PARTS_MAX  # multipart (Werkzeug counts its parts)
     app.config["MAX_FORM_MEMORY_SIZE"] = FORM_MEMORY_MAX
     app.before_request(_bounded_urlencoded_form)  # url-encoded (Werkzeug does not)
+    app.before_request(_no_nul)
     app.json = IsoJSONProvider(app)
 
     engine = make_engine(settings["DATABASE_URL"], pool_size=settings["GRIDMAP_DB_POOL_SIZE"],

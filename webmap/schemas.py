@@ -61,15 +61,16 @@ class Text(fields.String):
 
 class _JsonParser(FlaskParser):
     """webargs' parser, except that a body json.loads refuses with a plain ValueError (an integer of
-    more than 4,300 digits) is invalid JSON (400) like any other, not an unhandled error (500)."""
+    more than 4,300 digits) or cannot nest (thousands of brackets: RecursionError) is invalid JSON
+    (400) like any other, not an unhandled error (500)."""
 
     def _raw_load_json(self, req: Any) -> Any:
         try:
             return super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise
-        except ValueError as exc:
-            raise json.JSONDecodeError(str(exc), "body", 0) from exc
+        except (ValueError, RecursionError) as exc:
+            raise json.JSONDecodeError(f"JSON 无法读取（{type(exc).__name__}）", "body", 0) from exc
 
 
 class ApiBlueprint(flask_smorest.Blueprint):
