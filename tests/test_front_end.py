@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from geo.domain.permissions import User
-from geo.domain.statuses import GROUPS, LEGEND, OPEN, STATES
+from geo.domain.statuses import COLOURS, GROUPS, LEGEND, OPEN, STATES
 from webmap.config import DEFAULTS, load_config
-from webmap.page_options import STATUS_COLOURS, map_options, status_filters
+from webmap.page_options import map_options, status_filters
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "webmap" / "static" / "js"
@@ -107,8 +107,9 @@ def test_status_filters_cover_every_open_or_closed_status_once():
     assert sorted(codes) == sorted({*OPEN, *GROUPS["closed"]})
 
 
-def test_every_status_has_a_marker_colour():
-    assert set(STATUS_COLOURS) == set(STATES)
+def test_every_status_has_its_own_marker_colour():
+    """Colours live with the statuses (geo.domain.statuses); two statuses sharing one would blur the map."""
+    assert len(set(COLOURS.values())) == len(STATES)
 
 
 def _options(role: str, **config) -> dict:
@@ -123,7 +124,7 @@ def test_the_options_carry_the_settings_and_the_legend():
     assert options["limits"] | {"descriptionMax": 0} == {"checkInRadiusM": 120.0, "photoMaxMB": 3.0,
                                                         "photosPerCase": 7, "descriptionMax": 0}
     assert options["legendStatuses"] == list(LEGEND)
-    assert options["statuses"]["received"] == [STATUS_COLOURS["received"], STATES["received"]]
+    assert options["statuses"]["received"] == [COLOURS["received"], STATES["received"]]
 
 
 @pytest.mark.parametrize(("role", "may_report", "may_read_areas"), [

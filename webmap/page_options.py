@@ -5,8 +5,8 @@ here only derives it from its one home: settings (``webmap.config``), the status
 (``geo.domain.statuses``), the workflow's actions and roles, the boundary levels, the measures.
 The JavaScript holds none of them typed in (tests/test_front_end.py checks).
 
->>> [value for value, _ in status_filters()]
-['received,returned', 'dispatched,signed,responded,in_progress,suspended', 'resolved,checked', 'closed']
+>>> len(status_filters())  # 待派遣, 处置中, 待结案, 已结案: every open or closed status once
+4
 """
 
 from __future__ import annotations
@@ -22,20 +22,14 @@ from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, may_plan_topics, statistics_area
 from geo.domain.requesters import REQUEST_TYPES
 from geo.domain.stats import COLUMNS, DEPARTMENT_COLUMNS, LEVELS, RATES
-from geo.domain.statuses import FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
+from geo.domain.statuses import COLOURS, FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
 from geo.domain.topics import EVENT_ACTIONS, EXPORT_COLUMNS, RATE_NAMES, STATUSES, TEXT_MAX, TITLE_MAX
 from geo.domain.whistles import EVENTS as WHISTLE_EVENTS
 from geo.domain.whistles import OUTCOMES, REASONS, SCORE_ASPECTS, SCORE_MAX, SCORE_MIN, STATUS_NAMES
 from geo.domain.workflow import ACTIONS, ROLE_NAMES
 
-__all__ = ["STATUS_COLOURS", "map_options", "stats_options", "status_filters", "topics_options"]
+__all__ = ["map_options", "stats_options", "status_filters", "topics_options"]
 
-#: Marker colour by case status; the legend pairs each with the status's Chinese name.
-STATUS_COLOURS = {
-    "received": "#9e9e9e", "dispatched": "#1e88e5", "signed": "#3949ab", "responded": "#5e35b1",
-    "in_progress": "#fb8c00", "returned": "#6d4c41", "suspended": "#546e7a", "resolved": "#43a047",
-    "checked": "#2e7d32", "closed": "#1b5e20", "void": "#bdbdbd",
-}
 #: Timeline words for the events that are not workflow actions (the whistle's from its vocabulary).
 OTHER_EVENTS = {"receive": "受理", "photo": "上传照片", **WHISTLE_EVENTS}
 #: The levels a thematic choropleth can colour, finest last.
@@ -71,7 +65,7 @@ def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str
         "extent": list(extent) if extent else None,
         **layers,
         "levelNames": LEVEL_NAMES,
-        "statuses": {code: [STATUS_COLOURS[code], name] for code, name in STATES.items()},
+        "statuses": {code: [COLOURS[code], name] for code, name in STATES.items()},
         "legendStatuses": list(LEGEND),
         "statusFilters": status_filters(),
         "events": {name: action.label for name, action in ACTIONS.items()} | OTHER_EVENTS,

@@ -26,6 +26,7 @@ from datetime import datetime
 
 __all__ = [
     "CLOCK_STEPS",
+    "COLOURS",
     "FINISHED",
     "GROUPS",
     "INITIAL_STATUS",
@@ -51,23 +52,25 @@ class Status:
     label: str
     #: Stable number in the packed statistics record (case_fact.record): never reuse or renumber.
     number: int
+    #: The map marker's colour (the legend pairs it with ``label``).
+    colour: str
     #: The clocks (steps) a case in this status waits for, in workflow order.
     waits_for: tuple[str, ...] = ()
 
 
-#: In workflow order. ``number`` is frozen by migration 0008 (tests/test_one_home.py pins it).
+#: In workflow order. ``number`` is frozen by migration 0015 (tests/test_one_home.py pins it).
 STATUSES: tuple[Status, ...] = (
-    Status("received", "已受理", 1, ("dispatch",)),
-    Status("dispatched", "已派遣", 2, ("respond", "resolve")),
-    Status("signed", "已签收", 3, ("respond", "resolve")),
-    Status("responded", "已联系", 4, ("resolve",)),
-    Status("in_progress", "处置中", 5, ("resolve",)),
-    Status("resolved", "已办结", 6),
-    Status("checked", "已核查", 7),
-    Status("closed", "已结案", 8),
-    Status("returned", "已退回", 9, ("resolve",)),
-    Status("suspended", "已挂账", 10, ("resolve",)),
-    Status("void", "不予立案", 11),
+    Status("received", "已受理", 1, "#9e9e9e", ("dispatch",)),
+    Status("dispatched", "已派遣", 2, "#1e88e5", ("respond", "resolve")),
+    Status("signed", "已签收", 3, "#3949ab", ("respond", "resolve")),
+    Status("responded", "已联系", 4, "#5e35b1", ("resolve",)),
+    Status("in_progress", "处置中", 5, "#fb8c00", ("resolve",)),
+    Status("resolved", "已办结", 6, "#43a047"),
+    Status("checked", "已核查", 7, "#2e7d32"),
+    Status("closed", "已结案", 8, "#1b5e20"),
+    Status("returned", "已退回", 9, "#6d4c41", ("resolve",)),
+    Status("suspended", "已挂账", 10, "#546e7a", ("resolve",)),
+    Status("void", "不予立案", 11, "#bdbdbd"),
 )
 _BY_CODE = {s.code: s for s in STATUSES}
 
@@ -77,6 +80,8 @@ INITIAL_STATUS = STATUSES[0].code
 LEGEND: tuple[str, ...] = ("received", "dispatched", "in_progress", "resolved", "closed")
 #: code → Chinese name, in workflow order.
 STATES: dict[str, str] = {s.code: s.label for s in STATUSES}
+#: code → marker colour.
+COLOURS: dict[str, str] = {s.code: s.colour for s in STATUSES}
 #: code → record number.
 NUMBERS: dict[str, int] = {s.code: s.number for s in STATUSES}
 #: The steps whose clocks can run out (columns ``<step>_due`` on a case).

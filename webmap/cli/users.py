@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
+from sqlalchemy.orm import Session
 
 from geo.domain.workflow import ROLE_NAMES, ROLES
 from geo.services import accounts
@@ -59,41 +61,26 @@ def users_passwd(ctx: Context, username: str, password_stdin: bool) -> None:
     click.echo(f"已为 {username} 设置新密码；旧的登录已失效。")
 
 
-@users.command("disable")
-@click.argument("username")
-@pass_ctx
-def users_disable(ctx: Context, username: str) -> None:
-    """停用用户：不能再登录，已有登录和 API 令牌立即失效；处理记录保留。"""
-    with ctx.session() as session:
-        accounts.set_active(session, username, False)
-    click.echo(f"已停用 {username}。")
+#: The commands that take one user name: (name, help, the service step, what is printed).
+_ONE_USER: tuple[tuple[str, str, Callable[[Session, str], None], str], ...] = (
+    ("disable", "停用用户：不能再登录，已有登录和 API 令牌立即失效；处理记录保留。",
+     lambda session, name: accounts.set_active(session, name, False), "已停用 {name}。"),
+    ("enable", "重新启用已停用的用户（令牌需重新创建）。",
+     lambda session, name: accounts.set_active(session, name, True), "已启用 {name}。"),
+    ("unlock", "清除登录失败次数和锁定。", accounts.unlock, "已解锁 {name}。"),
+    ("delete", "删除从未处理过案件的用户；有处理记录的请改用 disable。", accounts.delete_user, "已删除 {name}。"),
+)
 
 
-@users.command("enable")
-@click.argument("username")
-@pass_ctx
-def users_enable(ctx: Context, username: str) -> None:
-    """重新启用已停用的用户（令牌需重新创建）。"""
-    with ctx.session() as session:
-        accounts.set_active(session, username, True)
-    click.echo(f"已启用 {username}。")
+def _one_user_command(name: str, doc: str, step: Callable[[Session, str], None], done: str) -> None:
+    @users.command(name, help=doc)
+    @click.argument("username")
+    @pass_ctx
+    def command(ctx: Context, username: str) -> None:
+        with ctx.session() as session:
+            step(session, username)
+        click.echo(done.format(name=username))
 
 
-@users.command("unlock")
-@click.argument("username")
-@pass_ctx
-def users_unlock(ctx: Context, username: str) -> None:
-    """清除登录失败次数和锁定。"""
-    with ctx.session() as session:
-        accounts.unlock(session, username)
-    click.echo(f"已解锁 {username}。")
-
-
-@users.command("delete")
-@click.argument("username")
-@pass_ctx
-def users_delete(ctx: Context, username: str) -> None:
-    """删除从未处理过案件的用户；有处理记录的请改用 disable。"""
-    with ctx.session() as session:
-        accounts.delete_user(session, username)
-    click.echo(f"已删除 {username}。")
+for _spec in _ONE_USER:
+    _one_user_command(*_spec)
