@@ -20,7 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy import make_url
 
 from tests.conftest import wait_until_ready
 
@@ -112,6 +114,41 @@ def _serves_from_outside(run: subprocess.Popen, log: Path, base: str, clone: Pat
     data = Path(os.readlink(link))
     assert data.parent.parent == pg_home and (data / "PG_VERSION").is_file()
     assert "postgres 用户无法进入" in log.read_text()
+    _no_local_account_gets_in(clone, data)
+
+
+def _no_local_account_gets_in(clone: Path, data: Path) -> None:
+    """Issue 13 #4: no trust, secrets only root can read, an app role that owns nothing."""
+    secrets = clone / "var/pg.env"
+    assert secrets.stat().st_mode & 0o077 == 0, "the generated passwords must be readable by their owner only"
+    urls = dict(line.split("=", 1) for line in secrets.read_text().splitlines())
+    app, owner = make_url(urls["DATABASE_URL"]), make_url(urls["GRIDMAP_MIGRATE_URL"])
+    assert (app.username, owner.username) == ("gridmap_app", "gridmap")
+    psql = str(next(Path("/usr/lib/postgresql").glob("*/bin/psql")))
+    for how in (["-h", "127.0.0.1"], ["-h", str(data)]):  # TCP, and the socket in the 0700 data folder
+        for user in ("postgres", "gridmap", "gridmap_app"):
+            other = subprocess.run(["runuser", "-u", "nobody", "--", psql, *how, "-p", str(app.port), "-U", user,
+                                    "-d", "gridmap", "-w", "-tAc", "SELECT rolpassword FROM pg_authid"],
+                                   capture_output=True, text=True, cwd="/")
+            refused = "no password supplied" in other.stderr or "Permission denied" in other.stderr
+            assert other.returncode != 0 and refused, (how, user, other.stdout, other.stderr)
+    with psycopg.connect(app.set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM case_event").fetchone()[0] > 0, "the app role wrote the demo"
+        owners = {r[0] for r in conn.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+                                             " AND tablename <> 'spatial_ref_sys'")}
+        assert owners == {"gridmap"}, owners
+        for attempt in ("SET session_replication_role = replica",
+                        "ALTER TABLE case_event DISABLE TRIGGER ALL",
+                        "DROP TRIGGER case_event_no_update ON case_event",
+                        "UPDATE case_event SET note = 'rewritten' WHERE id = (SELECT min(id) FROM case_event)",
+                        "DELETE FROM case_event",
+                        "TRUNCATE case_event",
+                        "SELECT rolpassword FROM pg_authid",
+                        "COPY (SELECT 1) TO PROGRAM 'id'",
+                        "CREATE TABLE stray (a int)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
 
 
 def _stops_and_cleans(clone: Path, env: dict[str, str], pg_port: int) -> bool:

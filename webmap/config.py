@@ -21,7 +21,8 @@ __all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "lo
 
 #: Setting name → default. Environment variables use the same names.
 DEFAULTS: dict[str, Any] = {
-    "DATABASE_URL": None,  # None: the project-local cluster on GRIDMAP_PGPORT
+    "DATABASE_URL": None,  # None: the project-local cluster (var/pg.env, written by make run), else GRIDMAP_PGPORT
+    "GRIDMAP_MIGRATE_URL": None,  # None: DATABASE_URL; set: the schema owner's URL for `db upgrade` and restores
     "GRIDMAP_READ_DATABASE_URL": None,  # None: reads go to DATABASE_URL; set: a streaming replica for map/stats reads
     "GRIDMAP_PGPORT": 54329,
     "GRIDMAP_SECRET_KEY": None,  # None: a random key per process (sessions end on restart)
@@ -80,9 +81,23 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+#: Written by ``scripts/pg.sh secure`` (make run), 0600: the app's and the schema owner's URLs.
+LOCAL_CLUSTER_ENV = Path(__file__).resolve().parent.parent / "var" / "pg.env"
+
+
 def local_database_url(port: int) -> str:
-    """The project-local cluster that `make run` starts under var/."""
+    """A project-local cluster without credentials (a throwaway test cluster on ``port``)."""
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/gridmap"
+
+
+def _local_cluster_urls(path: Path) -> dict[str, str]:
+    """DATABASE_URL and GRIDMAP_MIGRATE_URL of the cluster `make run` keeps under var/, if any."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
+    return {k: v for k, v in pairs if k in ("DATABASE_URL", "GRIDMAP_MIGRATE_URL")}
 
 
 def load_config(
@@ -98,7 +113,11 @@ def load_config(
     config.update(overrides or {})
     config = {k: _coerce(k, v) for k, v in config.items()}
     if not config.get("DATABASE_URL"):
-        config["DATABASE_URL"] = local_database_url(config["GRIDMAP_PGPORT"])
+        local = _local_cluster_urls(LOCAL_CLUSTER_ENV)
+        config["DATABASE_URL"] = local.get("DATABASE_URL") or local_database_url(config["GRIDMAP_PGPORT"])
+        config["GRIDMAP_MIGRATE_URL"] = config.get("GRIDMAP_MIGRATE_URL") or local.get("GRIDMAP_MIGRATE_URL")
+    if not config.get("GRIDMAP_MIGRATE_URL"):
+        config["GRIDMAP_MIGRATE_URL"] = config["DATABASE_URL"]
     return config
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from geo.domain.errors import Conflict, NotFound, preview
 from geo.domain.exports import private_output
 from geo.store import backups as store
+from geo.store.migrate import grant_runtime
 
 __all__ = ["COUNT_NAMES", "BackupReport", "backup_database", "counts_line", "restore_database"]
 
@@ -68,9 +69,10 @@ def _refuse_non_empty(database: str, relations: list[tuple[str, str]], counts: d
         field="database", code="not_empty")
 
 
-def restore_database(engine: Engine, path: Path, *, force: bool = False) -> BackupReport:
-    """Restore a ``backup_database`` file into the database of ``engine``: refused (nothing changed)
-    when that database already holds tables, unless ``force``; one transaction either way."""
+def restore_database(engine: Engine, path: Path, *, force: bool = False, app_role: str | None = None) -> BackupReport:
+    """Restore a ``backup_database`` file into the database of ``engine`` (the schema's owner):
+    refused (nothing changed) when that database already holds tables, unless ``force``; one
+    transaction either way. The dump carries no grants: ``app_role`` gets the app's again."""
     if not path.is_file():
         raise NotFound(f"备份文件 {path} 不存在。", field="file", code="not_found")
     started = time.perf_counter()
@@ -83,7 +85,9 @@ def restore_database(engine: Engine, path: Path, *, force: bool = False) -> Back
     if relations and not force:
         _refuse_non_empty(database, relations, counts)
     store.restore(url, path, major=major, clean=bool(relations))
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        if app_role:
+            grant_runtime(conn, app_role)
         counts = store.row_counts(conn)
     return BackupReport(path=path, database=database, counts=counts, size_bytes=path.stat().st_size,
                         seconds=time.perf_counter() - started)

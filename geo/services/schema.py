@@ -24,10 +24,13 @@ class SchemaStatus:
         return self.current == self.head
 
 
-def upgrade_schema(connection: Connection) -> SchemaStatus:
-    """Run every pending Alembic revision and add missing seed categories, in the caller's transaction."""
+def upgrade_schema(connection: Connection, *, app_role: str | None = None) -> SchemaStatus:
+    """Run every pending Alembic revision and add missing seed categories, in the caller's
+    transaction (as the schema's owner); with ``app_role``, grant that role what the app needs."""
     migrate.upgrade(connection)
     install_seed_categories(Session(bind=connection))
+    if app_role:
+        migrate.grant_runtime(connection, app_role)
     return schema_status(connection)
 
 

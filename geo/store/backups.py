@@ -110,11 +110,12 @@ def dump(url: str, output: Path, *, major: int, snapshot: str | None = None) -> 
 def restore(url: str, path: Path, *, major: int, clean: bool = False) -> None:
     """``pg_restore`` of a custom-format dump into the database of ``url`` in one transaction (a
     failure leaves the database as it was). Objects are owned by the restoring user and carry no
-    grants (``--no-owner --no-acl``), so a dump restores on another cluster whose roles differ.
+    grants (``--no-owner --no-acl``), so a dump restores on another cluster whose roles differ;
+    no comments either (the superuser's comment on the PostGIS extension is not the owner's to set).
     ``clean`` first drops the dump's objects that exist in the target."""
     conn = libpq(url)
     args = [str(client_tool("pg_restore", major)), "--single-transaction", "--exit-on-error", "--no-owner",
-            "--no-acl", "--no-password"]
+            "--no-acl", "--no-comments", "--no-password"]
     if clean:
         args += ["--clean", "--if-exists"]
     _run([*args, f"--dbname={conn.conninfo}", str(path)], conn.env, "恢复")

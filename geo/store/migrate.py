@@ -6,9 +6,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = ["alembic_config", "append_only_tables", "current_revision", "grant_runtime", "head_revision", "upgrade"]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -30,3 +30,26 @@ def head_revision() -> str | None:
 
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def append_only_tables(connection: Connection) -> list[str]:
+    """Tables guarded by an ``*_append_only`` trigger (the migrations that create them are the rule)."""
+    return list(connection.execute(text("""
+        SELECT DISTINCT c.relname FROM pg_trigger t
+          JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_proc p ON p.oid = t.tgfoid
+         WHERE n.nspname = 'public' AND NOT t.tgisinternal AND p.proname LIKE '%\\_append\\_only'
+         ORDER BY 1""")).scalars())
+
+
+def grant_runtime(connection: Connection, role: str) -> None:
+    """What the app's own role may do: read and write the tables, but only read and add to the
+    append-only ones. It owns nothing, so it can neither drop nor disable their triggers, and it is
+    no superuser, so ``session_replication_role`` stays out of its reach. Idempotent."""
+    quote = connection.dialect.identifier_preparer.quote
+    who = quote(role)
+    connection.execute(text(f"GRANT USAGE ON SCHEMA public TO {who}"))
+    connection.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {who}"))
+    connection.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {who}"))
+    for table in append_only_tables(connection):
+        connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(table)} FROM {who}"))

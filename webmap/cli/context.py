@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
 from geo.domain.errors import GridmapError
@@ -25,6 +25,7 @@ class Context:
     def __init__(self) -> None:
         self.config = load_config()
         self._engine: Engine | None = None
+        self._owner_engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
@@ -38,6 +39,26 @@ class Context:
         """One transaction: committed when the block succeeds, rolled back when it raises."""
         with Session(self.engine) as session, session.begin():
             yield session
+
+    @property
+    def owner_engine(self) -> Engine:
+        """The schema owner's engine (GRIDMAP_MIGRATE_URL): migrations, backups and restores."""
+        if self._owner_engine is None:
+            self._owner_engine = make_engine(self.config["GRIDMAP_MIGRATE_URL"], pool_size=1,
+                                             timezone=self.config["GRIDMAP_TIMEZONE"])
+        return self._owner_engine
+
+    @contextmanager
+    def owner_session(self) -> Iterator[Session]:
+        """One transaction as the schema's owner."""
+        with Session(self.owner_engine) as session, session.begin():
+            yield session
+
+    @property
+    def app_role(self) -> str | None:
+        """The role the app connects as, when it is not the schema's owner (it then gets grants)."""
+        app, owner = make_url(self.config["DATABASE_URL"]), make_url(self.config["GRIDMAP_MIGRATE_URL"])
+        return app.username if app.username != owner.username else None
 
     def boundary_settings(self) -> BoundarySettings:
         return boundary_settings(self.config)

@@ -18,9 +18,9 @@ def db() -> None:
 @db.command("upgrade")
 @pass_ctx
 def db_upgrade(ctx: Context) -> None:
-    """把数据库结构升级到最新版本（含 PostGIS 扩展）。"""
-    with ctx.session() as session:
-        status = upgrade_schema(session.connection())
+    """把数据库结构升级到最新版本（含 PostGIS 扩展）；以 GRIDMAP_MIGRATE_URL（结构所有者）连接，并给应用角色授权。"""
+    with ctx.owner_session() as session:
+        status = upgrade_schema(session.connection(), app_role=ctx.app_role)
     click.echo(f"数据库结构已是最新：{status.current}（PostGIS {status.postgis}）")
 
 
