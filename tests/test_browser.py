@@ -93,10 +93,10 @@ def _login(page, server: str, password: str = PASSWORD, username: str = "leader"
 def _open_at_zoom_14(page, server: str) -> None:
     """Sign in, open the map and look at the whole tiny district at zoom 14 (below the grids' zoom 15)."""
     _login(page, server)
-    page.wait_for_function("window.gridmapMap !== undefined")
+    page.wait_for_function("() => window.gridmapMap !== undefined")
     page.evaluate("window.gridmapMap.setView([39.91, 116.31], 14, {animate: false})")
     # District, 2 streets and 4 communities; no grids yet.
-    page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length === 7")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-map-pane path').length === 7")
 
 
 def test_map_draws_boundaries_and_makes_no_external_request(server, page):
@@ -111,7 +111,7 @@ def test_map_draws_boundaries_and_makes_no_external_request(server, page):
 def test_grids_appear_when_zoomed_in_and_names_show_on_hover(server, page):
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.905, 116.3025], 16, {animate: false})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length > 7")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-map-pane path').length > 7")
     box = page.locator(".leaflet-container").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     tooltip = page.locator(".leaflet-tooltip")
@@ -122,14 +122,14 @@ def test_grids_appear_when_zoomed_in_and_names_show_on_hover(server, page):
 def test_layer_control_hides_a_level(server, page):
     _open_at_zoom_14(page, server)
     page.get_by_label("社区").uncheck()
-    page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-map-pane path').length === 3")
 
 
 def test_search_jumps_to_a_boundary(server, page):
     _open_at_zoom_14(page, server)
     page.fill("#gm-search-input", "景山")
     page.locator("#gm-search-results li").first.click()
-    page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lng - 116.315) < 0.001")
+    page.wait_for_function("() => Math.abs(window.gridmapMap.getCenter().lng - 116.315) < 0.001")
 
 
 def test_wrong_password_stays_on_the_login_page_with_a_chinese_error(server, page):
@@ -158,11 +158,11 @@ def test_api_docs_page_makes_no_external_request(server, page):
 def test_case_layer_counts_when_zoomed_out_markers_when_zoomed_in(server, page):
     _open_at_zoom_14(page, server)
     # Zoom 14: counts per community (the two eastern cases share a community).
-    page.wait_for_function("document.querySelectorAll('.gm-count').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('.gm-count').length === 2")
     counts = sorted(page.locator(".gm-count").all_inner_texts())
     assert counts == ["1", "2"]
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 2")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 2")
     assert page.locator(".gm-count").count() == 0
     _click_first_marker(page)
     popup = page.locator(".leaflet-popup-content")
@@ -173,15 +173,15 @@ def test_case_layer_counts_when_zoomed_out_markers_when_zoomed_in(server, page):
 def test_filters_and_view_live_in_the_url(server, page):
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 2")
-    page.wait_for_function("document.querySelectorAll('#gm-filters select[name=category] option').length > 1")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 2")
+    page.wait_for_function("() => document.querySelectorAll('#gm-filters select[name=category] option').length > 1")
     page.select_option("#gm-filters select[name=category]", "0602")
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
     assert "category=0602" in page.url and "#map=17/39.9025" in page.url
     page.reload()  # the same URL in a fresh page, as a shared link opens
-    page.wait_for_function("window.gridmapMap !== undefined")
+    page.wait_for_function("() => window.gridmapMap !== undefined")
     assert page.evaluate("window.gridmapMap.getZoom()") == 17
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
     assert page.input_value("#gm-filters select[name=category]") == "0602"
 
 
@@ -190,7 +190,7 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3025], 17, {animate: false})")
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
     _click_first_marker(page)
     panel = page.locator("#gm-panel")
     panel.get_by_text(XSS).wait_for()  # the description appears as text …
@@ -211,9 +211,9 @@ def test_case_panel_shows_text_safely_and_acts(server, page):
                                                      ("hotline", "张三丰", "13812345678")])
 def test_case_panel_shows_the_request_type_and_the_requester_as_the_api_gives_it(server, page, user, name, phone):
     _login(page, server, username=user)
-    page.wait_for_function("window.gridmapMap !== undefined")
+    page.wait_for_function("() => window.gridmapMap !== undefined")
     page.evaluate("window.gridmapMap.setView([39.9025, 116.3025], 17, {animate: false})")
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) === 1")
     _click_first_marker(page)
     panel = page.locator("#gm-panel")
     panel.get_by_text(name, exact=True).wait_for()
@@ -244,7 +244,7 @@ def test_pin_to_report_offers_duplicates_then_creates_the_case(server, page):
     _click_map_at(page, 39.90250, 116.31770)  # 17 m from an existing 0101 case
     form = page.locator(".gm-report-form")
     form.wait_for()
-    page.wait_for_function("document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
+    page.wait_for_function("() => document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
     form.locator("select[name=category]").select_option("0101")
     form.locator(".gm-duplicate").first.wait_for()  # the existing case is offered first
     form.locator("textarea").fill("东门垃圾桶满溢")
@@ -258,7 +258,7 @@ def test_pin_to_report_outside_the_area_shows_the_error_inline(server, page):
     _open_at_zoom_14(page, server)
     page.get_by_role("button", name="上报").click()
     _click_map_at(page, 39.915, 116.325)  # east of the district: no grid
-    page.wait_for_function("document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
+    page.wait_for_function("() => document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
     page.locator(".gm-report-form select[name=category]").select_option("0101")
     page.get_by_role("button", name="提交").click()
     page.locator(".gm-report-form .gm-login-error").get_by_text("不在任何网格内", exact=False).wait_for()
@@ -278,7 +278,7 @@ def test_pin_to_report_with_a_photo_shows_it_in_the_panel(server, page, tmp_path
     page.get_by_role("button", name="上报").click()
     _click_map_at(page, 39.90300, 116.31800)
     form = page.locator(".gm-report-form")
-    page.wait_for_function("document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
+    page.wait_for_function("() => document.querySelectorAll('.gm-report-form select[name=category] option').length > 1")
     form.locator("select[name=category]").select_option("0602")
     form.locator("textarea").fill("路灯不亮，附照片")
     form.locator("input[type=file]").set_input_files(str(_png_file(tmp_path)))
@@ -287,14 +287,14 @@ def test_pin_to_report_with_a_photo_shows_it_in_the_panel(server, page, tmp_path
     panel.get_by_text("已上报，照片已上传").wait_for()
     image = panel.locator(".gm-photos img")
     assert image.count() == 1
-    page.wait_for_function("document.querySelector('.gm-photos img').naturalWidth === 120")
+    page.wait_for_function("() => document.querySelector('.gm-photos img').naturalWidth === 120")
     assert "上传照片 · leader" in panel.locator(".gm-timeline").inner_text()
 
 
 def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, browser, page):
     _open_at_zoom_14(page, server)
     page.evaluate("window.gridmapMap.setView([39.9026, 116.3176], 18, {animate: false})")
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 2")
+    page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 2")
     # The 0602 case (street lights) is the one at 116.3176, 39.9026; open it through the API's id.
     case_id = page.evaluate("""fetch('/api/cases?category=0602').then(r => r.json()).then(d => d.features
                                .find(f => Math.abs(f.geometry.coordinates[0] - 116.3176) < 1e-6).id)""")
@@ -302,7 +302,7 @@ def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, br
     panel = page.locator("#gm-panel")
     panel.locator("button[data-action=whistle]").click()
     page.wait_for_function(
-        "document.querySelectorAll('.gm-whistle-form select[name=lead_department] option').length > 1")
+        "() => document.querySelectorAll('.gm-whistle-form select[name=lead_department] option').length > 1")
     panel.locator("select[name=lead_department]").select_option("CGW")
     panel.locator("select[name=reason]").select_option("综合执法")
     panel.get_by_role("button", name="吹哨召集").click()
@@ -315,7 +315,7 @@ def test_whistle_from_the_panel_then_the_department_checks_in_on_site(server, br
                                       permissions=["geolocation"])
         staff = context.new_page()
         _login(staff, server, username="cgw")
-        staff.wait_for_function("window.gridmapPanel !== undefined")
+        staff.wait_for_function("() => window.gridmapPanel !== undefined")
         staff.evaluate("id => window.gridmapPanel.open(id)", case_id)
         return context, staff
 
@@ -351,7 +351,7 @@ def test_the_whistle_list_flies_to_the_first_case_and_opens_it(server, page):
     assert page.locator("#gm-panel").get_by_label("显示").input_value() == "open"
     row.click()
     page.locator("#gm-panel .gm-tip-code", has_text=case).wait_for()
-    page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lng - 116.3160) < 0.0005")
+    page.wait_for_function("() => Math.abs(window.gridmapMap.getCenter().lng - 116.3160) < 0.0005")
 
 
 def test_the_whistler_scores_a_summoned_department_in_the_case_panel(server, browser, page):
@@ -363,7 +363,7 @@ def test_the_whistler_scores_a_summoned_department_in_the_case_panel(server, bro
     context = browser.new_context(locale="zh-CN")
     staff = context.new_page()
     _login(staff, server, username="cgw")
-    staff.wait_for_function("window.gridmapPanel !== undefined")
+    staff.wait_for_function("() => window.gridmapPanel !== undefined")
     for step in ("sign", "start", "resolve"):  # the lead department finishes: the whistle closes
         assert _post(staff, f"/api/cases/{case}/actions", {"action": step, "note": "已处理"})["status"] == 200
     context.close()
@@ -383,19 +383,19 @@ def test_the_whistler_scores_a_summoned_department_in_the_case_panel(server, bro
 
 def test_date_range_and_street_filters_narrow_the_cases_and_stay_in_the_url(server, page):
     _open_at_zoom_14(page, server)
-    page.wait_for_function("document.querySelectorAll('.gm-count').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('.gm-count').length >= 2")
     form = page.locator("#gm-filters")
     form.locator("select[name=street]").select_option("110101001")
-    page.wait_for_function("document.querySelectorAll('.gm-count').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('.gm-count').length === 1")
     assert page.locator(".gm-count").all_inner_texts() == ["1"]
     assert "street=110101001" in page.url
     form.locator("select[name=street]").select_option("")
-    page.wait_for_function("document.querySelectorAll('.gm-count').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('.gm-count').length >= 2")
     form.locator("input[name=to]").fill("2020-01-31")  # every case was received after this day
-    page.wait_for_function("document.querySelectorAll('.gm-count').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.gm-count').length === 0")
     assert "to=2020-01-31" in page.url
     page.reload()
-    page.wait_for_function("window.gridmapMap !== undefined")
+    page.wait_for_function("() => window.gridmapMap !== undefined")
     assert page.input_value("#gm-filters input[name=to]") == "2020-01-31"
     page.wait_for_timeout(300)
     assert page.locator(".gm-count").count() == 0
@@ -409,7 +409,7 @@ def test_locate_me_centres_the_map_on_the_device(server, browser):
     try:
         _open_at_zoom_14(page, server)
         page.get_by_role("button", name="定位到我的位置").click()
-        page.wait_for_function("Math.abs(window.gridmapMap.getCenter().lat - 39.9031) < 0.0005 && "
+        page.wait_for_function("() => Math.abs(window.gridmapMap.getCenter().lat - 39.9031) < 0.0005 && "
                                "Math.abs(window.gridmapMap.getCenter().lng - 116.3102) < 0.0005")
         assert page.evaluate("window.gridmapMap.getZoom()") >= 15
     finally:
@@ -436,7 +436,7 @@ def test_phone_viewport_is_usable(server, browser, request):
         street = page.locator("#gm-filters select[name=street]")
         assert street.is_visible()
         street.select_option("110101002")
-        page.wait_for_function("document.querySelectorAll('.gm-count').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('.gm-count').length === 1")
         page.get_by_role("button", name="筛选 (1)").click()
         assert not street.is_visible()
         # Pin to report works by touch and the form fits the screen.
@@ -462,7 +462,7 @@ def test_planner_page_sorts_charts_and_exports(server, page):
     _login(page, server)
     page.goto(server + "/stats?level=community")
     table = page.locator("#gm-stats-table")
-    page.wait_for_function("document.querySelectorAll('#gm-stats-table tbody tr').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('#gm-stats-table tbody tr').length === 4")
     assert page.input_value("select[name=level]") == "community"
     table.locator("th[data-column=cases_total]").click()  # numbers sort largest first
     counts = [int(t) for t in table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
@@ -471,12 +471,12 @@ def test_planner_page_sorts_charts_and_exports(server, page):
     counts = [int(t) for t in table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
     assert counts == sorted(counts)
     table.locator("tbody tr").first.click()
-    page.wait_for_function("document.querySelectorAll('#gm-trend-chart rect').length >= 12")
+    page.wait_for_function("() => document.querySelectorAll('#gm-trend-chart rect').length >= 12")
     assert "近 12 个月趋势" in page.inner_text("#gm-trend-title")
     page.fill("input[name=from]", "2020-01-01")
     page.fill("input[name=to]", "2020-01-31")
     page.locator("input[name=to]").dispatch_event("change")
-    page.wait_for_function("[...document.querySelectorAll('#gm-stats-table tbody tr td:nth-child(3)')]"
+    page.wait_for_function("() => [...document.querySelectorAll('#gm-stats-table tbody tr td:nth-child(3)')]"
                            ".every(td => td.textContent === '0')")
     href = page.get_attribute(".gm-export a[data-format=csv]", "href")
     assert href == "/api/stats/community.csv?from=2020-01-01&to=2020-01-31" and "from=2020-01-01" in page.url
@@ -490,18 +490,18 @@ def test_thematic_layers_draw_with_their_legends(server, page):
     theme.locator("select[name=theme]").select_option("measure")
     theme.locator("select[name=theme_level]").select_option("community")
     theme.locator("select[name=theme_measure]").select_option("cases_total")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-gm-theme-pane path').length === 4")
     assert theme.locator(".gm-theme-legend .gm-legend-row").count() >= 2
     assert "theme=measure%3Acommunity%3Acases_total" in page.url or "theme=measure:community:cases_total" in page.url
     theme.locator("select[name=theme]").select_option("gistar")
     theme.locator(".gm-theme-legend", has_text="热点 99%").wait_for()
     assert theme.locator(".gm-theme-legend .gm-legend-row").count() == 7
     theme.locator("select[name=theme]").select_option("h3")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length >= 1")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-gm-theme-pane path').length >= 1")
     theme.locator("select[name=theme]").select_option("heat")
-    page.wait_for_function("document.querySelector('canvas.leaflet-heatmap-layer') !== null")
+    page.wait_for_function("() => document.querySelector('canvas.leaflet-heatmap-layer') !== null")
     theme.locator("select[name=theme]").select_option("")
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-theme-pane path').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-gm-theme-pane path').length === 0")
 
 
 def test_a_planner_sets_changes_and_closes_a_topic_on_the_topics_page(server, page):
@@ -511,7 +511,7 @@ def test_a_planner_sets_changes_and_closes_a_topic_on_the_topics_page(server, pa
     page.goto(server + "/stats")
     page.click("a[href='/topics']")
     page.wait_for_selector("#gm-topic-form")
-    page.wait_for_function("document.querySelectorAll('#gm-topic-lead option').length > 0"
+    page.wait_for_function("() => document.querySelectorAll('#gm-topic-lead option').length > 0"
                            " && document.querySelectorAll('#gm-topic-category option').length > 0")
     page.get_by_label("题目").fill(XSS)
     page.get_by_label("问题分类").select_option("0101")
@@ -519,7 +519,7 @@ def test_a_planner_sets_changes_and_closes_a_topic_on_the_topics_page(server, pa
     page.get_by_label("牵头部门").select_option("CGW")
     page.get_by_label("目标", exact=True).fill("减少一半")
     page.click("#gm-topic-form button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#gm-topics-table tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#gm-topics-table tbody tr').length === 1")
     row = page.locator("#gm-topics-table tbody tr").first
     assert row.locator("td").first.inner_text() == XSS  # text, never markup
     assert page.locator("#gm-topics-table img").count() == 0
@@ -527,9 +527,9 @@ def test_a_planner_sets_changes_and_closes_a_topic_on_the_topics_page(server, pa
     page.wait_for_selector("#gm-topic-detail .gm-topic-edit")
     page.fill("#gm-edit-goal", "减少七成")
     page.click("#gm-topic-detail button[type=submit]")
-    page.wait_for_function("document.querySelector('#gm-topic-detail').textContent.includes('减少七成')")
+    page.wait_for_function("() => document.querySelector('#gm-topic-detail').textContent.includes('减少七成')")
     page.click("#gm-topic-detail button[type=button]")
-    page.wait_for_function("!document.querySelector('#gm-topic-detail .gm-topic-edit')"
+    page.wait_for_function("() => !document.querySelector('#gm-topic-detail .gm-topic-edit')"
                            " && document.querySelectorAll('#gm-topic-detail li').length === 3")
     assert errors == []
 
@@ -553,7 +553,7 @@ def test_a_returned_case_shows_why_and_is_reassigned_in_the_panel(server, page):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _login(page, server)
-    page.wait_for_function("window.gridmapPanel !== undefined")
+    page.wait_for_function("() => window.gridmapPanel !== undefined")
     page.evaluate("(id) => window.gridmapPanel.open(id)", number)
     panel = page.locator("#gm-panel")
     reason = panel.locator(".gm-panel-row", has_text="退回原因")

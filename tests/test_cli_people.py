@@ -113,3 +113,48 @@ def test_the_account_lifecycle(cli, fresh_db):
     refused = run("users", "delete", "lead")
     assert refused.exit_code == 1 and "[in_use]" in refused.output and "disable" in refused.output
     assert run("users", "unlock", "ghost").exit_code == 1
+
+
+@pytest.mark.parametrize(("role", "scope", "code"), [
+    ("street_leader", "110101", "bad_scope"),  # a district: wider than a street leader's level
+    ("street_leader", "110101001001", "bad_scope"),  # a community: not a street leader's level
+    ("community_leader", "110101001", "bad_scope"),
+    ("grid_worker", "110101001", "bad_scope"),
+    ("hotline", "110101001", "bad_scope"),
+    ("department_staff", "110101", "bad_scope"),
+    ("admin", "110101", "bad_scope"),
+    ("street_leader", "110101009", "unknown_scope"),  # the right length, but no such street is loaded
+    ("grid_worker", "110101001001999", "unknown_scope"),
+    ("hotline", "110199", "unknown_scope"),
+])
+def test_a_scope_must_be_a_loaded_code_of_the_roles_level(cli, role, scope, code):
+    run, engine = cli
+    department = ["--department", "CGW"] if role == "department_staff" else []
+    made = run("users", "create", "wrong", "--role", role, "--scope", scope, *department, "--password-stdin",
+               stdin="long-enough-password\n")
+    assert made.exit_code == 1 and f"[{code}]" in made.output and "（scope）" in made.output, made.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM app_user WHERE username = 'wrong'")).scalar_one() == 0
+
+
+@pytest.mark.parametrize(("role", "scope"), [
+    ("street_leader", "110101001"), ("community_leader", "110101001001"), ("grid_worker", "110101001001"),
+    ("grid_worker", "110101001001001"), ("hotline", "110101"), ("hotline", ""), ("planner", "110101001"),
+])
+def test_a_scope_of_the_roles_level_that_is_loaded_is_accepted(cli, role, scope):
+    run, _ = cli
+    made = run("users", "create", "right", "--role", role, "--scope", scope, "--password-stdin",
+               stdin="long-enough-password\n")
+    assert made.exit_code == 0, made.output
+
+
+def test_the_list_points_out_accounts_whose_scope_no_longer_fits(cli):
+    run, engine = cli
+    from geo.services import accounts
+
+    with Session(engine) as session, session.begin():  # made before scopes were checked
+        accounts.create_user(session, "old_leader", role="street_leader", scope="110101", password="x" * 12)
+    listed = run("users", "list")
+    assert listed.exit_code == 0
+    assert "old_leader" in listed.stdout
+    assert "用户 old_leader 的范围有误：街道负责人的范围应为街道编码（9 位），110101 不是" in listed.stderr

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from geo.services.accounts import create_token, create_user
 from geo.services.schema import upgrade_schema
@@ -212,5 +213,34 @@ def test_a_connection_dropped_mid_request_does_not_fail_the_teardown(fresh_db):
     # leaving the context ran the teardown without raising; the pool hands out a live connection
     with app.app_context():
         assert get_session().execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    admin.dispose()
+    app.extensions["gridmap"]["engine"].dispose()
+
+
+def test_the_drivers_own_error_from_a_raw_cursor_is_the_json_503(fresh_db):
+    """Statistics read their records through psycopg directly (no SQLAlchemy wrapping): a server
+    that drops the connection there raised psycopg.OperationalError, which reached users as a 500."""
+    app = create_app({"DATABASE_URL": fresh_db, "GRIDMAP_SECRET_KEY": "test", "TESTING": True})
+    admin = create_engine(fresh_db, isolation_level="AUTOCOMMIT")
+
+    @app.get("/raw-read")
+    def raw_read() -> str:
+        session = get_session()
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as conn:  # what a restart does to the connection the request holds
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        raw = session.connection().connection.dbapi_connection
+        with raw.cursor() as cur:
+            cur.execute("SELECT 1")
+        return "unreachable"
+
+    with Session(create_engine(fresh_db, poolclass=NullPool)) as session, session.begin():
+        create_user(session, "raw_reader", role="planner", password="x" * 12)
+        token = create_token(session, "raw_reader")[1]
+    response = app.test_client().get("/raw-read", headers={"Accept": "application/json",
+                                                           "Authorization": f"Bearer {token}"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+    assert "数据库暂时不可用" in response.get_json()["error"]["message"]
     admin.dispose()
     app.extensions["gridmap"]["engine"].dispose()

@@ -343,11 +343,11 @@ def test_stored_xss_renders_as_text_on_every_page(xss_server, chromium):
         page.fill("#username", "xss_leader")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_function("window.gridmapMap !== undefined")
+        page.wait_for_function("() => window.gridmapMap !== undefined")
         _assert_clean(page, dialogs, "/")
         # Tooltips: the street names (boundary file) on hover.
         page.evaluate("window.gridmapMap.setView([39.91, 116.31], 13, {animate: false})")
-        page.wait_for_function("document.querySelectorAll('.leaflet-map-pane path').length >= 3")
+        page.wait_for_function("() => document.querySelectorAll('.leaflet-map-pane path').length >= 3")
         box = page.locator(".leaflet-container").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2)
         page.wait_for_timeout(300)
@@ -358,7 +358,7 @@ def test_stored_xss_renders_as_text_on_every_page(xss_server, chromium):
         _assert_clean(page, dialogs, "search results")
         # The case panel: description, category name, department name, action note, whistle note, display name.
         page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
-        page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 1")
+        page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 1")
         _click_first_marker(page)
         panel = page.locator("#gm-panel")
         panel.get_by_text(PAYLOADS[0]).first.wait_for()
@@ -379,5 +379,114 @@ def test_stored_xss_renders_as_text_on_every_page(xss_server, chromium):
         page.locator("#gm-topic-detail h3").first.wait_for()
         assert page.inner_text("#gm-topic-detail").count(PAYLOADS[1]) >= 3
         _assert_clean(page, dialogs, "/topics")
+    finally:
+        context.close()
+
+
+# --- response headers (issue 13 #11) ----------------------------------------------------------------
+
+
+def test_every_response_carries_the_security_headers_and_data_is_never_stored(app, client, world):
+    responses = {"/login": app.test_client().get("/login"), "/": client.get("/"),
+                 "/api/cases": client.get("/api/cases"), "/api/stats/street.json": client.get("/api/stats/street.json"),
+                 "/open311": app.test_client().get("/open311/v2/services.json"), "/api/docs": client.get("/api/docs")}
+    for where, response in responses.items():
+        assert response.status_code == 200, where
+        csp = response.headers["Content-Security-Policy"]
+        directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+        assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-eval'" not in directives["script-src"]
+        assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'", where
+        assert response.headers["X-Frame-Options"] == "DENY", where
+        assert response.headers["X-Content-Type-Options"] == "nosniff", where
+        assert response.headers["Referrer-Policy"] == "same-origin", where
+    for where in ("/api/cases", "/api/stats/street.json", "/open311"):
+        assert responses[where].headers["Cache-Control"] == "no-store", where
+    assert "no-store" not in responses["/login"].headers.get("Cache-Control", ""), "pages are not data"
+
+
+def test_each_page_nonces_its_own_inline_scripts_and_nothing_else(app, client, world):
+    for url in ("/", "/api/docs"):
+        response = client.get(url)
+        nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)
+        html = response.get_data(as_text=True)
+        inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+        executable = [attrs for attrs in inline if 'type="application/json"' not in attrs]
+        assert executable and all(f'nonce="{nonce}"' in attrs for attrs in executable), (url, inline)
+        assert not re.search(r"\son[a-z]+=", html), f"{url}: an inline event handler the CSP would block"
+    again = client.get("/").headers["Content-Security-Policy"]
+    assert re.search(r"'nonce-([^']+)'", again).group(1) != nonce, "a fresh nonce per response"
+
+
+def test_a_photo_keeps_its_stricter_policy(client_as, session, world):
+    leader = client_as("street_leader", "110101")
+    posted = leader.post(f"/api/cases/{world['case']}/photos", data={"photo": (BytesIO(_png()), "a.png")},
+                         content_type="multipart/form-data")
+    assert posted.status_code == 201, posted.get_json()
+    photo = leader.get(f"/api/photos/{posted.get_json()['photos'][0]['id']}")
+    assert photo.status_code == 200
+    assert photo.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert photo.headers["Cache-Control"].startswith("private")
+
+
+@pytest.mark.parametrize(("basemap", "origins"), [
+    ("none", []), ("osm", ["https://tile.openstreetmap.org"]), ("tianditu", ["https://*.tianditu.gov.cn"]),
+    ("https://{s}.tiles.example.cn:8443/{z}/{x}/{y}.png", ["https://*.tiles.example.cn:8443"]),
+    ("http://10.1.2.3/tiles/{z}/{x}/{y}.png", ["http://10.1.2.3"]),
+    ("https://tile-{s}.example.cn/{z}/{x}/{y}.png", ["https:"]),
+    ("/var/tiles/beijing.mbtiles", []),
+])
+def test_the_image_sources_follow_the_configured_basemap(basemap, origins):
+    from webmap.security import basemap_origins, policy
+
+    assert basemap_origins(basemap) == origins
+    assert policy(basemap)["img-src"] == ["'self'", "data:", "blob:", *origins]
+
+
+CSP_PROBE = """window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+                          (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+@pytest.mark.browser
+def test_the_pages_work_under_the_csp_and_it_refuses_injected_script(xss_server, chromium):
+    context = chromium.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")
+    context.add_init_script(CSP_PROBE)
+    page = context.new_page()
+    try:
+        page.goto(xss_server + "/login")
+        page.fill("#username", "xss_leader")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_function("() => window.gridmapMap !== undefined")
+        page.evaluate("window.gridmapMap.setView([39.9025, 116.3175], 17, {animate: false})")
+        page.wait_for_function("() => +(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 1")
+        _click_first_marker(page)
+        page.locator("#gm-panel .gm-panel-body *").first.wait_for()
+        before = page.url
+        page.fill("#gm-search-input", "1101")
+        page.press("#gm-search-input", "Enter")
+        page.wait_for_timeout(300)
+        assert page.url == before and "?" not in page.url, "a data-stay form never navigates"
+        assert page.evaluate("window.__csp") == [], "the map page must run under its own policy"
+        for url in ("/stats", "/topics", "/api/docs"):
+            page.goto(xss_server + url)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("window.__csp") == [], url
+        page.locator(".swagger-ui").first.wait_for()  # Swagger UI ran: its nonced script was allowed
+
+        page.goto(xss_server + "/")
+        page.wait_for_function("() => window.gridmapMap !== undefined")
+        page.evaluate("""() => {
+            const box = document.createElement('div');
+            box.innerHTML = '<img src="data:," onerror="window.__pwned = 1">';
+            document.body.appendChild(box);
+            const s = document.createElement('script');
+            s.textContent = 'window.__pwned = 2';
+            document.body.appendChild(s);
+        }""")
+        page.wait_for_function("() => window.__csp.length >= 2")
+        assert page.evaluate("window.__pwned") is None
+        assert {v.split(" ")[0] for v in page.evaluate("window.__csp")} <= {"script-src-attr", "script-src-elem"}
     finally:
         context.close()

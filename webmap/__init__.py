@@ -89,7 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_smorest import Api
 
-    from webmap import auth, compression, db, errors, observability
+    from webmap import auth, compression, db, errors, observability, security
     from webmap.api import bp as boundaries_bp
     from webmap.cases import bp as cases_bp
     from webmap.health import bp as health_bp
@@ -119,6 +119,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311_bp)
     db.init_app(app)
     auth.init_app(app)
+    security.init_app(app)  # CSP with a nonce, frame/sniff/referrer headers, no-store on data
     errors.init_app(app)  # after the Api, so our error bodies win over flask-smorest's
     compression.init_app(app)  # gzip text responses, cache vendored assets
     observability.init_app(app)  # last: request ids, JSON logs and /metrics around everything

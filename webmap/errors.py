@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -52,7 +53,7 @@ def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
     return render_error(status, (exc.name or "error").lower().replace(" ", "_"), message)
 
 
-def _database_down(_exc: OperationalError) -> tuple[Response | str, int]:
+def _database_down(_exc: Exception) -> tuple[Response | str, int]:
     return render_error(503, "database_unavailable", _HTTP_MESSAGES[503])
 
 
@@ -60,3 +61,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(GridmapError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_down)
+    # The driver's own, from code that reads through psycopg directly (statistics records, COPY):
+    # a server restarting (57P01 admin_shutdown) or a connection it closed.
+    app.register_error_handler(psycopg.OperationalError, _database_down)
+    app.register_error_handler(psycopg.InterfaceError, _database_down)

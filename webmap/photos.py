@@ -10,6 +10,7 @@ from geo.services import photos as photo_service
 from webmap.auth import current
 from webmap.db import commit, get_session
 from webmap.schemas import ApiError
+from webmap.security import own_policy
 
 bp = Blueprint("photos", __name__, url_prefix="/api", description="案件照片")
 
@@ -54,14 +55,13 @@ def case_photos(case_id: str) -> Response:
 @bp.get("/photos/<int:photo_id>")
 @bp.response(200, content_type="image/jpeg")
 @bp.alt_response(404, schema=ApiError)
+@own_policy("default-src 'none'; frame-ancestors 'none'")
 def photo(photo_id: int) -> Response:
     """照片本身（JPEG 或 PNG）；看不到该案件的用户得到 404。"""
     row = photo_service.read_photo(get_session(), current(), photo_id)
     response = Response(bytes(row["data"]), mimetype=row["content_type"])
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     response.headers["ETag"] = f'"{row["sha256"]}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
     response.headers["Content-Disposition"] = f'inline; filename="{row["case_no"]}-{row["id"]}.' + (
         "png" if row["content_type"] == "image/png" else "jpg") + '"'
     return response

@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session
 
 from geo.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from geo.domain.passwords import hash_password, verify_password
-from geo.domain.permissions import User, check_account, family
+from geo.domain.permissions import User, check_account, check_scope_level, family
 from geo.store import accounts as store
+from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store
 
-__all__ = ["MIN_PASSWORD", "authenticate", "create_token", "create_user", "delete_user", "end_sessions", "list_users",
-           "load_user", "revoke_token", "set_active", "set_password", "unlock", "user_from_token"]
+__all__ = ["MIN_PASSWORD", "authenticate", "check_scope", "create_token", "create_user", "delete_user", "end_sessions",
+           "list_users", "load_user", "register_user", "revoke_token", "set_active", "set_password", "unlock",
+           "user_from_token"]
 
 MIN_PASSWORD = 8
 #: After this many failed logins in a row, each further failure locks the account for longer.
@@ -32,6 +34,24 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 @cache
 def _dummy_hash() -> str:
     return hash_password("a password nobody has")
+
+
+def register_user(session: Session, username: str, *, role: str, password: str, scope: str = "",
+                  department: str | None = None, display_name: str = "") -> User:
+    """An account as an operator makes it (``gridmap users create``, the demo): besides what
+    ``create_user`` checks, the scope must be a loaded boundary code of the role's level — a street
+    leader scoped to a district, or to a code no boundary has, is refused."""
+    check_account(role, scope, department)
+    check_scope(session, role, scope)
+    return create_user(session, username, role=role, password=password, scope=scope, department=department,
+                       display_name=display_name)
+
+
+def check_scope(session: Session, role: str, scope: str) -> None:
+    level = check_scope_level(role, scope)
+    if level and boundary_store.level_of(session, scope) != level:
+        raise InvalidInput(f"范围 {scope} 不是已加载的边界编码：先用 gridmap boundaries load 加载边界，"
+                           "或核对编码（地图上方的搜索框可按名称查到编码）。", field="scope", code="unknown_scope")
 
 
 def create_user(session: Session, username: str, *, role: str, password: str, scope: str = "",
@@ -166,4 +186,13 @@ def delete_user(session: Session, username: str) -> None:
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
-    return store.all_users(session)
+    """Every account, with ``scope_problem``: why its scope no longer fits (boundaries reloaded
+    without that code, or an account made before scopes were checked), else ""."""
+    rows = store.all_users(session)
+    for row in rows:
+        try:
+            check_scope(session, row["role"], row["scope"])
+            row["scope_problem"] = ""
+        except InvalidInput as exc:
+            row["scope_problem"] = exc.message
+    return rows

@@ -120,7 +120,7 @@ def _load_reference(session: Session, folder: Path) -> int:
 
 def _create_users(session: Session, password: str) -> None:
     for user in DEMO_USERS:
-        accounts.create_user(session, user.username, role=user.role, password=password, scope=user.scope,
+        accounts.register_user(session, user.username, role=user.role, password=password, scope=user.scope,
                              department=user.department, display_name=user.display_name)
 
 

@@ -31,8 +31,8 @@ def users_create(ctx: Context, username: str, role: str, scope: str, department:
     """新建用户；密码从标准输入读，以 scrypt 散列保存。"""
     password = sys.stdin.readline().rstrip("\n")
     with ctx.session() as session:
-        user = accounts.create_user(session, username, role=role, password=password, scope=scope,
-                                    department=department, display_name=display_name)
+        user = accounts.register_user(session, username, role=role, password=password, scope=scope,
+                                      department=department, display_name=display_name)
     click.echo(f"已创建用户 {user.username}（{ROLE_NAMES[user.role]}，范围 {user.scope or '全市'}"
                f"{'，部门 ' + user.department if user.department else ''}）")
 
@@ -40,13 +40,16 @@ def users_create(ctx: Context, username: str, role: str, scope: str, department:
 @users.command("list")
 @pass_ctx
 def users_list(ctx: Context) -> None:
-    """列出全部用户：用户名、角色、范围、部门、状态。"""
+    """列出全部用户：用户名、角色、范围、部门、状态；范围与角色层级或已加载边界不符的用户单独提示。"""
     with ctx.session() as session:
         rows = accounts.list_users(session)
     for u in rows:
         state = "已停用" if not u["active"] else ("已锁定" if u["locked_until"] else "正常")
         click.echo(f"{u['username']}\t{ROLE_NAMES.get(u['role'], u['role'])}\t{u['scope'] or '全市'}\t"
                    f"{u['department_code'] or '-'}\t{state}\t{u['display_name']}")
+    for u in rows:
+        if u["scope_problem"]:
+            click.secho(f"注意：用户 {u['username']} 的范围有误：{u['scope_problem']}", fg="yellow", err=True)
 
 
 @users.command("passwd")

@@ -44,3 +44,13 @@ export function legendRow(swatch, text) {
   row.appendChild(document.createTextNode(text));
   return row;
 }
+
+/* Forms marked data-stay are handled by scripts and never navigate (the page's CSP allows no
+ * inline onsubmit="return false"). Called once by each page's entry module. */
+export function keepFormsOnPage() {
+  document.addEventListener('submit', (event) => {
+    if (event.target instanceof HTMLFormElement && event.target.hasAttribute('data-stay')) {
+      event.preventDefault();
+    }
+  });
+}

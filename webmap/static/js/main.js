@@ -3,6 +3,7 @@
  * after folium's inline script has made the map. */
 
 import { readOptions } from './options.js';
+import { keepFormsOnPage } from './dom.js';
 import { foliumParts, setUpMap } from './map.js';
 import { createHint } from './hint.js';
 import { createLegend } from './legend.js';
@@ -17,6 +18,7 @@ import { initFilters } from './filters.js';
 import { initSearch } from './search.js';
 import { createWhistleList } from './whistle_list.js';
 
+keepFormsOnPage();
 const options = readOptions();
 const { map, groups, cases: casesGroup } = foliumParts(options.folium);
 setUpMap(map, options);

@@ -3,7 +3,7 @@
  * (?level=street&from=2026-11-01&to=2026-11-30) so a link shows the same table. Each rate's
  * numerator and denominator, the trend's series and their names come from the options JSON. */
 
-import { el, svgEl as svg } from './dom.js';
+import { keepFormsOnPage, el, svgEl as svg } from './dom.js';
 import { getJSON } from './api.js';
 import { readOptions } from './options.js';
 
@@ -16,6 +16,7 @@ const RANKED = 20;
 const TREND_MONTHS = 12;
 const SERIES_COLOURS = ['#1e88e5', '#43a047', '#fb8c00'];
 
+keepFormsOnPage();
 const options = readOptions();
 const form = document.getElementById('gm-stats-form');
 const table = document.getElementById('gm-stats-table');

@@ -3,10 +3,11 @@
  * forms that set, change and close one. Column names, figure names, statuses, event words and limits
  * come from the options JSON; user text reaches the page through textContent only (dom.js). */
 
-import { addOptions, el } from './dom.js';
+import { addOptions, el, keepFormsOnPage } from './dom.js';
 import { categories, csrfToken, departments, failure, getJSON, send } from './api.js';
 import { readOptions } from './options.js';
 
+keepFormsOnPage();
 const options = readOptions();
 const filter = document.getElementById('gm-topics-filter');
 const table = document.getElementById('gm-topics-table');
