@@ -309,8 +309,9 @@ def live_server(database_url: str) -> Iterator[str]:
         server.close()
 
 
-def wait_until_ready(base: str, seconds: float = 15) -> None:
-    """Poll ``base``/readyz until it answers 200 (a `gridmap serve` subprocess starting)."""
+def wait_until_ready(base: str, seconds: float = 40) -> None:
+    """Poll ``base``/readyz until it answers 200 (a `gridmap serve` subprocess starting; its workers
+    import numpy, geopandas and numba, which takes seconds on a busy 2-core machine)."""
     import time
     import urllib.request
 
