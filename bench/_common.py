@@ -421,6 +421,53 @@ def load_district_with_tickets(url: str, work: Path, *, grids: int, cases: int, 
     return True
 
 
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode in front of ``url``'s cluster (``pool`` server
+    connections per database), run as the ``postgres`` user when root; ``with PgBouncer(url) as
+    pooled:`` gives the same database's URL through it."""
+
+    def __init__(self, url: str, *, pool: int = 8) -> None:
+        from sqlalchemy import make_url
+
+        self.url, self.pool = make_url(url), pool
+        self.port = free_port()
+        self.home = Path(tempfile.mkdtemp(prefix="gridmap-pgbouncer-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        exe = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        (self.home / "userlist.txt").write_text(f'"{self.url.username}" ""\n')
+        (self.home / "pgbouncer.ini").write_text(
+            f"[databases]\n* = host={self.url.host} port={self.url.port}\n[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\nauth_type = trust\n"
+            f"auth_file = {self.home}/userlist.txt\npool_mode = transaction\ndefault_pool_size = {self.pool}\n"
+            f"max_client_conn = 500\nignore_startup_parameters = extra_float_digits\n"
+            f"logfile = {self.home}/pgbouncer.log\npidfile = {self.home}/pgbouncer.pid\n")
+        cmd = [exe, str(self.home / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # pgbouncer refuses root
+            for f in (self.home, *self.home.iterdir()):
+                shutil.chown(f, "postgres")
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        self.proc = subprocess.Popen(cmd, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", self.port)) != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pgbouncer did not start: {self.home}/pgbouncer.log")
+            time.sleep(0.05)
+        log(f"[pgbouncer] {exe} transaction mode, {self.pool} server connections, on 127.0.0.1:{self.port}")
+        return self.url.set(port=self.port).render_as_string(hide_password=False)
+
+    def __exit__(self, *exc: object) -> None:
+        pidfile = self.home / "pgbouncer.pid"
+        if pidfile.exists():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGINT)
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
 class Server:
     """``gridmap serve ARGS`` on 127.0.0.1 (a free port unless given) as a subprocess, ready when
     ``/readyz`` answers 200 (Gi* is compiled before it listens); SIGTERM, then SIGKILL, at the end."""

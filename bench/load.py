@@ -4,6 +4,7 @@
     .venv/bin/python bench/load.py --clients 16 --duration 30 --requests 5000
     .venv/bin/python bench/load.py --mix 70/20/10 --workers 2 --json /tmp/load.json
     .venv/bin/python bench/load.py --grids 1000 --cases 10000 --duration 10     # quick check
+    .venv/bin/python bench/load.py --pgbouncer             # the server through PgBouncer, transaction mode
 
 Set-up: a throwaway PostGIS cluster, the synthetic district of bench/_common.py (10 streets,
 100 communities, 10 k Voronoi grids), departments, police units and the sample duty list, and
@@ -33,6 +34,7 @@ and the CPU seconds of the server processes, PostgreSQL and this client.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import http.client
 import itertools
@@ -73,6 +75,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--database-url", help="use this database (loaded here unless it already has cases)")
     parser.add_argument("--keep", action="store_true", help="keep the cluster and files for debugging")
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="serve through Debian's pgbouncer in transaction mode (GRIDMAP_DB_TRANSACTION_POOLER=1)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     shares = [float(x) for x in args.mix.split("/")]
@@ -412,8 +416,13 @@ def run_against(url: str, pg: Cluster | None, work: Path, args: argparse.Namespa
     cast = make_cast(url, args.seed)
     results["cases_before"] = common.query(url, "SELECT count(*) FROM cases")[0][0]
     mix = Mix(cast, args.shares, args.seed)
-    with common.Server(url, work / "serve.log", serve_args=("--workers", str(args.workers)),
-                       env={"GRIDMAP_BASEMAP": "none"}) as server:
+    with contextlib.ExitStack() as stack:
+        serve_url, env = url, {"GRIDMAP_BASEMAP": "none"}
+        if args.pgbouncer:
+            serve_url = stack.enter_context(common.PgBouncer(url))
+            env["GRIDMAP_DB_TRANSACTION_POOLER"] = "1"
+        server = stack.enter_context(common.Server(serve_url, work / "serve.log",
+                                                   serve_args=("--workers", str(args.workers)), env=env))
         assert server.proc is not None
         log(f"[serve] gridmap serve --workers {args.workers} on 127.0.0.1:{server.port} (pid {server.proc.pid})")
         warm_up(server.port, mix)

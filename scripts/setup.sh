@@ -37,6 +37,7 @@ if [ "${GRIDMAP_SKIP_SYSTEM:-0}" != 1 ]; then
   command -v npm >/dev/null || need+=(npm)
   if [ $want_test = 1 ]; then
     [ -x /usr/bin/chromium ] || need+=(chromium)
+    command -v pgbouncer >/dev/null || need+=(pgbouncer)  # tests/test_pgbouncer.py, bench/load.py --pgbouncer
     { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi"; } || need+=(fonts-wqy-microhei)
   fi
   apt_install "${need[@]+"${need[@]}"}"

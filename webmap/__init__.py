@@ -78,13 +78,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_no_nul)
     app.json = IsoJSONProvider(app)
 
+    pooler = bool(settings.get("GRIDMAP_DB_TRANSACTION_POOLER"))
     engine = make_engine(settings["DATABASE_URL"], pool_size=settings["GRIDMAP_DB_POOL_SIZE"],
-                         timezone=settings["GRIDMAP_TIMEZONE"])
+                         timezone=settings["GRIDMAP_TIMEZONE"], transaction_pooler=pooler)
     app.extensions["gridmap"] = {"engine": engine, "sessionmaker": make_sessionmaker(engine),
                                  "read_engine": None, "read_sessionmaker": None}
     if settings.get("GRIDMAP_READ_DATABASE_URL"):  # map, boundary, statistics and hotspot reads (webmap/db.py)
         read_engine = make_engine(settings["GRIDMAP_READ_DATABASE_URL"], pool_size=settings["GRIDMAP_DB_POOL_SIZE"],
-                                  timezone=settings["GRIDMAP_TIMEZONE"])
+                                  timezone=settings["GRIDMAP_TIMEZONE"], transaction_pooler=pooler)
         app.extensions["gridmap"].update(read_engine=read_engine, read_sessionmaker=make_sessionmaker(read_engine))
 
     from flask_smorest import Api

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_IMPORT_SOURCES": "12345",  # sources only imports and hotline integration tokens may use
     "GRIDMAP_PHOTOS_PER_CASE": 20,
     "GRIDMAP_DB_POOL_SIZE": 5,
+    "GRIDMAP_DB_TRANSACTION_POOLER": "",  # set (1) when DATABASE_URL is a PgBouncer in transaction mode
     "GRIDMAP_SERVE_WORKERS": 2,
     "GRIDMAP_SERVE_THREADS": 4,
     "GRIDMAP_LOG_FORMAT": "json",  # json (one object a line) | text (for people at a terminal)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,16 +24,23 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, timezone: str = "Asia/Shanghai", echo: bool = False
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, timezone: str = "Asia/Shanghai", echo: bool = False,
+    transaction_pooler: bool = False,
 ) -> Engine:
     """An engine with pre-ping (connections survive a database restart) whose sessions speak
     ``timezone``, so timestamps come back as local times (+08:00 in Beijing). Server options in the
-    URL (``?options=-c%20default_transaction_read_only%3Don``) are kept beside the time zone."""
+    URL (``?options=-c%20default_transaction_read_only%3Don``) are kept beside the time zone.
+
+    ``transaction_pooler``: the URL is a PgBouncer in transaction mode, where consecutive
+    transactions may run on different server connections. psycopg then prepares no statements
+    (PgBouncer < 1.21 cannot route them), and the time zone is set in each transaction
+    (``SET LOCAL``) instead of once per connection (PgBouncer < 1.20 refuses ``options``)."""
     parsed = make_url(normalize_url(url))
     given = parsed.query.get("options")
     given = given[-1] if isinstance(given, tuple) else given
-    options = " ".join(o for o in (given, f"-c timezone={timezone}") if o)
-    return create_engine(
+    options = " ".join(o for o in (given, None if transaction_pooler else f"-c timezone={timezone}") if o)
+    pooled: dict[str, object] = {"prepare_threshold": None} if transaction_pooler else {}
+    engine = create_engine(
         parsed.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -44,8 +51,14 @@ def make_engine(
         hide_parameters=True,
         # A database host that drops packets fails a request (and /readyz) in 5 s, not after TCP's minutes;
         # a connect_timeout in the URL wins.
-        connect_args={"options": options, **({} if "connect_timeout" in parsed.query else {"connect_timeout": 5})},
+        connect_args={**({"options": options} if options else {}), **pooled,
+                      **({} if "connect_timeout" in parsed.query else {"connect_timeout": 5})},
     )
+    if transaction_pooler:
+        @event.listens_for(engine, "begin")
+        def _local_time_zone(conn: Connection) -> None:
+            conn.exec_driver_sql("SELECT set_config('TimeZone', %(tz)s, true)", {"tz": timezone})
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
