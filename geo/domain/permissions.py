@@ -186,14 +186,16 @@ def check_can_report(user: User, grid_code: str, names: Mapping[str, str] | None
                         field="lon", details={"grid": grid_code, "scope": user.scope})
 
 
-def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
+def check_can_attach(user: User, case: Mapping[str, Any], names: Mapping[str, str] | None = None) -> None:
     """Photos are added by the people working the case: grid workers and street leaders in whose
-    area it lies, and its lead or co-departments (seeing the case is checked before this)."""
+    area it lies, and its lead or co-departments (seeing the case is checked before this).
+    ``names`` (code → name) lets the refusal name the grid and the user's area instead of codes."""
     if user.role in ("planner", "admin"):
         raise Forbidden("规划/分析人员和管理员不能给案件添加照片。", field="role")
     grid = str(case["grid_code"])
     if user.role in AREA_ROLES and not grid.startswith(user.scope):
-        raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
+        raise Forbidden(f"案件在{area_name(grid, names)}，不在您的管辖范围（{area_name(user.scope, names)}）内。",
+                        field="id", details={"grid": grid, "scope": user.scope})
 
 
 def check_can_use_source(user: User | None, source: str, reserved: Sequence[str], *, integration: bool) -> None:
