@@ -9,7 +9,6 @@ const TYPES = 'image/jpeg,image/png';
  * the problem, and a phone on a slow network sends a tenth of the bytes. */
 const TARGET_PIXELS = 2000000;
 const JPEG_QUALITY = 0.85;
-const MB = 1024 * 1024;
 
 /* "JPEG/PNG，每张 ≤ N MB，每案最多 M 张" from the server's limits. */
 export function photoRules(limits) {
@@ -28,13 +27,14 @@ export function photoField(lead, limits, note) {
   return { label, input };
 }
 
-function megabytes(bytes) {
-  return (bytes / MB).toFixed(1) + ' MB';
+/* "3.2 MB", with the server's own size of a megabyte (limits.photoMaxBytes / limits.photoMaxMB). */
+function megabytes(bytes, limits) {
+  return (bytes * limits.photoMaxMB / limits.photoMaxBytes).toFixed(1) + ' MB';
 }
 
 /* Decode, shrink to about TARGET_PIXELS and re-encode one photo as JPEG (a canvas); a photo
  * already small enough is kept as it is. Gives {file, note}. */
-function shrink(file) {
+function shrink(file, limits) {
   return createImageBitmap(file).then((bitmap) => {
     const pixels = bitmap.width * bitmap.height;
     if (pixels <= TARGET_PIXELS) { bitmap.close(); return { file, note: null }; }
@@ -49,7 +49,7 @@ function shrink(file) {
     bitmap.close();
     return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITY)).then((blob) => {
       const name = file.name.replace(/\.[^.]*$/, '') + '.jpg';
-      return { file: new File([blob], name, { type: 'image/jpeg' }), note: note + '，' + megabytes(blob.size) };
+      return { file: new File([blob], name, { type: 'image/jpeg' }), note: note + '，' + megabytes(blob.size, limits) };
     });
   });
 }
@@ -68,14 +68,14 @@ export function preparePhotos(fileList, limits) {
     errors.push(f.name + ' 不是 JPEG 或 PNG 照片，请换一张。');
     return false;
   });
-  return Promise.all(usable.map((f) => shrink(f).catch(() => ({ file: null, note: null, broken: f.name }))))
+  return Promise.all(usable.map((f) => shrink(f, limits).catch(() => ({ file: null, note: null, broken: f.name }))))
     .then((results) => {
       const files = [];
       const notes = [];
       results.forEach((r) => {
         if (r.broken) { errors.push(r.broken + ' 无法读取，照片可能已损坏。'); return; }
-        if (r.file.size > limits.photoMaxMB * MB) {
-          errors.push(r.file.name + ' 太大：' + megabytes(r.file.size) + '（每张最多 ' + limits.photoMaxMB + ' MB）。');
+        if (r.file.size > limits.photoMaxBytes) {
+          errors.push(r.file.name + ' 太大：' + megabytes(r.file.size, limits) + '（每张最多 ' + limits.photoMaxMB + ' MB）。');
           return;
         }
         files.push(r.file);
