@@ -312,7 +312,7 @@ def test_street_leader_finds_the_overdue_case_dispatches_and_whistles(server, op
 
     panel.locator("button[data-action=dispatch]").click()
     form = panel.locator("form.gm-action-form")
-    assert form.locator(".gm-checklist input[type=checkbox]").count() >= 3  # touch-friendly, no Ctrl
+    form.locator(".gm-checklist input[type=checkbox]").nth(2).wait_for()  # touch-friendly, no Ctrl
     assert "Ctrl" not in form.inner_text()
     form.get_by_role("button", name="确定").click()
     panel.locator(".gm-panel-message").get_by_text("派遣：已完成").wait_for()

@@ -298,21 +298,33 @@ export function createReportButton(map, panel, options, onCreated) {
       return item;
     }
 
-    /* 是同一问题: the photos and the note go to the existing case instead of a new one. */
+    /* 是同一问题: the photos and the note go to the existing case instead of a new one. A step that
+     * went through is not repeated by 重试. */
+    let pending = null;
     function addTo(id, trigger) {
+      const note = description.value.trim();
+      if (!pending || pending.id !== id) {
+        const steps = [];
+        if (state.photos.length) { steps.push(() => uploadPhotos(id, state.photos)); }
+        if (note) { steps.push(() => send(caseUrl(id, 'actions'), { action: 'note', note: '补充：' + note })); }
+        pending = { id, steps, photos: state.photos.length };
+      }
+      if (!pending.steps.length) { say('请先选择照片或填写描述，再补充到已有案件。', true); pending = null; return; }
       say('正在补充到已有案件…');
       trigger.disabled = true;
-      const note = description.value.trim();
-      const steps = [];
-      if (state.photos.length) { steps.push(() => uploadPhotos(id, state.photos)); }
-      if (note) { steps.push(() => send(caseUrl(id, 'actions'), { action: 'note', note: '补充：' + note })); }
-      if (!steps.length) { say('请先选择照片或填写描述，再补充到已有案件。', true); trigger.disabled = false; return; }
-      steps.reduce((p, step) => p.then((res) => (res && !res.ok ? res : step())), Promise.resolve(null))
-        .then((res) => {
+      const next = () => {
+        if (!pending.steps.length) {
           trigger.disabled = false;
-          if (!res.ok) { failed(res, '补充失败', () => addTo(id, trigger)); return; }
-          finish(id, '已补充到已有案件' + (state.photos.length ? '（照片已上传）' : ''));
+          finish(id, '已补充到已有案件' + (pending.photos ? '（照片已上传）' : ''));
+          return;
+        }
+        pending.steps[0]().then((res) => {
+          if (!res.ok) { trigger.disabled = false; failed(res, '补充失败', () => addTo(id, trigger)); return; }
+          pending.steps.shift();
+          next();
         });
+      };
+      next();
     }
 
     function failed(res, fallback, again) {
