@@ -68,7 +68,7 @@ if [ "$(cat "$vendor/.lock" 2>/dev/null)" != "$lock_hash" ]; then
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
   rm -rf "$vendor"
   mkdir -p "$vendor/leaflet" "$vendor/leaflet.markercluster" "$vendor/leaflet.heat" "$vendor/jquery" \
-           "$vendor/swagger-ui"
+           "$vendor/swagger-ui" "$vendor/axe-core"
   cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
         node_modules/leaflet/dist/images "$vendor/leaflet/"
   cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
@@ -78,6 +78,8 @@ if [ "$(cat "$vendor/.lock" 2>/dev/null)" != "$lock_hash" ]; then
   cp node_modules/jquery/dist/jquery.min.js "$vendor/jquery/"
   cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
      node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js "$vendor/swagger-ui/"
+  # axe-core: the accessibility checks the browser tests run on every page (never loaded by a page).
+  cp node_modules/axe-core/axe.min.js "$vendor/axe-core/"
   echo "$lock_hash" > "$vendor/.lock"
 fi
 say "ready"

@@ -251,7 +251,8 @@ def test_pin_to_report_offers_duplicates_then_creates_the_case(server, page):
     form.get_by_role("button", name="提交").click()
     panel = page.locator("#gm-panel")
     panel.get_by_text("东门垃圾桶满溢").wait_for()
-    assert "110101002001002" in panel.inner_text() and "已受理" in panel.inner_text()
+    assert "网格001002" in panel.inner_text() and "已受理" in panel.inner_text()  # names; codes in tooltips
+    assert panel.get_by_text("网格001002").get_attribute("title") == "110101002001002"
 
 
 def test_pin_to_report_outside_the_area_shows_the_error_inline(server, page):

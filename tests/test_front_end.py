@@ -122,6 +122,7 @@ def _options(role: str, **config) -> dict:
 def test_the_options_carry_the_settings_and_the_legend():
     options = _options("street_leader", GRIDMAP_CHECKIN_MAX_M=120, GRIDMAP_PHOTO_MAX_MB=3, GRIDMAP_PHOTOS_PER_CASE=7)
     assert options["limits"] | {"descriptionMax": 0} == {"checkInRadiusM": 120.0, "photoMaxMB": 3.0,
+                                                        "photoMaxBytes": 3 * 1024 * 1024,
                                                         "photosPerCase": 7, "descriptionMax": 0}
     assert options["legendStatuses"] == list(LEGEND)
     assert options["statuses"]["received"] == [COLOURS["received"], STATES["received"]]

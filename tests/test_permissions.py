@@ -63,6 +63,7 @@ TABLE = {
     "cases.list_cases": ("GET", "/api/cases", None, SIGNED_IN_200),
     "cases.case_map": ("GET", "/api/cases/map?zoom=16", None, SIGNED_IN_200),
     "cases.nearby": ("GET", "/api/cases/nearby?lon=116.3175&lat=39.9025&category=0101", None, SIGNED_IN_200),
+    "cases.placement": ("GET", "/api/cases/placement?lon=116.3175&lat=39.9025", None, SIGNED_IN_200),
     "cases.get_case": ("GET", "/api/cases/{case}", None, SEE),
     "cases.case_events": ("GET", "/api/cases/{case}/events", None, SEE),
     "cases.case_actions": ("GET", "/api/cases/{case}/actions", None, SEE),

@@ -11,13 +11,14 @@ from geo.domain.cases import parse_time, zone
 from geo.domain.errors import TooLarge
 from geo.domain.filters import CaseFilters
 from geo.services import cases as case_service
+from geo.services import placement as placement_service
 from geo.services import workflow as workflow_service
 from geo.services.reference import list_categories, list_departments
 from webmap.auth import current
 from webmap.config import case_settings
 from webmap.db import commit, get_read_session, get_session
 from webmap.params import parse_bbox
-from webmap.schemas import ApiBlueprint, ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery
+from webmap.schemas import ApiBlueprint, ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery, PlacementQuery
 
 bp = ApiBlueprint("cases", __name__, url_prefix="/api", description="案件：上报、查询")
 
@@ -77,6 +78,16 @@ def nearby(query: dict[str, Any]) -> Response:
     found = case_service.nearby(get_session(), lon=query["lon"], lat=query["lat"], category=query["category"],
                                 crs=query["crs"], user=current(), settings=case_settings(current_app.config))
     return jsonify(possible_duplicates=found)
+
+
+@bp.get("/cases/placement")
+@bp.arguments(PlacementQuery, location="query")
+@bp.response(200)
+@bp.alt_response(422, schema=ApiError, description="位置不在任何网格内（outside_area）或坐标无效")
+def placement(query: dict[str, Any]) -> Response:
+    """上报前预览：该位置所在的网格、社区、街道和区（编码与名称），当前用户能否在此上报（不能时 reason
+    说明原因），以及表单显示的一行 label（如“将上报到：网格001（景山社区）”）。不保存任何东西。"""
+    return jsonify(placement_service.preview(get_session(), current(), query["lon"], query["lat"], query["crs"]))
 
 
 @bp.get("/cases/<case_id>")

@@ -151,3 +151,8 @@ def boundary_settings(config: dict[str, Any]) -> BoundarySettings:
         min_finding_width_m=config["GRIDMAP_CHECK_MIN_WIDTH_M"],
         max_grid_area_m2=config["GRIDMAP_GRID_MAX_AREA_M2"],
     )
+
+
+def photo_max_bytes(config: Mapping[str, Any]) -> int:
+    """GRIDMAP_PHOTO_MAX_MB in bytes: the upload check and the browser's check before sending."""
+    return int(float(config["GRIDMAP_PHOTO_MAX_MB"]) * 1024 * 1024)

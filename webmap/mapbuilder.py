@@ -7,6 +7,7 @@ links are replaced on each instance, never on the shared class lists (PITFALLS.m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,12 +84,18 @@ def _add_basemap(m: folium.Map, basemap: str, tianditu_key: str) -> None:
         folium.TileLayer(kind, name="底图", attr="底图", max_zoom=MAX_ZOOM).add_to(m)
 
 
+#: folium's viewport line forbids pinch-zoom (maximum-scale=1, user-scalable=no): people with low
+#: vision must be able to zoom the page (WCAG 1.4.4), so it is replaced by one that allows it.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.DOTALL)
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
 def render_parts(m: folium.Map) -> dict[str, str]:
-    """folium's page split into header, body and script, for our own template."""
+    """folium's page split into header, body and script, for our own template (pinch-zoom allowed)."""
     root = m.get_root()
     root.render()
     return {
-        "header": root.header.render(),  # type: ignore[attr-defined]
+        "header": _FOLIUM_VIEWPORT.sub(VIEWPORT, root.header.render()),  # type: ignore[attr-defined]
         "body": root.html.render(),  # type: ignore[attr-defined]
         "script": root.script.render(),  # type: ignore[attr-defined]
     }

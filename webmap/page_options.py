@@ -22,11 +22,12 @@ from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, may_plan_topics, statistics_area
 from geo.domain.requesters import REQUEST_TYPES
 from geo.domain.stats import COLUMNS, DEPARTMENT_COLUMNS, LEVELS, RATES
-from geo.domain.statuses import COLOURS, FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, label
+from geo.domain.statuses import COLOURS, FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, UNFINISHED, label
 from geo.domain.topics import EVENT_ACTIONS, EXPORT_COLUMNS, RATE_NAMES, STATUSES, TEXT_MAX, TITLE_MAX
 from geo.domain.whistles import EVENTS as WHISTLE_EVENTS
 from geo.domain.whistles import OUTCOMES, REASONS, SCORE_ASPECTS, SCORE_MAX, SCORE_MIN, STATUS_NAMES
 from geo.domain.workflow import ACTIONS, ROLE_NAMES
+from webmap.config import photo_max_bytes
 
 __all__ = ["map_options", "stats_options", "status_filters", "topics_options"]
 
@@ -72,6 +73,8 @@ def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str
         "urgencies": list(URGENCY_NAMES.items()),
         "requestTypes": REQUEST_TYPES,
         "whistleReasons": list(REASONS),
+        # The cases a whistle may take (the whistle form offers the street's others).
+        "whistleStatuses": list(UNFINISHED),
         "whistle": {
             "statuses": STATUS_NAMES,
             "lists": [["open", f"{STATUS_NAMES['open']}的吹哨"], ["closed", f"{STATUS_NAMES['closed']}的吹哨"],
@@ -124,6 +127,7 @@ def _limits(config: Mapping[str, Any]) -> dict[str, float]:
     return {
         "checkInRadiusM": float(config["GRIDMAP_CHECKIN_MAX_M"]),
         "photoMaxMB": float(config["GRIDMAP_PHOTO_MAX_MB"]),
+        "photoMaxBytes": photo_max_bytes(config),
         "photosPerCase": int(config["GRIDMAP_PHOTOS_PER_CASE"]),
         "descriptionMax": DESCRIPTION_MAX,
     }

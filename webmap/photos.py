@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from geo.domain.errors import TooLarge
 from geo.services import photos as photo_service
 from webmap.auth import current
+from webmap.config import photo_max_bytes
 from webmap.db import commit, get_session
 from webmap.schemas import ApiError
 from webmap.security import own_policy
@@ -20,7 +21,7 @@ PHOTOS_PER_REQUEST = 6
 
 def _settings() -> photo_service.PhotoSettings:
     cfg = current_app.config
-    return photo_service.PhotoSettings(max_bytes=int(float(cfg["GRIDMAP_PHOTO_MAX_MB"]) * 1024 * 1024),
+    return photo_service.PhotoSettings(max_bytes=photo_max_bytes(cfg),
                                        max_per_case=int(cfg["GRIDMAP_PHOTOS_PER_CASE"]))
 
 

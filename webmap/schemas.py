@@ -174,6 +174,12 @@ class NearbyQuery(Schema):
     crs = Text(load_default="wgs84")
 
 
+class PlacementQuery(Schema):
+    lon = fields.Float(required=True, allow_nan=False, error_messages=_REQUIRED)
+    lat = fields.Float(required=True, allow_nan=False, error_messages=_REQUIRED)
+    crs = Text(load_default="wgs84", metadata={"description": "wgs84（默认）、gcj02、bd09 或 EPSG:n"})
+
+
 class CaseQuery(Schema):
     status = Text(metadata={"description": "状态，逗号分隔"})
     category = Text(metadata={"description": "分类编码，逗号分隔"})
@@ -229,6 +235,8 @@ class StatsQuery(Schema):
     w_satisfaction = fields.Float(validate=validate.Range(0, 1000), allow_nan=False)
     request_type = Text(metadata={"description": "只统计这一诉求类型的案件："
                                   + "、".join(f"{code}（{name}）" for code, name in REQUEST_TYPES.items())})
+    excel = fields.Boolean(load_default=False, metadata={
+        "description": "仅 csv：true 时为 Excel 用（中文表头，编码写成 =\"…\" 保持文本）"})
 
 
 class TrendQuery(Schema):

@@ -43,12 +43,14 @@ def _weights(query: dict[str, Any]) -> Weights:
 @bp.alt_response(404, schema=ApiError, description="层级或格式不存在")
 def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
     """指标表：level 为 district、street、community、grid 或 departments；fmt 为 json（页面用）、csv
-    （UTF-8 带 BOM）、xlsx（中文表头、编码为文本）、geojson、gpkg（带边界）。日期按受理时间（北京时间，两端含）。
+    （UTF-8 带 BOM；供程序和 GIS 用，英文列名；excel=true 时为 Excel 用：中文表头、编码写成 ="…" 保持文本）、
+    xlsx（中文表头、编码为文本，另有“说明”工作表：范围、日期、生成时间和各率的定义）、geojson、gpkg（带边界）。日期按受理时间（北京时间，两端含）。
     每行：编码、名称、上级编码、案件数、各率（分子分母并列；分母为 0 时为空）、综合得分与排名（并列同名次）、
     中位时长、超期数、重复投诉数、各状态与各分类数量。范围外的边界不返回。request_type 只统计该诉求类型的案件。"""
     fields = tuple(c.strip() for c in (query.get("fields_") or "").split(",") if c.strip())
     result = reports.measures(get_read_session(), current(), reports.MeasuresQuery(
-        level, fmt, query.get("from_"), query.get("to"), _weights(query), fields, query.get("request_type")),
+        level, fmt, query.get("from_"), query.get("to"), _weights(query), fields, query.get("request_type"),
+        query.get("excel", False)),
         _reading())
     commit()  # the fact table caught up with new events
     if isinstance(result, reports.MeasuresTable):

@@ -28,6 +28,7 @@ __all__ = [
     "check_category_code",
     "check_point",
     "check_text",
+    "outside_message",
     "parse_time",
     "wgs84_position",
     "zone",
@@ -78,6 +79,21 @@ def wgs84_position(x: Any, y: Any, crs: str | None) -> tuple[float, float]:
 
 
 _LABELS = {"lon": "经度", "lat": "纬度"}
+#: Coordinate systems as people name them (the code stays in the API's ``crs`` field).
+CRS_WORDS = {"wgs84": "GPS（WGS84）", "gcj02": "高德/腾讯（GCJ-02）", "bd09": "百度（BD-09）"}
+
+
+def outside_message(lon: float, lat: float, crs: str) -> str:
+    """Why a point is refused as ``outside_area``, in words a grid worker understands.
+
+    >>> outside_message(100.0, 30.0, "gcj02")[:40]
+    '所选位置（经度 100.000000，纬度 30.000000）不在任何网格内：'
+    >>> outside_message(100.0, 30.0, "gcj02").endswith("（当前按高德/腾讯（GCJ-02）坐标）。")
+    True
+    """
+    words = CRS_WORDS.get(crs, crs)
+    return (f"所选位置（经度 {lon:.6f}，纬度 {lat:.6f}）不在任何网格内：请在本辖区网格范围内选点；"
+            f"坐标来自其他地图时请确认坐标系（当前按{words}坐标）。")
 
 
 def _finite(value: Any, name: str) -> float:

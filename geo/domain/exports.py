@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import shapely
 from geo.domain.errors import InvalidInput
 from geo.domain.xlsx import write_xlsx
 
-__all__ = ["FORMATS", "TABLE_FORMATS", "inert_text", "write_frame", "write_table"]
+__all__ = ["FORMATS", "TABLE_FORMATS", "excel_text", "inert_text", "write_frame", "write_table"]
 
 FORMATS = ("csv", "geojson", "gpkg")
 #: Formats of a statistics table: spreadsheets without geometry, GIS files with the boundary shapes.
@@ -93,14 +93,29 @@ def inert_text(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def excel_text(values: pd.Series) -> pd.Series:
+    """Codes as a spreadsheet keeps them when it opens a CSV: ``="110102004004"``, a formula giving
+    the text, so neither Excel nor LibreOffice turns 15 digits into 1.10102E+14 or drops a leading
+    zero. Empty stays empty.
+
+    >>> excel_text(pd.Series(["0101", None, 'a"b'])).tolist()
+    ['="0101"', None, '="a""b"']
+    """
+    return values.astype(object).map(lambda v: None if v is None or v != v else '="' + str(v).replace('"', '""') + '"',
+                                     na_action="ignore").astype(object).where(values.notna(), None)
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Mapping[str, str] | None = None,
                 text: Iterable[str] = ("code", "name", "parent_code"), percent: Iterable[str] = (),
-                geometry: gpd.GeoSeries | None = None, layer: str = "stats") -> int:
+                geometry: gpd.GeoSeries | None = None, layer: str = "stats", excel: bool = False,
+                notes: Sequence[tuple[str, str]] = ()) -> int:
     """Write a table of measures for planners; returns the number of rows.
 
     csv: UTF-8 with BOM (Excel shows Chinese), the frame's snake_case column names, empty cells for
-    empty values (never 0 or NaN). xlsx: ``headers`` (Chinese) as a frozen, filterable header row,
-    ``text`` columns as text so codes keep every digit, ``percent`` columns as 0.0 %.
+    empty values (never 0 or NaN) — for programs and GIS. With ``excel``: ``headers`` (Chinese) and
+    the code columns (``text`` but ``name``) as ``="…"`` so a spreadsheet keeps them as text.
+    xlsx: ``headers`` (Chinese) as a frozen, filterable header row, ``text`` columns as text so codes
+    keep every digit, ``percent`` columns as 0.0 %; ``notes`` as a second sheet 说明.
     geojson / gpkg: the same columns as properties on ``geometry`` (WGS84), one feature per row.
     """
     path = Path(path)
@@ -108,17 +123,30 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str, *, headers: Map
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
                            code="bad_format")
     with private_output(path):
-        _write_table(frame, path, fmt, headers=headers, text=text, percent=percent, geometry=geometry, layer=layer)
+        if fmt == "csv" and excel:
+            _excel_csv(frame, path, headers or {}, [c for c in text if c in frame.columns and c != "name"])
+        else:
+            _write_table(frame, path, fmt, headers=headers, text=text, percent=percent, geometry=geometry,
+                         layer=layer, notes=notes)
     return len(frame)
 
 
+def _excel_csv(frame: pd.DataFrame, path: Path, headers: Mapping[str, str], codes: list[str]) -> None:
+    table = inert_text(frame)
+    for column in codes:
+        table[column] = excel_text(frame[column])
+    table.rename(columns=lambda c: headers.get(c, c)).to_csv(path, index=False, encoding=CSV_ENCODING,
+                                                             float_format="%.10g")
+
+
 def _write_table(frame: pd.DataFrame, path: Path, fmt: str, *, headers: Mapping[str, str] | None,
-                 text: Iterable[str], percent: Iterable[str], geometry: gpd.GeoSeries | None, layer: str) -> None:
+                 text: Iterable[str], percent: Iterable[str], geometry: gpd.GeoSeries | None, layer: str,
+                 notes: Sequence[tuple[str, str]]) -> None:
     if fmt == "csv":
         inert_text(frame).to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g")
     elif fmt == "xlsx":
         write_xlsx(frame, path, headers=headers, text=[c for c in text if c in frame.columns],
-                   percent=[c for c in percent if c in frame.columns], sheet=layer)
+                   percent=[c for c in percent if c in frame.columns], sheet=layer, notes=notes)
     else:
         if geometry is None:
             raise InvalidInput(f"{fmt} 导出需要边界几何。", field="format", code="no_geometry")

@@ -43,6 +43,7 @@ __all__ = [
     "SCOPE_LEVELS",
     "User",
     "acting_departments",
+    "area_name",
     "can_plan_topic",
     "can_see",
     "can_see_topic",
@@ -155,32 +156,50 @@ def check_visible(user: User, case: Mapping[str, Any], case_no: str) -> None:
         raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
 
 
-def check_can_act(user: User, action: Action, case: Mapping[str, Any]) -> None:
-    """Beyond the role (checked by the workflow): the scope, the lead department, the grid."""
+def area_name(code: str, names: Mapping[str, str] | None = None) -> str:
+    """A boundary as people name it: its name when known, else its code; the whole city for "".
+
+    >>> area_name("110102004", {"110102004": "新街口街道"}), area_name("110102004"), area_name("")
+    ('新街口街道', '110102004', '全市')
+    """
+    if not code:
+        return "全市"
+    return (names or {}).get(code) or code
+
+
+def check_can_act(user: User, action: Action, case: Mapping[str, Any],
+                  names: Mapping[str, str] | None = None) -> None:
+    """Beyond the role (checked by the workflow): the scope, the lead department, the grid.
+    ``names`` (code → name) lets the refusal name the grid and the user's area instead of codes."""
     grid = str(case["grid_code"])
     if user.role in AREA_ROLES and not grid.startswith(user.scope):
-        raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
+        raise Forbidden(f"案件在{area_name(grid, names)}，不在您的管辖范围（{area_name(user.scope, names)}）内。",
+                        field="id", details={"grid": grid, "scope": user.scope})
     if action.lead_only and not is_lead(user, case):
         raise Forbidden("只有主责部门（属地兜底的案件由街道）可以推进案件；协办部门可以查看、备注和报到。",
                         field="action")
 
 
-def check_can_report(user: User, grid_code: str) -> None:
-    """Grid workers report in their grids, street leaders in their street; departments anywhere."""
+def check_can_report(user: User, grid_code: str, names: Mapping[str, str] | None = None) -> None:
+    """Grid workers report in their grids, street leaders in their street; departments anywhere.
+    ``names`` (code → name) lets the refusal name the grid and the user's area instead of codes."""
     if user.role in ("planner", "admin"):
         raise Forbidden("规划/分析人员和管理员不能上报案件。", field="role")
     if user.role in AREA_ROLES and not grid_code.startswith(user.scope):
-        raise Forbidden(f"位置在网格 {grid_code}，不在您的管辖范围 {user.scope} 内。", field="lon")
+        raise Forbidden(f"位置在{area_name(grid_code, names)}，不在您的管辖范围（{area_name(user.scope, names)}）内。",
+                        field="lon", details={"grid": grid_code, "scope": user.scope})
 
 
-def check_can_attach(user: User, case: Mapping[str, Any]) -> None:
+def check_can_attach(user: User, case: Mapping[str, Any], names: Mapping[str, str] | None = None) -> None:
     """Photos are added by the people working the case: grid workers and street leaders in whose
-    area it lies, and its lead or co-departments (seeing the case is checked before this)."""
+    area it lies, and its lead or co-departments (seeing the case is checked before this).
+    ``names`` (code → name) lets the refusal name the grid and the user's area instead of codes."""
     if user.role in ("planner", "admin"):
         raise Forbidden("规划/分析人员和管理员不能给案件添加照片。", field="role")
     grid = str(case["grid_code"])
     if user.role in AREA_ROLES and not grid.startswith(user.scope):
-        raise Forbidden(f"案件在网格 {grid}，不在您的管辖范围 {user.scope or '（全市）'} 内。", field="id")
+        raise Forbidden(f"案件在{area_name(grid, names)}，不在您的管辖范围（{area_name(user.scope, names)}）内。",
+                        field="id", details={"grid": grid, "scope": user.scope})
 
 
 def check_can_use_source(user: User | None, source: str, reserved: Sequence[str], *, integration: bool) -> None:

@@ -68,6 +68,7 @@ __all__ = [
     "aggregate_facts",
     "category_column",
     "check_in_sums",
+    "definitions",
     "finish",
     "headers",
     "overdue_flags",
@@ -549,3 +550,21 @@ def repeat_flags(category: Any, reported_at: Any, x: Any, y: Any, *, radius_m: f
             within = gap <= pd.Timedelta(days=days)
             flags[pairs.loc[close & later & within, "row"].to_numpy()] = True
     return flags
+
+
+def definitions(weights: Weights | None = None) -> list[tuple[str, str]]:
+    """What each rate and the score mean, as (name, definition) rows for a file's 说明 sheet —
+    built from ``RATES`` and ``COLUMNS``, so the words follow the computation.
+
+    >>> definitions()[0]
+    ('响应率', '按时响应数 ÷ 应响应数（分母为 0 时为空）')
+    >>> definitions()[-1][1]
+    '0.1×响应率 + 0.45×解决率 + 0.45×满意率，在同级中排名（并列同名次）'
+    """
+    w = weights or Weights()
+    rows = [(COLUMNS[rate], f"{COLUMNS[numerator]} ÷ {COLUMNS[denominator]}（分母为 0 时为空）")
+            for rate, numerator, denominator in RATES]
+    rows.append((COLUMNS["score"], f"{w.response:g}×{COLUMNS['response_rate']} + {w.resolution:g}×"
+                                   f"{COLUMNS['resolution_rate']} + {w.satisfaction:g}×{COLUMNS['satisfaction_rate']}，"
+                                   "在同级中排名（并列同名次）"))
+    return rows

@@ -35,10 +35,12 @@ __all__ = [
     "OPEN",
     "STATES",
     "STATUSES",
+    "STEP_NAMES",
     "TERMINAL",
     "UNFINISHED",
     "WAITING",
     "Status",
+    "clock_notes",
     "label",
     "next_due",
     "overdue_step",
@@ -86,6 +88,10 @@ COLOURS: dict[str, str] = {s.code: s.colour for s in STATUSES}
 NUMBERS: dict[str, int] = {s.code: s.number for s in STATUSES}
 #: The steps whose clocks can run out (columns ``<step>_due`` on a case).
 CLOCK_STEPS = ("dispatch", "respond", "resolve")
+#: step → the word people use for it in a deadline (派遣超期 3 天 / 距办结时限 5 小时).
+STEP_NAMES: dict[str, str] = {"dispatch": "派遣", "respond": "响应", "resolve": "办结"}
+#: Spans as people say them: days from one day up, hours from one hour up, else minutes.
+_SPAN_UNITS = ((86400, "天"), (3600, "小时"), (60, "分钟"))
 
 #: Statuses nothing more happens in: closed (结案) and void (不予立案).
 TERMINAL: tuple[str, ...] = ("closed", "void")
@@ -130,3 +136,35 @@ def overdue_step(code: str, due: Mapping[str, datetime | None], *, now: datetime
     a case late for both contact and resolution is shown as late for resolution."""
     late = [step for step in waiting_for(code) if (t := due.get(step)) is not None and t < now]
     return late[-1] if late else None
+
+
+def _span(seconds: float) -> str:
+    """A span in the largest whole unit: 3 天, 5 小时, 12 分钟 (never 0: under a minute is 1 分钟)."""
+    for size, unit in _SPAN_UNITS:
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return "1 分钟"
+
+
+def clock_notes(code: str, due: Mapping[str, datetime | None], *, now: datetime) -> dict[str, str]:
+    """How each running clock of a case in status ``code`` stands, in the words the panel and the
+    list show: "派遣超期 3 天" when it ran out, "距办结时限 5 小时" while it runs. Steps the status
+    no longer waits for (done) or without a deadline are left out. The one home of this wording.
+
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    >>> clock_notes("dispatched", {"dispatch": datetime(2026, 1, 7, 11, tzinfo=UTC),
+    ...             "respond": datetime(2026, 1, 10, 13, 30, tzinfo=UTC), "resolve": None}, now=now)
+    {'respond': '距响应时限 1 小时'}
+    >>> clock_notes("received", {"dispatch": datetime(2026, 1, 7, 11, tzinfo=UTC)}, now=now)
+    {'dispatch': '派遣超期 3 天'}
+    """
+    notes = {}
+    for step in waiting_for(code):
+        when = due.get(step)
+        if when is None:
+            continue
+        left = (when - now).total_seconds()
+        name = STEP_NAMES[step]
+        notes[step] = f"{name}超期 {_span(-left)}" if left < 0 else f"距{name}时限 {_span(left)}"
+    return notes

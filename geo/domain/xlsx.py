@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_xlsx"]
+__all__ = ["NOTES_SHEET", "write_xlsx"]
 
 # Styles (cellXfs index): 0 default, 1 bold header, 2 text, 3 percent 0.0%, 4 number 0.00, 5 integer.
 _HEADER, _TEXT, _PERCENT, _DECIMAL, _INTEGER = 1, 2, 3, 4, 5
@@ -93,11 +93,32 @@ def _number_cells(values: pd.Series, style: int) -> list[str]:
     return ["<c/>" if v != v or v in (np.inf, -np.inf) else f"{head}{v:.10g}</v></c>" for v in floats.tolist()]
 
 
+#: The name of the sheet that says what a file holds (scope, dates, when made, definitions).
+NOTES_SHEET = "说明"
+_NOTES_TYPE = ('<Override PartName="/xl/worksheets/sheet2.xml" '
+               'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>')
+_NOTES_REL = ('<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+              'worksheet" Target="worksheets/sheet2.xml"/>')
+
+
+def _notes_sheet(notes: Sequence[tuple[str, str]]) -> str:
+    """A two-column sheet (项目, 内容), all text."""
+    def cell(value: str, style: int) -> str:
+        return f'<c t="inlineStr" s="{style}"><is><t xml:space="preserve">{escape(_ILLEGAL.sub("", value))}</t></is></c>'
+    rows = "".join(f"<row>{cell(k, _HEADER)}{cell(v, _TEXT)}</row>" for k, v in notes)
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            '<cols><col min="1" max="1" width="16" customWidth="1"/><col min="2" max="2" width="80" customWidth="1"/>'
+            f"</cols><sheetData>{rows}</sheetData></worksheet>")
+
+
 def write_xlsx(frame: pd.DataFrame, path: str | Path, *, headers: Mapping[str, str] | None = None,
-               text: Iterable[str] = (), percent: Iterable[str] = (), sheet: str = "Sheet1") -> int:
+               text: Iterable[str] = (), percent: Iterable[str] = (), sheet: str = "Sheet1",
+               notes: Sequence[tuple[str, str]] = ()) -> int:
     """Write ``frame`` as one sheet: a bold header row (``headers`` renames columns), frozen and
     with an auto-filter; ``text`` columns stay text (codes keep leading zeros, never 1.1E+14),
-    ``percent`` columns show as 0.0 %, integers as integers. Missing values are empty cells."""
+    ``percent`` columns show as 0.0 %, integers as integers. Missing values are empty cells.
+    ``notes`` (label, text) pairs become a second sheet, 说明: what the table covers and means."""
     headers = headers or {}
     text, percent = set(text), set(percent)
     columns = list(frame.columns)
@@ -130,17 +151,23 @@ def write_xlsx(frame: pd.DataFrame, path: str | Path, *, headers: Mapping[str, s
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        f'<sheets><sheet name="{escape(sheet[:31])}" sheetId="1" r:id="rId1"/></sheets>'
+        f'<sheets><sheet name="{escape(sheet[:31])}" sheetId="1" r:id="rId1"/>'
+        + (f'<sheet name="{NOTES_SHEET}" sheetId="2" r:id="rId3"/>' if notes else "") + "</sheets>"
         f'<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
         f"'{escape(sheet[:31])}'!$A$1:${last}${len(frame) + 1}</definedName></definedNames></workbook>"
     )
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        z.writestr("[Content_Types].xml", _CONTENT_TYPES.replace("</Types>", _NOTES_TYPE + "</Types>")
+                   if notes else _CONTENT_TYPES)
         z.writestr("_rels/.rels", _RELS)
         z.writestr("xl/workbook.xml", workbook)
-        z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS.replace("</Relationships>",
+                                                                         _NOTES_REL + "</Relationships>")
+                   if notes else _WORKBOOK_RELS)
         z.writestr("xl/styles.xml", _STYLES)
         z.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+        if notes:
+            z.writestr("xl/worksheets/sheet2.xml", _notes_sheet(notes))
     return len(frame)
 
 

@@ -30,6 +30,7 @@ from geo.domain.permissions import (
     sees_requester,
 )
 from geo.domain.routing import assign
+from geo.domain.statuses import CLOCK_STEPS, clock_notes
 from geo.domain.workflow import STATES
 from geo.services import reference as reference_service
 from geo.services import whistles as whistle_service
@@ -103,11 +104,10 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
                            field="external_id", code="duplicate", details={"id": facts.existing_case_no})
         raise Conflict(f"来源 {source} 的编号 {external_id} 已存在。", field="external_id", code="duplicate")
     if facts.placement is None or facts.version_id is None:
-        raise InvalidInput(f"位置 ({lon:.6f}, {lat:.6f}) 不在任何网格内（outside_area）。"
-                           f"请检查坐标和坐标系 crs={crs}。",
-                           field="lon", code="outside_area")
+        raise InvalidInput(rules.outside_message(lon, lat, crs), field="lon", code="outside_area")
     if user is not None:
-        check_can_report(user, facts.placement.grid)
+        check_can_report(user, facts.placement.grid,
+                         names=boundary_store.names_of(session, [facts.placement.grid, user.scope]))
     urgency = check_urgency(new.urgency or facts.category["urgency"])
     assignment = assign(facts.rules, facts.placement, facts.coverage)
     hours = assignment.resolve_limit_hours
@@ -211,6 +211,8 @@ def get_case(session: Session, case_no: str, *, user: User | None = None, detail
         props["photos"] = [{"id": p["id"], "url": f"/api/photos/{p['id']}", "width": p["width"],
                             "height": p["height"]} for p in photo_store.photos_of(session, row["id"])]
         props["whistles"] = [_iso(w) for w in whistle_service.of_case(session, row["id"])]
+        due = {step: row.get(f"{step}_due") for step in CLOCK_STEPS}
+        props["clock_notes"] = clock_notes(row["status"], due, now=datetime.now(UTC))
     return feature
 
 

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from geo.domain import permissions
-from geo.domain.errors import InvalidInput, NotFound
+from geo.domain.errors import Forbidden, InvalidInput, NotFound
 from geo.domain.permissions import User
 from geo.domain.photos import clean_photo
+from geo.store import boundaries as boundary_store
 from geo.store import events as event_store
 from geo.store import photos as store
 
@@ -42,7 +43,11 @@ def add_photos(session: Session, user: User, case_no: str, files: Sequence[tuple
     if case is None:
         raise NotFound(f"案件 {case_no} 不存在。", field="id", code="not_found")
     permissions.check_visible(user, case, case_no)
-    permissions.check_can_attach(user, case)
+    try:
+        permissions.check_can_attach(user, case)
+    except Forbidden:  # say it again with the grid's and the area's names
+        permissions.check_can_attach(user, case, boundary_store.names_of(session, [str(case["grid_code"]), user.scope]))
+        raise
     if not files:
         raise InvalidInput("没有收到照片：用 multipart/form-data 的 photo 字段上传 JPEG 或 PNG。", field="photo",
                            code="missing")

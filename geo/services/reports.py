@@ -6,19 +6,21 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from geo.domain import geojson, stats
+from geo.domain.boundaries import LEVEL_NAMES
 from geo.domain.errors import InvalidInput, NotFound, Unavailable
 from geo.domain.exports import TABLE_FORMATS, write_table
 from geo.domain.permissions import User, statistics_area
-from geo.domain.requesters import check_request_type
+from geo.domain.requesters import REQUEST_TYPES, check_request_type
 from geo.services import boundaries as boundary_service
 from geo.services import stats as stats_service
 from geo.store import boundaries as boundary_store
@@ -68,8 +70,11 @@ def _shapes(session: Session, level: str, codes: pd.Series) -> gpd.GeoSeries:
 def export_measures(session: Session, level: str, fmt: str, path: str | Path, *, date_from: date | None = None,
                     date_to: date | None = None, scope: str = "",
                     weights: stats.Weights | Mapping[str, float] | None = None, catch_up: bool = True,
-                    min_cases: int = 0, request_type: str | None = None) -> int:
+                    min_cases: int = 0, request_type: str | None = None, excel: bool = False,
+                    created_at: datetime | None = None) -> int:
     """Write the measures table as ``fmt`` (csv, xlsx, geojson, gpkg); returns the rows written.
+    ``excel``: a CSV for spreadsheets (Chinese headers, codes kept as text). An XLSX carries a second
+    sheet, 说明: level, scope, date range, request type, ``created_at`` and the rates' definitions.
     Departments without a jurisdiction polygon get an empty geometry in GeoJSON/GeoPackage."""
     if fmt not in TABLE_FORMATS:
         raise InvalidInput(f"导出格式 {fmt!r} 不支持，可选：{', '.join(TABLE_FORMATS)}。", field="format",
@@ -77,8 +82,26 @@ def export_measures(session: Session, level: str, fmt: str, path: str | Path, *,
     frame = measures_table(session, level, date_from=date_from, date_to=date_to, scope=scope, weights=weights,
                            catch_up=catch_up, min_cases=min_cases, request_type=request_type)
     geometry = _shapes(session, level, frame["code"]) if fmt in ("geojson", "gpkg") else None
+    notes = _notes(session, level, scope, date_from, date_to, request_type, stats.Weights.of(weights),
+                   created_at or datetime.now(UTC)) if fmt == "xlsx" else ()
     return write_table(frame, path, fmt, headers=stats_service.headers(session, frame), percent=PERCENT,
-                       geometry=geometry, layer=f"{level}_stats")
+                       geometry=geometry, layer=f"{level}_stats", excel=excel, notes=notes)
+
+
+def _notes(session: Session, level: str, scope: str, date_from: date | None, date_to: date | None,
+           request_type: str | None, weights: stats.Weights, created_at: datetime) -> list[tuple[str, str]]:
+    """The 说明 sheet: what the table covers (level, scope, dates, request type), when it was made,
+    and what its rates mean."""
+    what = "部门" if level == DEPARTMENTS else LEVEL_NAMES[level]
+    area = "全部部门" if level == DEPARTMENTS else (
+        f"{boundary_store.names_of(session, [scope]).get(scope, scope)}（{scope}）" if scope else "全市")
+    dates = (f"{date_from.isoformat() if date_from else '最早'} 至 {date_to.isoformat() if date_to else '今天'}"
+             if date_from or date_to else "全部日期")
+    local = created_at.astimezone(ZoneInfo(stats.TIMEZONE))
+    rows = [("内容", f"按{what}统计的指标"), ("范围", area), ("受理日期", f"{dates}（北京时间，两端含）"),
+            ("诉求类型", REQUEST_TYPES.get(request_type or "", "全部")),
+            ("生成时间", local.strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）")]
+    return rows + stats.definitions(weights)
 
 
 # --- requests from the web: who may read what, whether to fold first, which file --------------------
@@ -104,6 +127,8 @@ class MeasuresQuery:
     weights: stats.Weights = field(default_factory=stats.Weights)
     fields: tuple[str, ...] = ()
     request_type: str | None = None
+    #: A CSV for spreadsheets (Chinese headers, codes as text) rather than for programs and GIS.
+    excel: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,11 +184,12 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
     if query.fmt != "json":
         with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
             kind = f"-{request_type}" if request_type else ""
+            kind += "-excel" if query.excel and query.fmt == "csv" else ""
             path = (Path(folder) / f"gridmap-{query.level}-{_range_name(query.date_from, query.date_to)}{kind}"
                     f".{query.fmt}")
             export_measures(session, query.level, query.fmt, path, date_from=query.date_from,
                             date_to=query.date_to, scope=scope, weights=query.weights, catch_up=catch_up,
-                            min_cases=reading.rank_min_cases, request_type=request_type)
+                            min_cases=reading.rank_min_cases, request_type=request_type, excel=query.excel)
             return MeasuresFile(path.name, path.read_bytes())
     frame = measures_table(session, query.level, date_from=query.date_from, date_to=query.date_to, scope=scope,
                            weights=query.weights, catch_up=catch_up, min_cases=reading.rank_min_cases,

@@ -117,6 +117,11 @@ def _case(session: Session, user: User, case_no: str) -> dict[str, Any]:
     return case
 
 
+def _department_name(session: Session, code: str) -> str:
+    """A department as people name it (the code when it has no name)."""
+    return reference_store.department_names(session).get(code) or code
+
+
 def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: float, crs: str | None = None,
            settings: WhistleSettings | None = None, now: datetime | None = None) -> dict[str, Any]:
     """A summoned department checks in on site; refused (nothing stored) when too far from every case."""
@@ -133,12 +138,11 @@ def report(session: Session, user: User, whistle_id: int, *, lon: float, lat: fl
     distance = store.distance_to_cases(session, whistle_id, *point)
     if distance > settings.on_site_m:
         raise InvalidInput(f"报到位置离案件 {distance:.0f} 米，超过 {settings.on_site_m:.0f} 米，"
-                           "不算到场（not on site）。"
-                           "请到现场后再报到。", field="lon", code="not_on_site")
+                           "不算到场，请到现场后再报到。", field="lon", code="not_on_site")
     recorded = store.record_report(session, whistle_id=whistle_id, department=mine[0], user_id=user.id,
                                    lon=point[0], lat=point[1], distance_m=round(distance, 1), now=now)
     if recorded is None:
-        raise Conflict(f"{mine[0]} 已经报到过了。", field="id", code="already_reported")
+        raise Conflict(f"{_department_name(session, mine[0])} 已经报到过了。", field="id", code="already_reported")
     _events(session, user, store.whistle_cases(session, whistle_id), "check_in",
             {"whistle_id": whistle_id, "department": mine[0], "due_at": recorded["due_at"].isoformat(),
              "distance_m": round(distance, 1), "late": recorded["late"]}, now, lon=point[0], lat=point[1])
@@ -180,11 +184,13 @@ def score(session: Session, user: User, whistle_id: int, *, department: str, sco
     if whistle["status"] != "closed":
         raise Conflict("吹哨还没有结束（案件尚未全部办结），结束后再评分。", field="id", code="whistle_open")
     if department not in {s["department_code"] for s in summons}:
-        raise InvalidInput(f"部门 {department} 没有被这次吹哨召集。", field="department", code="not_summoned")
+        raise InvalidInput(f"{_department_name(session, department)} 没有被这次吹哨召集。", field="department",
+                           code="not_summoned")
     recorded = store.insert_score(session, whistle_id=whistle_id, round_=whistle["round"], department=department,
                                   scores=values, note=note, user_id=user.id, at=now)
     if recorded is None:
-        raise Conflict(f"本轮吹哨已给 {department} 评过分。", field="department", code="already_scored")
+        raise Conflict(f"本轮吹哨已给 {_department_name(session, department)} 评过分。", field="department",
+                       code="already_scored")
     _events(session, user, cases, "whistle_score",
             {"whistle_id": whistle_id, "round": whistle["round"], "department": department, **values,
              "closed_at": whistle["closed_at"].isoformat()}, now, note=note)

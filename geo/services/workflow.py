@@ -16,6 +16,7 @@ from geo.domain.permissions import User
 from geo.domain.requesters import Requester
 from geo.services import reference as reference_service
 from geo.services import whistles as whistle_service
+from geo.store import boundaries as boundary_store
 from geo.store import events as store
 from geo.store import reference as reference_store
 from geo.store import whistles as whistle_store
@@ -67,7 +68,7 @@ def act(session: Session, user: User, case_no: str, action: str, *, note: str = 
         raise InvalidInput(f"备注最多 {NOTE_MAX} 字。", field="note", code="too_long")
     case = _case(session, user, case_no)
     plan = workflow.plan(action, case["status"], user.actor, reason=given.note)
-    permissions.check_can_act(user, plan.action, case)
+    _check_can_act(session, user, plan.action, case)
     workflow.check_round(action, case)
     details, updates = _effects(session, case, action, given, now, timezone)
     position = _position(given.lon, given.lat, given.crs)
@@ -203,6 +204,16 @@ def _position(lon: float | None, lat: float | None, crs: str | None) -> tuple[fl
 def allowed_actions(session: Session, user: User, case_no: str) -> list[dict[str, Any]]:
     """The actions ``user`` may take on the case now (the case panel shows only these)."""
     return _allowed(user, _case(session, user, case_no))
+
+
+def _check_can_act(session: Session, user: User, action: workflow.Action, case: dict[str, Any]) -> None:
+    """The permission check, naming the grid and the user's area when it refuses."""
+    try:
+        permissions.check_can_act(user, action, case)
+    except Forbidden:
+        names = boundary_store.names_of(session, [str(case["grid_code"]), user.scope])
+        permissions.check_can_act(user, action, case, names)
+        raise
 
 
 def _allowed(user: User, case: dict[str, Any]) -> list[dict[str, Any]]:

@@ -60,8 +60,10 @@ def insert_event(session: Session, *, case_id: int, actor_user_id: int | None, a
 
 def events_of(session: Session, case_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(text(
-        "SELECT id, at, actor_name, actor_role, action, from_status, to_status, note, lon, lat, details "
-        "FROM case_event WHERE case_id = :id ORDER BY id"), {"id": case_id}).mappings().all()]
+        "SELECT e.id, e.at, e.actor_name, coalesce(nullif(u.display_name, ''), e.actor_name) AS actor_display, "
+        "e.actor_role, e.action, e.from_status, e.to_status, e.note, e.lon, e.lat, e.details "
+        "FROM case_event e LEFT JOIN app_user u ON u.id = e.actor_user_id "
+        "WHERE e.case_id = :id ORDER BY e.id"), {"id": case_id}).mappings().all()]
 
 
 def insert_outbox(session: Session, kind: str, recipient: str, payload: dict[str, Any]) -> None:

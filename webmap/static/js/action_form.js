@@ -3,14 +3,9 @@
  * deadline of an extension (延期), the three answers of a callback (回访). Nothing is sent until
  * 确定; 取消 closes the form and keeps the case as it was. */
 
-import { addOptions, el, selectEl } from './dom.js';
+import { addOptions, el, labelled, selectEl } from './dom.js';
 import { caseUrl, departments, failure, send } from './api.js';
-
-function labelled(text, control) {
-  const label = el('label', text + ' ');
-  label.appendChild(control);
-  return label;
-}
+import { checklist } from './checklist.js';
 
 function yesNo(name, text) {
   const select = selectEl(name, [['', '请选择'], ['true', '是'], ['false', '否']], text);
@@ -25,15 +20,14 @@ function fields(action, current) {
   if (action.action === 'dispatch') {
     const lead = selectEl('lead_department', [['', current.lead_department ? '保持当前主责部门' : '属地街道（不改派）']],
                           '主责部门');
-    const co = selectEl('co_departments', [], '协办部门（可多选）');
-    co.multiple = true;
-    co.size = 4;
-    departments().then((pairs) => { addOptions(lead, pairs); addOptions(co, pairs); });
-    nodes.push(labelled('主责部门', lead), labelled('协办部门', co));
+    const co = checklist('co_departments', '协办部门（改派时，可多选）');
+    departments().then((rows) => { addOptions(lead, rows); co.add(rows, current.co_departments || []); });
+    lead.addEventListener('change', () => co.hide(lead.value));
+    nodes.push(labelled('主责部门', lead), co.node);
     readers.push((body) => {
       if (lead.value) {
         body.lead_department = lead.value;
-        body.co_departments = Array.from(co.selectedOptions).map((o) => o.value);
+        body.co_departments = co.values().filter((d) => d !== lead.value);
       }
     });
   }

@@ -19,13 +19,31 @@ export function svgEl(tag, attrs, text) {
   return node;
 }
 
-/* Options from [value, text] pairs. */
+/* Options from [value, text] pairs; a third element is the option's tooltip (a code). */
 export function addOptions(select, pairs) {
-  pairs.forEach(([value, text]) => {
+  pairs.forEach(([value, text, title]) => {
     const option = el('option', text);
     option.value = value;
+    if (title) { option.title = title; }
     select.appendChild(option);
   });
+}
+
+/* Option groups from [group name, pairs] (categories under their big class). */
+export function addGroups(select, groups) {
+  groups.forEach(([name, pairs]) => {
+    const group = document.createElement('optgroup');
+    group.label = name;
+    addOptions(group, pairs);
+    select.appendChild(group);
+  });
+}
+
+/* A control with its visible label around it (the label names it for screen readers too). */
+export function labelled(text, control, cls) {
+  const label = el('label', text + ' ', cls || 'gm-field');
+  label.appendChild(control);
+  return label;
 }
 
 /* A <select> named `name` with [value, text] pairs and an accessible label. */

@@ -53,6 +53,30 @@ initSearch(map, options);
 createWhistleList(map, panel, options);
 initFilters(options, () => { reloadCases(); theme.reload(); });
 refresh();
+// Boundary shapes stay out of the Tab order: Leaflet makes every shape with a tooltip focusable,
+// which put dozens of polygons between the bar and 上报. Their names stay on hover and in search.
+map.on('layeradd', (e) => {
+  const node = e.layer instanceof L.Path && e.layer.getElement ? e.layer.getElement() : null;
+  if (node) { node.setAttribute('tabindex', '-1'); }
+});
+
+/* The print view (print CSS): a title line with the date and the filters in force. */
+function printMeta() {
+  const meta = document.getElementById('gm-print-meta');
+  if (!meta) { return; }
+  const form = document.getElementById('gm-filters');
+  const chosen = form ? Array.from(form.querySelectorAll('select')).filter((s) => s.value)
+    .map((s) => s.selectedOptions[0].textContent) : [];
+  if (form && form.elements.from.value) { chosen.push('自 ' + form.elements.from.value); }
+  if (form && form.elements.to.value) { chosen.push('至 ' + form.elements.to.value); }
+  if (form && form.elements.overdue.checked) { chosen.push('仅超期'); }
+  meta.textContent = '打印时间：' + new Date().toLocaleString('zh-CN', { hour12: false })
+    + (chosen.length ? ' · 筛选：' + chosen.join('，') : ' · 全部案件');
+}
+window.addEventListener('beforeprint', printMeta);
+const printButton = document.getElementById('gm-print');
+if (printButton) { printButton.addEventListener('click', () => { printMeta(); window.print(); }); }
+
 // For people's tools and the browser tests.
 window.gridmapMap = map;
 window.gridmapPanel = panel;

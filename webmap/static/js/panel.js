@@ -4,20 +4,31 @@
 import { el } from './dom.js';
 import { actionForm } from './action_form.js';
 import { caseUrl, failure, getJSON } from './api.js';
-import { gallery, photoField, uploadPhotos } from './photos.js';
+import { gallery, photoField, preparePhotos, uploadPhotos } from './photos.js';
 import { localTime } from './time.js';
 import { checkIn, checkInTitle, scoreForm, whistleBox, whistleForm } from './whistles.js';
 
-function row(label, value) {
+function row(label, value, title) {
   const div = el('div', '', 'gm-panel-row');
   div.appendChild(el('span', label, 'gm-panel-label'));
-  div.appendChild(el('span', value == null || value === '' ? '—' : String(value)));
+  const text = el('span', value == null || value === '' ? '—' : String(value));
+  if (title) { text.title = title; }
+  div.appendChild(text);
   return div;
 }
 
-/* "name（code）" when the name is known, else the code. */
-function named(names, code) {
-  return code ? ((names || {})[code] ? names[code] + '（' + code + '）' : code) : '';
+/* A row naming a boundary or department: its name, the code in the tooltip. */
+function namedRow(label, names, code) {
+  return row(label, code ? ((names || {})[code] || code) : '', code || null);
+}
+
+/* A deadline row: the time, and how its clock stands while it runs ("派遣超期 3 天"). */
+function clockRow(label, due, note) {
+  const div = row(label, localTime(due));
+  if (note) {
+    div.lastChild.appendChild(el('span', ' ' + note, /超期/.test(note) ? 'gm-clock gm-clock-late' : 'gm-clock'));
+  }
+  return div;
 }
 
 function button(text, action, cls) {
@@ -32,13 +43,42 @@ export function createPanel(options, onChanged) {
   if (!aside) { return { open() {}, form() { return null; } }; }
   const body = aside.querySelector('.gm-panel-body');
   let current = null;
-  aside.querySelector('.gm-panel-close').addEventListener('click', () => { aside.hidden = true; current = null; });
+  let leaving = null;  // what the form now in the panel does when it is replaced or closed
+  let opener = null;  // where the focus goes back to when the panel closes
+  function leave() {
+    const fn = leaving;
+    leaving = null;
+    if (fn) { fn(); }
+  }
+  function close() {
+    leave();
+    aside.hidden = true;
+    current = null;
+    if (opener && document.body.contains(opener)) { opener.focus(); }
+    opener = null;
+  }
+  /* Show the panel and move the focus into it (its heading), remembering where it came from. */
+  function reveal() {
+    if (aside.hidden && document.activeElement && !aside.contains(document.activeElement)) {
+      opener = document.activeElement;
+    }
+    aside.hidden = false;
+    const heading = body.querySelector('h2');
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
+  }
+  aside.querySelector('.gm-panel-close').addEventListener('click', close);
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !aside.hidden) { e.preventDefault(); close(); }
+  });
 
   /* Open the action's form (what it needs: a note, departments, a deadline, the callback's
    * answers) below the buttons; a success reloads the case with a message. */
   function act(id, action, box, c) {
     actionForm(box, id, action, c, (message, failed) => {
-      show(id, message);
+      show(id, message, failed);
       if (!failed) { onChanged(); }
     });
   }
@@ -59,20 +99,22 @@ export function createPanel(options, onChanged) {
     const areas = c.boundary_names || {};
     const status = (options.statuses[c.status] || [null, c.status])[1];
     const kinds = options.requestTypes || {};
+    const clocks = c.clock_notes || {};
+    const late = Object.values(clocks).filter((t) => /超期/.test(t));
     return [
-      row('状态', status + (c.overdue ? '（超期）' : '')),
+      row('状态', status + (late.length ? '（' + late.join('，') + '）' : (c.overdue ? '（超期）' : ''))),
       ...(c.request_type ? [row('诉求类型', kinds[c.request_type] || c.request_type)] : []),
       ...requester(c),
       row('描述', c.description),
-      row('网格', named(areas, c.grid_code)),
-      row('社区', named(areas, c.community_code)),
-      row('街道', named(areas, c.street_code)),
-      row('主责部门', c.lead_department ? named(names, c.lead_department) : '属地街道'),
-      row('协办部门', (c.co_departments || []).map((d) => named(names, d)).join('、')),
+      namedRow('网格', areas, c.grid_code),
+      namedRow('社区', areas, c.community_code),
+      namedRow('街道', areas, c.street_code),
+      c.lead_department ? namedRow('主责部门', names, c.lead_department) : row('主责部门', '属地街道'),
+      row('协办部门', (c.co_departments || []).map((d) => names[d] || d).join('、'), (c.co_departments || []).join('、')),
       row('受理时间', localTime(c.reported_at)),
-      row('派遣时限', localTime(c.deadlines.dispatch_due)),
-      row('响应时限', localTime(c.deadlines.respond_due)),
-      row('办结时限', localTime(c.deadlines.resolve_due)),
+      clockRow('派遣时限', c.deadlines.dispatch_due, clocks.dispatch),
+      clockRow('响应时限', c.deadlines.respond_due, clocks.respond),
+      clockRow('办结时限', c.deadlines.resolve_due, clocks.resolve),
       ...(c.deadlines.extension_due ? [row('申请延期至', localTime(c.deadlines.extension_due))] : [])
     ];
   }
@@ -98,8 +140,9 @@ export function createPanel(options, onChanged) {
       b.title = checkInTitle(options.limits);
       b.addEventListener('click', () => {
         b.disabled = true;
+        b.textContent = '正在定位…';
         checkIn(item).then((r) => {
-          show(id, r.message);
+          show(id, r.message, !r.ok);
           if (r.ok) { onChanged(); }
         });
       });
@@ -110,7 +153,7 @@ export function createPanel(options, onChanged) {
     });
     if (allowed.whistle) {
       const b = button('吹哨', 'whistle', 'gm-whistle-button');
-      b.addEventListener('click', () => whistleForm(extra, id, options, (message) => { show(id, message); onChanged(); }));
+      b.addEventListener('click', () => whistleForm(extra, c, options, (message) => { show(id, message); onChanged(); }));
       buttons.appendChild(b);
     }
     return [buttons, extra];
@@ -121,7 +164,11 @@ export function createPanel(options, onChanged) {
     input.className = 'gm-photo-input';
     input.addEventListener('change', () => {
       if (!input.files.length) { return; }
-      uploadPhotos(id, input.files).then((res) => show(id, res.ok ? '照片已上传' : failure(res, '照片上传失败')));
+      preparePhotos(input.files, options.limits).then((r) => {
+        if (!r.files.length) { show(id, r.errors.join(' ') || '没有可上传的照片', true); return; }
+        uploadPhotos(id, r.files).then((res) => show(id, res.ok ? ['照片已上传', ...r.errors].join('；')
+                                                             : failure(res, '照片上传失败'), !res.ok));
+      });
     });
     return label;
   }
@@ -129,15 +176,18 @@ export function createPanel(options, onChanged) {
   function timeline(events) {
     const list = el('ol', '', 'gm-timeline');
     events.forEach((e) => {
-      const item = el('li', localTime(e.at) + ' ' + (options.events[e.action] || e.action) + ' · ' + (e.actor_name || ''));
+      const item = el('li', localTime(e.at) + ' ' + (options.events[e.action] || e.action) + ' · '
+                      + (e.actor_display || e.actor_name || ''));
+      if (e.actor_name) { item.title = e.actor_name; }
       if (e.note) { item.appendChild(el('div', e.note, 'gm-tip-code')); }
       list.appendChild(item);
     });
     return list;
   }
 
-  /* Open case `id`, with a message above its details (null: none). */
-  function show(id, message) {
+  /* Open case `id`, with a message above its details (null: none; `failed`: styled as an error). */
+  function show(id, message, failed) {
+    leave();
     current = id;
     Promise.all([getJSON(caseUrl(id)), getJSON(caseUrl(id, 'actions')), getJSON(caseUrl(id, 'events'))])
       .then(([feature, allowed, events]) => {
@@ -146,7 +196,11 @@ export function createPanel(options, onChanged) {
         body.textContent = '';
         body.appendChild(el('h2', c.category_name));
         body.appendChild(el('div', c.id, 'gm-tip-code'));
-        if (message) { body.appendChild(el('p', message, 'gm-panel-message')); }
+        if (message) {
+          const note = el('p', message, 'gm-panel-message' + (failed ? ' gm-panel-error' : ''));
+          note.setAttribute('role', failed ? 'alert' : 'status');
+          body.appendChild(note);
+        }
         details(c).forEach((node) => body.appendChild(node));
         returnReason(events.events || []).forEach((node) => body.appendChild(node));
         (c.whistles || []).forEach((w) => body.appendChild(whistleBox(w, options)));
@@ -156,25 +210,32 @@ export function createPanel(options, onChanged) {
         if (allowed.photo) { body.appendChild(photoUpload(id)); }
         body.appendChild(el('h3', '处理记录'));
         body.appendChild(timeline(events.events || []));
-        aside.hidden = false;
+        reveal();
       });
   }
 
   return {
-    open(id, message) { show(id, message || null); },
+    open(id, message, failed) { show(id, message || null, failed); },
     /* The panel's body emptied and shown, with a heading (the whistle list). */
     list(title) {
+      leave();
       current = null;
       body.textContent = '';
       body.appendChild(el('h2', title));
-      aside.hidden = false;
+      reveal();
       return body;
     },
-    /* An empty, shown panel for a form (the report form); gives the element to fill. */
-    form() {
+    /* An empty, shown panel for a form (the report form); gives the element to fill. `onLeave` runs
+     * when something else takes the panel or it closes. The focus moves in once the form has its heading. */
+    form(onLeave) {
+      leave();
+      current = null;
       body.textContent = '';
+      leaving = onLeave || null;
       aside.hidden = false;
+      window.setTimeout(reveal, 0);
       return body;
-    }
+    },
+    close
   };
 }

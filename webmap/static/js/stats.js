@@ -34,11 +34,18 @@ function display(column, row) {
   return v == null ? '—' : String(v);
 }
 
+/* Whether the date range is half filled (only 从 or only 到): nothing is asked until it is whole. */
+function halfRange() {
+  return !form.elements.from.value !== !form.elements.to.value;
+}
+
 function params() {
   const p = new URLSearchParams();
   p.set('level', form.elements.level.value);
-  if (form.elements.from.value) { p.set('from', form.elements.from.value); }
-  if (form.elements.to.value) { p.set('to', form.elements.to.value); }
+  if (form.elements.from.value && form.elements.to.value) {
+    p.set('from', form.elements.from.value);
+    p.set('to', form.elements.to.value);
+  }
   return p;
 }
 
@@ -52,12 +59,19 @@ function updateExports() {
   const level = form.elements.level.value;
   const q = apiQuery();
   form.querySelectorAll('.gm-export a').forEach((a) => {
-    a.href = '/api/stats/' + level + '.' + a.dataset.format + (q ? '?' + q : '');
+    // The Excel CSV: the same table with Chinese headers and codes kept as text (excel=true).
+    const excel = a.dataset.format === 'excel-csv';
+    const query = excel ? 'excel=true' + (q ? '&' + q : '') : q;
+    a.href = '/api/stats/' + level + '.' + (excel ? 'csv' : a.dataset.format) + (query ? '?' + query : '');
   });
 }
 
 function load() {
   const level = form.elements.level.value;
+  if (halfRange()) {  // wait for the other end of the range; the table shown stays as it was
+    status.textContent = form.elements.from.value ? '请再选择结束日期（到）' : '请再选择开始日期（从）';
+    return;
+  }
   history.replaceState(null, '', window.location.pathname + '?' + params().toString());
   updateExports();
   status.textContent = '加载中…';

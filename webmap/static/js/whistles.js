@@ -4,11 +4,14 @@
  * status names and the score's aspects and range come from the options (whistleReasons,
  * limits.checkInRadiusM, whistle). */
 
-import { el, selectEl, addOptions } from './dom.js';
-import { departments, failure, send } from './api.js';
+import { el, selectEl, addOptions, labelled } from './dom.js';
+import { departments, failure, getJSON, send } from './api.js';
+import { checklist } from './checklist.js';
 import { localTime } from './time.js';
 
-const POSITION_OPTIONS = { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 };
+// A check-in needs where the officer is now: never a position the device remembered.
+const POSITION_OPTIONS = { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 };
+const OTHER_CASES_MAX = 30;
 const NOTE_MAX = 2000;
 
 /* One whistle and its summonses, for the case panel. */
@@ -25,41 +28,63 @@ export function whistleBox(w, options) {
   return box;
 }
 
-/* The form, in `box`, that blows a whistle on case `id`; `done(message)` after it succeeded. */
-export function whistleForm(box, id, options, done) {
+/* The form, in `box`, that blows a whistle on case `c` (the panel's case) and, if ticked, other
+ * unfinished cases of its street; the departments start as the case's lead and co-departments.
+ * `done(message)` after it succeeded. */
+export function whistleForm(box, c, options, done) {
   box.textContent = '';
   const form = document.createElement('form');
   form.className = 'gm-report-form gm-whistle-form';
-  const lead = selectEl('lead_department', [['', '主责部门']]);
-  const co = selectEl('co_departments', []);
-  co.multiple = true;
-  co.size = 4;
-  co.title = '协办部门（可多选）';
-  const reason = selectEl('reason', options.whistleReasons.map((r) => [r, r]));
+  form.appendChild(el('h3', '吹哨召集部门'));
+  const lead = selectEl('lead_department', [['', '请选择主责部门']], '主责部门');
+  const co = checklist('co_departments', '协办部门（可多选）');
+  const cases = checklist('case_ids', '一起吹哨的案件（同一街道，可多选）');
+  cases.add([[c.id, (c.category_name || c.category) + '（本案）', c.id]], [c.id], true);
+  const reason = selectEl('reason', options.whistleReasons.map((r) => [r, r]), '吹哨事由');
   const note = document.createElement('textarea');
   note.name = 'note';
   note.maxLength = NOTE_MAX;
-  note.placeholder = '说明（需要各部门做什么）';
-  const error = el('p', '', 'gm-login-error');
+  note.placeholder = '需要各部门做什么';
+  const error = el('p', '', 'gm-login-error gm-form-error');
+  error.setAttribute('role', 'alert');
   const submit = el('button', '吹哨召集');
   submit.type = 'submit';
-  [lead, el('label', '协办部门（按住 Ctrl 多选）', 'gm-tip-code'), co, reason, note, error, submit]
+  [labelled('主责部门', lead), co.node, cases.node, labelled('吹哨事由', reason), labelled('说明', note), error, submit]
     .forEach((node) => form.appendChild(node));
   box.appendChild(form);
-  departments().then((pairs) => {
-    addOptions(lead, pairs);
-    addOptions(co, pairs);
+  const names = {};
+  departments().then((rows) => {
+    rows.forEach(([code, name]) => { names[code] = name; });
+    addOptions(lead, rows);
+    co.add(rows, c.co_departments || []);
+    if (c.lead_department) { lead.value = c.lead_department; }
+    co.hide(lead.value);
   });
+  lead.addEventListener('change', () => co.hide(lead.value));
+  if (c.street_code) {
+    const q = new URLSearchParams({ street: c.street_code, status: options.whistleStatuses.join(','),
+                                    limit: String(OTHER_CASES_MAX) });
+    getJSON('/api/cases?' + q).then((data) => {
+      cases.add((data.features || []).filter((f) => f.properties.id !== c.id).map((f) => {
+        const p = f.properties;
+        const text = (p.category_name || p.category) + (p.description ? ' · ' + p.description.slice(0, 24) : '');
+        return [p.id, text, p.id];
+      }));
+    }).catch(() => { /* only this case can be chosen */ });
+  }
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!lead.value) { error.textContent = '请选择主责部门。'; return; }
-    const coCodes = Array.prototype.filter.call(co.options, (o) => o.selected).map((o) => o.value);
+    error.textContent = '';
+    if (!lead.value) { error.textContent = '请选择主责部门。'; lead.focus(); return; }
+    const coCodes = co.values().filter((d) => d !== lead.value);
+    const ids = cases.values();
     submit.disabled = true;
-    send('/api/whistles', { case_ids: [id], lead_department: lead.value, co_departments: coCodes,
+    send('/api/whistles', { case_ids: ids, lead_department: lead.value, co_departments: coCodes,
                             reason: reason.value, note: note.value }).then((res) => {
       submit.disabled = false;
       if (!res.ok) { error.textContent = failure(res, '吹哨失败'); return; }
-      done('已吹哨，已通知 ' + (1 + coCodes.length) + ' 个部门到场报到');
+      const called = [lead.value, ...coCodes].map((d) => names[d] || d).join('、');
+      done('已吹哨：召集 ' + called + ' 到场报到（' + ids.length + ' 个案件）');
     });
   });
 }
@@ -80,14 +105,17 @@ function position() {
   });
 }
 
-/* Check in for a summons (`item` from the case's actions); gives {ok, message}. */
+/* Check in for a summons (`item` from the case's actions) with a fresh position; gives {ok, message},
+ * the message saying how precise the fix was. */
 export function checkIn(item) {
   return position()
     .then((coords) => send('/api/whistles/' + item.whistle_id + '/reports',
-                           { lon: coords.longitude, lat: coords.latitude, crs: 'wgs84' }))
-    .then((res) => (res.ok ? { ok: true, message: res.data.late ? '已报到（超过到场时限）' : '已报到' }
-                           : { ok: false, message: failure(res, '报到失败') }),
-          (err) => ({ ok: false, message: err.message }));
+                           { lon: coords.longitude, lat: coords.latitude, crs: 'wgs84' })
+      .then((res) => {
+        const precision = '（定位精度约 ' + Math.round(coords.accuracy) + ' 米）';
+        return res.ok ? { ok: true, message: (res.data.late ? '已报到，超过到场时限' : '已报到') + precision }
+                      : { ok: false, message: failure(res, '报到失败') + precision };
+      }), (err) => ({ ok: false, message: err.message }));
 }
 
 /* A labelled <select> of the score range, in a <label>. */
