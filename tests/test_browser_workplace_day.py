@@ -124,15 +124,15 @@ def _login(page, server: str, username: str) -> None:
 
 def _map(page, server: str, username: str, lat: float, lon: float, zoom: int = 17) -> None:
     _login(page, server, username)
-    page.wait_for_function("window.gridmapMap !== undefined")
+    page.wait_for_function("() => window.gridmapMap !== undefined")
     page.evaluate("([lat, lon, z]) => window.gridmapMap.setView([lat, lon], z, {animate: false})", [lat, lon, zoom])
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 1")
+    page.wait_for_function("() => Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers || 0) >= 1")
 
 
 def axe_violations(page, selector: str | None = None) -> list[dict]:
     """axe-core's critical and serious WCAG 2 A/AA violations on the page (or inside ``selector``)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
+        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")  # served here: the CSP refuses inline
     return page.evaluate("""async (selector) => {
         const result = await axe.run(selector ? document.querySelector(selector) : document,
             {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
@@ -190,7 +190,7 @@ def test_grid_worker_reports_on_a_phone_and_keeps_the_draft_through_a_lost_conne
     assert axe_violations(page, "#gm-panel") == []
 
     # Categories grouped by their big class, named (the code is the tooltip).
-    page.wait_for_function("document.querySelectorAll('.gm-report-form optgroup').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('.gm-report-form optgroup').length >= 2")
     option = form.locator("optgroup[label='市容环境'] option[value='0101']")
     assert option.inner_text() == "暴露垃圾" and option.get_attribute("title") == "0101"
     form.get_by_label("问题分类").select_option("0101")
@@ -204,7 +204,7 @@ def test_grid_worker_reports_on_a_phone_and_keeps_the_draft_through_a_lost_conne
     assert "2400×1800 → 1633×1225" in notes.inner_text()
     duplicates.get_by_role("button", name="继续上报（不是同一问题）").tap()
     assert duplicates.inner_text() == ""
-    page.wait_for_function("(JSON.parse(localStorage.getItem('gridmap.reportDraft') || '{}').photos || [])"
+    page.wait_for_function("() => (JSON.parse(localStorage.getItem('gridmap.reportDraft') || '{}').photos || [])"
                            ".length === 1")
     assert _draft(page)["description"] == "东门垃圾桶满溢，附照片" and _draft(page)["category"] == "0101"
 
@@ -219,11 +219,11 @@ def test_grid_worker_reports_on_a_phone_and_keeps_the_draft_through_a_lost_conne
 
     # Even a reload loses nothing: the form comes back where it was, with the text and the photo.
     page.reload()
-    page.wait_for_function("window.gridmapMap !== undefined")
+    page.wait_for_function("() => window.gridmapMap !== undefined")
     form = page.locator(".gm-report-form")
     form.wait_for()
     page.locator("#gm-panel .gm-form-error").get_by_text("已恢复未发送的上报草稿", exact=False).wait_for()
-    page.wait_for_function("document.querySelector('.gm-report-form select[name=category]').value === '0101'")
+    page.wait_for_function("() => document.querySelector('.gm-report-form select[name=category]').value === '0101'")
     assert form.get_by_label("问题描述").input_value() == "东门垃圾桶满溢，附照片"
     form.locator(".gm-photo-notes").get_by_text("草稿中的 1 张照片", exact=False).wait_for()
     page.locator("#gm-panel .gm-placement").get_by_text("将上报到：网格001002", exact=False).wait_for()
@@ -234,7 +234,7 @@ def test_grid_worker_reports_on_a_phone_and_keeps_the_draft_through_a_lost_conne
     form.get_by_role("button", name="重试").tap()
     panel = page.locator("#gm-panel")
     panel.locator(".gm-panel-message").get_by_text("已上报，照片已上传").wait_for()
-    page.wait_for_function("document.querySelector('.gm-photos img') && "
+    page.wait_for_function("() => document.querySelector('.gm-photos img') && "
                            "document.querySelector('.gm-photos img').naturalWidth === 1633")
     assert "东门垃圾桶满溢" in panel.inner_text()
     assert "受理 · 李网格" in panel.locator(".gm-timeline").inner_text()  # display names, not user names
@@ -250,7 +250,7 @@ def test_grid_worker_adds_a_photo_to_the_existing_case_instead_of_a_new_one(serv
     page.get_by_role("button", name="上报").tap()
     _tap_map_at(page, OTHER_0101[1] + 0.0001, OTHER_0101[0])
     form = page.locator(".gm-report-form")
-    page.wait_for_function("document.querySelectorAll('.gm-report-form optgroup').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('.gm-report-form optgroup').length >= 2")
     form.get_by_label("问题分类").select_option("0101")
     form.get_by_label("问题描述").fill("又满了")
     form.locator("input[type=file]").set_input_files(str(_big_photo(tmp_path)))
@@ -269,7 +269,7 @@ def test_reporting_by_keyboard_uses_the_map_centre(server, open_page):
     page = open_page(**DESKTOP)
     _map(page, server, "worker", OLD_0101[1] + 0.001, OLD_0101[0] + 0.001)
     # Polygons are out of the Tab order: 上报 is a few presses away, not dozens.
-    page.wait_for_function("document.querySelectorAll('.leaflet-gm-grid-pane path').length >= 1")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-gm-grid-pane path').length >= 1")
     assert page.evaluate("[...document.querySelectorAll('.leaflet-pane path')].every(p => p.tabIndex < 0)")
     presses = 0
     while page.evaluate("document.activeElement.textContent") != "上报" and presses < 60:
@@ -277,7 +277,7 @@ def test_reporting_by_keyboard_uses_the_map_centre(server, open_page):
         presses += 1
     assert presses < 30  # the bar's controls (a date field is three stops), the map, zoom, 上报
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement.textContent === '使用地图中心'")
+    page.wait_for_function("() => document.activeElement.textContent === '使用地图中心'")
     page.keyboard.press("Enter")
     page.locator("#gm-panel .gm-placement").get_by_text("将上报到：网格001002（社区001）").wait_for()
     centre = page.evaluate("window.gridmapMap.getCenter()")
@@ -285,7 +285,7 @@ def test_reporting_by_keyboard_uses_the_map_centre(server, open_page):
     assert coords == f"{centre['lng']:.6f}, {centre['lat']:.6f}"
     assert page.evaluate("document.getElementById('gm-panel').contains(document.activeElement)")
     page.keyboard.press("Escape")
-    page.wait_for_function("document.getElementById('gm-panel').hidden")
+    page.wait_for_function("() => document.getElementById('gm-panel').hidden")
     assert page.locator(".gm-pin").count() == 0
 
 
@@ -294,7 +294,7 @@ def test_street_leader_finds_the_overdue_case_dispatches_and_whistles(server, op
     _map(page, server, "leader", OVERDUE_0602[1], OVERDUE_0602[0])
     assert axe_violations(page) == []
     page.locator("#gm-filters input[name=overdue]").check()
-    page.wait_for_function("Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers) === 1")
+    page.wait_for_function("() => Number(document.querySelector('.leaflet-gm-cases-pane').dataset.markers) === 1")
     marker = page.evaluate("window.gridmapCases.markers()[0]")
     assert marker["id"] == IDS["overdue"]
     point = page.evaluate("([lat, lon]) => { const p = window.gridmapMap.latLngToContainerPoint([lat, lon]);"
@@ -323,7 +323,8 @@ def test_street_leader_finds_the_overdue_case_dispatches_and_whistles(server, op
     # The whistle form starts from the case's departments (0602 in 景山街道: lead GA, co HBJ).
     panel.locator("button[data-action=whistle]").click()
     whistle = panel.locator("form.gm-whistle-form")
-    page.wait_for_function("document.querySelector('.gm-whistle-form select[name=lead_department]').value === 'GA'")
+    page.wait_for_function(
+        "() => document.querySelector('.gm-whistle-form select[name=lead_department]').value === 'GA'")
     assert whistle.get_by_label("生态环境局").is_checked()
     assert not whistle.get_by_label("城管执法局").is_checked()
     assert "按住" not in whistle.inner_text()
@@ -339,7 +340,7 @@ def test_street_leader_finds_the_overdue_case_dispatches_and_whistles(server, op
     other = page.evaluate("id => fetch('/api/cases/' + id).then(r => r.json())", IDS["other"])
     assert len(other["properties"]["whistles"]) == 1
     page.keyboard.press("Escape")
-    page.wait_for_function("document.getElementById('gm-panel').hidden")
+    page.wait_for_function("() => document.getElementById('gm-panel').hidden")
     assert open_page.dialogs == []
 
 
@@ -355,7 +356,7 @@ def test_a_summoned_department_checks_in_with_a_fresh_position_and_a_refusal_rea
     far = open_page(**DESKTOP, geolocation={"latitude": OLD_0101[1] + 0.01, "longitude": OLD_0101[0], "accuracy": 12},
                     permissions=["geolocation"])
     _login(far, server, "cgw")
-    far.wait_for_function("window.gridmapPanel !== undefined")
+    far.wait_for_function("() => window.gridmapPanel !== undefined")
     calls = far.evaluate("""() => { window.positionOptions = []; const get = navigator.geolocation.getCurrentPosition
         .bind(navigator.geolocation); navigator.geolocation.getCurrentPosition = (ok, bad, o) => {
         window.positionOptions.push(o); return get(ok, bad, o); }; return true; }""")
@@ -372,7 +373,7 @@ def test_a_summoned_department_checks_in_with_a_fresh_position_and_a_refusal_rea
 def test_the_hotline_records_a_callback_in_an_inline_form(server, open_page):
     page = open_page(**DESKTOP)
     _login(page, server, "hotline")
-    page.wait_for_function("window.gridmapPanel !== undefined")
+    page.wait_for_function("() => window.gridmapPanel !== undefined")
     page.evaluate("id => window.gridmapPanel.open(id)", IDS["closed"])
     panel = page.locator("#gm-panel")
     panel.locator("button[data-action=callback]").click()
@@ -397,7 +398,7 @@ def test_planner_ranks_and_exports_for_excel(server, open_page):
     page = open_page(**DESKTOP)
     _login(page, server, "planner")
     page.goto(server + "/stats?level=community")
-    page.wait_for_function("document.querySelectorAll('#gm-stats-table tbody tr').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('#gm-stats-table tbody tr').length === 4")
     assert axe_violations(page) == []
     failures: list[str] = []
     page.on("response", lambda r: failures.append(r.url) if r.status >= 400 else None)
@@ -407,9 +408,9 @@ def test_planner_ranks_and_exports_for_excel(server, open_page):
     assert "from=" not in page.url and failures == []
     page.fill("input[name=to]", TOMORROW)
     page.locator("input[name=to]").dispatch_event("change")
-    page.wait_for_function("to => location.search.includes('to=' + to)", arg=TOMORROW)
+    page.wait_for_function("() => to => location.search.includes('to=' + to)", arg=TOMORROW)
     page.locator("#gm-stats-table th[data-column=cases_total]").click()  # rank: most cases first
-    page.wait_for_function("Number(document.querySelector('#gm-stats-table tbody tr td:nth-child(3)').textContent)"
+    page.wait_for_function("() => +document.querySelector('#gm-stats-table tbody tr td:nth-child(3)').textContent"
                            " >= 4")
     counts = [int(t) for t in page.locator("#gm-stats-table tbody tr td:nth-child(3)").all_inner_texts()]
     assert counts == sorted(counts, reverse=True) and failures == []

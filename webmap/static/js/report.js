@@ -36,8 +36,14 @@ function asDataUrl(file) {
     reader.readAsDataURL(file);
   });
 }
+/* Decoded here, not fetched: the page's CSP (connect-src 'self') refuses fetch() of data: URLs. */
 function fromDataUrl(photo) {
-  return fetch(photo.data).then((r) => r.blob()).then((b) => new File([b], photo.name, { type: photo.type }));
+  return new Promise((resolve) => {
+    const binary = atob(String(photo.data).split(',', 2)[1] || '');
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) { bytes[i] = binary.charCodeAt(i); }
+    resolve(new File([bytes], photo.name, { type: photo.type }));
+  });
 }
 
 /* The device's position now (never a cached fix). */
