@@ -17,12 +17,20 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["serve"]
+__all__ = ["serve", "start_job_worker", "stop_job_worker"]
+
+#: How long a stopping server waits for its job worker to finish the jobs it is running.
+JOB_WORKER_STOP_SECONDS = 60
+#: Names the server's pid in its job worker's environment: a server killed with SIGKILL leaves no
+#: orphan worker holding the scheduler's lock (webmap/cli/jobs.py watches it).
+PARENT_VARIABLE = "GRIDMAP_WORKER_PARENT"
 
 
 class _Gunicorn(BaseApplication):
@@ -52,8 +60,28 @@ def warm() -> float:
     return time.perf_counter() - started
 
 
-def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bool = True) -> None:
-    """Serve until stopped; SIGTERM lets requests in flight finish (graceful shutdown)."""
+def start_job_worker() -> subprocess.Popen[bytes]:
+    """``gridmap worker`` as a child process beside the server (same settings, same stderr): the
+    background jobs run there, never in a web worker, so a slow job leaves requests and /readyz alone."""
+    env = {**os.environ, PARENT_VARIABLE: str(os.getpid())}  # the worker stops when this process is gone
+    return subprocess.Popen([sys.executable, "-c", "from webmap.cli import main; main(['worker'])"], env=env)
+
+
+def stop_job_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the worker finishes the jobs it is running (a backup included) and lets go of the lock."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=JOB_WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bool = True,
+          jobs: bool = True) -> None:
+    """Serve until stopped; SIGTERM lets requests in flight finish (graceful shutdown). With
+    ``jobs``, a ``gridmap worker`` runs beside the server for as long as it does."""
     from webmap.config import load_config
     from webmap.observability import configure_logging
 
@@ -62,6 +90,16 @@ def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bo
     if warm_hotspots:
         seconds = warm()
         print(f"热点分析（Gi*）已预编译，用时 {seconds:.1f} 秒", flush=True)
+    master = os.getpid()
+    job_worker = start_job_worker() if jobs else None
+    try:
+        _serve(host=host, port=port, workers=workers, threads=threads, settings=settings)
+    finally:
+        if job_worker is not None and os.getpid() == master:  # a forked gunicorn worker unwinds here too
+            stop_job_worker(job_worker)
+
+
+def _serve(*, host: str, port: int, workers: int, threads: int, settings: dict[str, Any]) -> None:
     if workers <= 1:
         from waitress import serve as waitress_serve
 
