@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from geo.services import jobs as job_service
@@ -159,6 +159,8 @@ class Runner:
         self.delivery = delivery_settings(config)
         self.host = socket.gethostname()
         self.leading = threading.Event()
+        #: how many times this runner became the leader
+        self.terms = 0
 
     def interval(self, name: str) -> float:
         """Seconds between runs of job ``name``; 0 when it is off (the backup without a folder)."""
@@ -216,25 +218,35 @@ class Runner:
             stop.wait(LEADER_RETRY_SECONDS)
 
     def _lead_once(self, stop: threading.Event) -> None:
-        global _leading
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
             if not job_service.take_leader(lock):
                 return
-            log.info("jobs: this process (%s) leads the scheduler", self.host)
-            scheduler = self._scheduler()
-            _leading = self
-            self.leading.set()
             try:
-                scheduler.start(paused=True)
-                self._install(scheduler)
-                scheduler.resume()
-                while not stop.wait(LEADER_RETRY_SECONDS):
-                    lock.exec_driver_sql("SELECT 1")  # raises when the lock's connection is gone
+                self._lead(lock, stop)
             finally:
-                self.leading.clear()
+                # Closed, not returned to the pool: a pooled connection would keep the session-level
+                # lock, and with it the leadership, in whatever borrowed it next.
+                lock.invalidate()
+
+    def _lead(self, lock: Connection, stop: threading.Event) -> None:
+        global _leading
+        log.info("jobs: this process (%s) leads the scheduler", self.host)
+        scheduler = self._scheduler()
+        _leading = self
+        self.terms += 1
+        self.leading.set()
+        try:
+            scheduler.start(paused=True)
+            self._install(scheduler)
+            scheduler.resume()
+            while not stop.wait(LEADER_RETRY_SECONDS):
+                lock.exec_driver_sql("SELECT 1")  # raises when the lock's connection is gone
+        finally:
+            self.leading.clear()
+            if scheduler.running:
                 scheduler.shutdown(wait=True)
-                _leading = None
-                log.info("jobs: this process no longer leads the scheduler")
+            _leading = None
+            log.info("jobs: this process no longer leads the scheduler")
 
     def _scheduler(self) -> Any:
         from apscheduler.executors.pool import ThreadPoolExecutor
