@@ -105,7 +105,10 @@ def _serve(*, host: str, port: int, workers: int, threads: int, settings: dict[s
 
         from webmap import create_app
 
-        waitress_serve(create_app(), host=host, port=port, threads=threads, ident="gridmap")
+        # Keep X-Forwarded-For and friends: waitress drops them by default, and /metrics reads their
+        # presence to tell a proxied request (nginx on this machine) from a local one.
+        waitress_serve(create_app(), host=host, port=port, threads=threads, ident="gridmap",
+                       clear_untrusted_proxy_headers=False)
         return
     os.environ.setdefault("GRIDMAP_SECRET_KEY", secrets.token_hex(32))
     # Fresh every start: files left by an earlier run would add its counts to this one's.
