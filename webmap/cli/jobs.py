@@ -49,6 +49,7 @@ def jobs_list(ctx: Context, as_json: bool) -> None:
                                    "failures": run.get("failures", 0), "last_ok": run.get("last_ok"),
                                    "last_started_at": run["last_started_at"].isoformat() if run else None,
                                    "last_seconds": run.get("last_seconds"), "last_error": run.get("last_error"),
+                                   "last_result": run.get("last_result"),
                                    "next_run_at": upcoming[name].isoformat() if name in upcoming else None},
                                   ensure_ascii=False))
             continue
