@@ -36,7 +36,7 @@ def test_two_workers_share_sessions_and_stop_on_sigterm(fresh_db):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_SECRET_KEY"} | {"DATABASE_URL": fresh_db}
     server = subprocess.Popen([str(GRIDMAP), "serve", "--port", str(port), "--workers", "2", "--threads", "2",
-                               "--no-warm"],
+                               "--no-warm", "--no-jobs"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

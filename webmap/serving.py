@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -91,20 +92,29 @@ def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bo
         seconds = warm()
         print(f"热点分析（Gi*）已预编译，用时 {seconds:.1f} 秒", flush=True)
     master = os.getpid()
-    job_worker = start_job_worker() if jobs else None
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start_jobs(_server: Any = None) -> None:
+        if jobs and not started:
+            started.append(start_job_worker())
+
     try:
-        _serve(host=host, port=port, workers=workers, threads=threads, settings=settings)
+        _serve(host=host, port=port, workers=workers, threads=threads, settings=settings, when_ready=start_jobs)
     finally:
-        if job_worker is not None and os.getpid() == master:  # a forked gunicorn worker unwinds here too
-            stop_job_worker(job_worker)
+        if started and os.getpid() == master:  # a forked gunicorn worker unwinds here too
+            stop_job_worker(started[0])
 
 
-def _serve(*, host: str, port: int, workers: int, threads: int, settings: dict[str, Any]) -> None:
+def _serve(*, host: str, port: int, workers: int, threads: int, settings: dict[str, Any],
+           when_ready: Callable[[Any], None]) -> None:
+    """gunicorn calls ``when_ready`` once it listens (the job worker then does not compete with the
+    web workers' start-up); waitress has no such hook, so it is called just before."""
     if workers <= 1:
         from waitress import serve as waitress_serve
 
         from webmap import create_app
 
+        when_ready(None)
         # Keep X-Forwarded-For and friends: waitress drops them by default, and /metrics reads their
         # presence to tell a proxied request (nginx on this machine) from a local one.
         waitress_serve(create_app(), host=host, port=port, threads=threads, ident="gridmap",
@@ -122,6 +132,7 @@ def _serve(*, host: str, port: int, workers: int, threads: int, settings: dict[s
             "loglevel": settings["GRIDMAP_LOG_LEVEL"].lower(), "proc_name": "gridmap",
             "logconfig_dict": gunicorn_logging(settings["GRIDMAP_LOG_FORMAT"], settings["GRIDMAP_LOG_LEVEL"]),
             "child_exit": _child_exit,
+            "when_ready": when_ready,
             # gunicorn's control socket is one per home folder: a second instance on the machine
             # would take it over and delete it on exit. Nothing here uses it.
             "control_socket_disable": True,
