@@ -289,3 +289,19 @@ def test_gridmap_serve_runs_the_jobs_beside_the_server_and_stops_them(fresh_db, 
         server.wait(timeout=90)
     with Session(engine_of) as s:  # the worker went with the server: nobody holds the lock
         assert wait_for(lambda: not job_service.leader_present(s), 10)
+
+
+def test_lockout_cleanup_forgives_failures_a_day_after_the_lock_ended(fresh_db, engine_of):
+    from geo.services.accounts import create_user
+
+    with Session(engine_of) as s, s.begin():
+        for name in ("old_lock", "recent_lock", "clean"):
+            create_user(s, name, role="planner", password="password-" + name)
+        s.execute(text("UPDATE app_user SET failed_logins = 9, locked_until = now() - interval '25 hours' "
+                       "WHERE username = 'old_lock'"))
+        s.execute(text("UPDATE app_user SET failed_logins = 9, locked_until = now() - interval '1 hour' "
+                       "WHERE username = 'recent_lock'"))
+    assert Runner(engine_of, config(fresh_db)).run("lockout_cleanup") == 1
+    with engine_of.connect() as c:
+        rows = dict(c.execute(text("SELECT username, failed_logins FROM app_user")).all())
+    assert rows == {"old_lock": 0, "recent_lock": 9, "clean": 0}

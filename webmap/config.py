@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_JOB_STATS_SECONDS": 30.0,  # fold new case events into the statistics this often (0: off)
     "GRIDMAP_JOB_OVERDUE_SECONDS": 60.0,  # write overdue notices this often (0: off)
     "GRIDMAP_JOB_OUTBOX_SECONDS": 15.0,  # deliver outbox notices this often (0: off)
+    "GRIDMAP_JOB_CLEANUP_SECONDS": 3600.0,  # forgive old failed logins this often (0: off)
     "GRIDMAP_BACKUP_DIR": None,  # set: the backup job writes a pg_dump here every GRIDMAP_BACKUP_HOURS
     "GRIDMAP_BACKUP_HOURS": 24.0,
     "GRIDMAP_BACKUP_KEEP": 7,  # newest backup files kept in GRIDMAP_BACKUP_DIR
@@ -84,7 +85,8 @@ _INT = {"GRIDMAP_PGPORT", "GRIDMAP_STATS_MAX_BACKLOG", "GRIDMAP_RANK_MIN_CASES",
 _FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M",
           "GRIDMAP_DUPLICATE_RADIUS_M", "GRIDMAP_DUPLICATE_DAYS", "GRIDMAP_WHISTLE_ARRIVAL_MINUTES",
           "GRIDMAP_CHECKIN_MAX_M", "GRIDMAP_PHOTO_MAX_MB", "GRIDMAP_JOB_STATS_SECONDS", "GRIDMAP_JOB_OVERDUE_SECONDS",
-          "GRIDMAP_JOB_OUTBOX_SECONDS", "GRIDMAP_BACKUP_HOURS", "GRIDMAP_OUTBOX_BACKOFF_SECONDS"}
+          "GRIDMAP_JOB_OUTBOX_SECONDS", "GRIDMAP_JOB_CLEANUP_SECONDS", "GRIDMAP_BACKUP_HOURS",
+          "GRIDMAP_OUTBOX_BACKOFF_SECONDS"}
 
 
 def _coerce(name: str, value: Any) -> Any:

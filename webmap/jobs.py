@@ -6,6 +6,8 @@
   ``GRIDMAP_JOB_OVERDUE_SECONDS``;
 - ``outbox_deliver``: route new notices to their channels and send what is due, every
   ``GRIDMAP_JOB_OUTBOX_SECONDS``;
+- ``lockout_cleanup``: forgive the failed logins of accounts whose lock ended a day ago, every
+  ``GRIDMAP_JOB_CLEANUP_SECONDS`` (sessions are signed cookies: nothing of them is stored to clean);
 - ``backup``: ``gridmap backup`` into ``GRIDMAP_BACKUP_DIR`` every ``GRIDMAP_BACKUP_HOURS``, keeping
   the newest ``GRIDMAP_BACKUP_KEEP`` files (off without the folder).
 
@@ -42,6 +44,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from geo.services import accounts
 from geo.services import jobs as job_service
 from geo.services import outbox as outbox_service
 from geo.services import stats as stats_service
@@ -109,6 +112,11 @@ def _outbox_deliver(runner: Runner) -> int:
     return sent
 
 
+def _lockout_cleanup(runner: Runner) -> int:
+    with Session(runner.engine) as session, session.begin():
+        return accounts.forgive_old_failures(session)
+
+
 def _backup(runner: Runner) -> int:
     """A backup file named by its UTC time; the oldest beyond GRIDMAP_BACKUP_KEEP are removed."""
     folder = Path(str(runner.config["GRIDMAP_BACKUP_DIR"]))
@@ -126,6 +134,7 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("overdue_scan", "为刚超期的案件写超期通知", "GRIDMAP_JOB_OVERDUE_SECONDS", _overdue_scan),
     Job("outbox_deliver", "把发件箱的通知发到企业微信、钉钉、webhook、邮件通道（失败重试，多次失败转入死信）",
         "GRIDMAP_JOB_OUTBOX_SECONDS", _outbox_deliver),
+    Job("lockout_cleanup", "锁定结束满一天的账户清零失败登录次数", "GRIDMAP_JOB_CLEANUP_SECONDS", _lockout_cleanup),
     Job("backup", "备份整个数据库到 GRIDMAP_BACKUP_DIR（同 gridmap backup），只保留最新的 GRIDMAP_BACKUP_KEEP 份",
         "GRIDMAP_BACKUP_HOURS", _backup, unit_seconds=3600.0),
 )}
