@@ -190,7 +190,10 @@ class Runner:
             try:
                 return self._timed(job)
             finally:
-                job_service.release_job(lock, name)
+                try:
+                    job_service.release_job(lock, name)
+                except Exception:  # the connection is gone (a database restart): so is its lock
+                    lock.invalidate()
 
     def _timed(self, job: Job) -> int:
         started_at, started = datetime.now(UTC), time.perf_counter()
