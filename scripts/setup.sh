@@ -39,6 +39,8 @@ if [ "${GRIDMAP_SKIP_SYSTEM:-0}" != 1 ]; then
     [ -x /usr/bin/chromium ] || need+=(chromium)
     command -v pgbouncer >/dev/null || need+=(pgbouncer)  # tests/test_pgbouncer.py, bench/load.py --pgbouncer
     { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi"; } || need+=(fonts-wqy-microhei)
+    # Debian's GDAL reads the XLSX exports back as QGIS does (tests/spreadsheets.py).
+    command -v ogrinfo >/dev/null || need+=(gdal-bin)
   fi
   apt_install "${need[@]+"${need[@]}"}"
 fi

@@ -308,7 +308,7 @@ def test_two_workers_count_into_one_scrape_and_log_json(fresh_db, tmp_path):
     env |= {"DATABASE_URL": fresh_db, "GRIDMAP_LOG_LEVEL": "INFO"}
     with log.open("w") as stderr:
         server = subprocess.Popen([str(GRIDMAP), "serve", "--port", str(port), "--workers", "2", "--threads", "2",
-                                   "--no-warm"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+                                   "--no-warm", "--no-jobs"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base)

@@ -144,7 +144,7 @@ def test_requests_fail_only_while_postgres_restarts(cluster: Cluster, tmp_path: 
         "DATABASE_URL": cluster.url("gridmap"), "GRIDMAP_DB_POOL_SIZE": "2"}
     log = (tmp_path / "serve.log").open("w+")  # a file, not a pipe: nobody drains a pipe while the load runs
     server = subprocess.Popen([str(GRIDMAP), "serve", "--port", str(port), "--workers", "2", "--threads", "2",
-                               "--no-warm"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+                               "--no-warm", "--no-jobs"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/api/categories"
     answers: list[Answer] = []
     stop = threading.Event()

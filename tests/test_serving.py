@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_two_workers_share_sessions_and_stop_on_sigterm(fresh_db):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_SECRET_KEY"} | {"DATABASE_URL": fresh_db}
     server = subprocess.Popen([str(GRIDMAP), "serve", "--port", str(port), "--workers", "2", "--threads", "2",
-                               "--no-warm"],
+                               "--no-warm", "--no-jobs"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -53,3 +54,29 @@ def test_two_workers_share_sessions_and_stop_on_sigterm(fresh_db):
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
+
+
+def _status(url: str, headers: dict[str, str]) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_proxied_metrics_request_is_not_local_under_waitress_either(fresh_db):
+    """nginx on this machine adds X-Forwarded-For; waitress (one worker) drops such headers unless
+    told not to, which made every request through the proxy look local and /metrics public."""
+    port = _free_port()
+    env = os.environ | {"DATABASE_URL": fresh_db}
+    server = subprocess.Popen([str(GRIDMAP), "serve", "--port", str(port), "--workers", "1", "--no-warm",
+                               "--no-jobs"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base, 90)  # the shared 2-core machine may be busy
+        assert _status(base + "/metrics", {}) == 200
+        assert _status(base + "/metrics", {"X-Forwarded-For": "203.0.113.9"}) == 401
+        assert _status(base + "/metrics", {"Forwarded": "for=203.0.113.9"}) == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

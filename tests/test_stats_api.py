@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import load_tiny_hierarchy, load_tiny_reference
+from tests.spreadsheets import ogrinfo, read_with_gdal
 from webmap.cli import main
 
 EAST = {"lon": 116.3175, "lat": 39.9025}  # grid 110101002001002, street 110101002
@@ -133,6 +134,11 @@ def test_every_export_format_reads_back_equal_to_the_json(world, tmp_path):
     assert header[:4] == ["编码", "名称", "上级编码", "案件数"] and sheet.freeze_panes == "A2"
     got = {row[0]: row[3] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert got == {c: r["cases_total"] for c, r in expected.items()}
+    xlsx = tmp_path / "grid.xlsx"  # a second, independent reader: GDAL (QGIS's XLSX driver)
+    xlsx.write_bytes(planner.get("/api/stats/grid.xlsx").data)
+    by_gdal = read_with_gdal(xlsx)
+    assert dict(zip(by_gdal["编码"], by_gdal["案件数"], strict=True)) == got
+    assert ogrinfo(xlsx) == (len(got), [])
 
     for fmt in ("geojson", "gpkg"):
         path = tmp_path / f"grid.{fmt}"

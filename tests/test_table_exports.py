@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from geo.domain.errors import InvalidInput
 from geo.domain.exports import TABLE_FORMATS, write_table
 from geo.domain.xlsx import write_xlsx
+from tests.spreadsheets import ogrinfo, read_with_gdal
 
 HEADERS = {"code": "编码", "name": "名称", "parent_code": "上级编码", "cases_total": "案件数",
            "response_rate": "响应率", "median_hours": "响应中位时长（小时）", "flag": "是否"}
@@ -93,6 +94,38 @@ def test_unknown_format_and_missing_geometry_are_refused(table, tmp_path):
     assert err.value.field == "format" and all(f in err.value.message for f in TABLE_FORMATS)
     with pytest.raises(InvalidInput):
         write_table(frame, tmp_path / "x.gpkg", "gpkg")
+
+
+def test_xlsx_reads_the_same_in_gdal_as_in_openpyxl(table, tmp_path):
+    """GDAL's XLSX driver (QGIS): the wheel's through pyogrio, and Debian's ogrinfo without an error."""
+    frame, _ = table
+    path = tmp_path / "s.xlsx"
+    write_table(frame, path, "xlsx", headers=HEADERS, percent=["response_rate"])
+    back = read_with_gdal(path)
+    assert list(back.columns) == [HEADERS[c] for c in frame.columns]
+    assert back[HEADERS["code"]].tolist() == frame["code"].tolist()  # text: leading zero kept
+    assert back[HEADERS["cases_total"]].tolist() == [12, 0, 7]
+    assert back[HEADERS["response_rate"]][0] == 0.75 and pd.isna(back[HEADERS["response_rate"]][1])
+    assert back[HEADERS["name"]][0] == "什刹海<社区>&"
+    assert ogrinfo(path) == (3, [])
+
+
+def test_every_row_and_cell_of_the_sheet_carries_its_reference(table, tmp_path):
+    import zipfile
+    from xml.etree import ElementTree
+
+    frame, _ = table
+    path = tmp_path / "s.xlsx"
+    write_table(frame, path, "xlsx", headers=HEADERS, percent=["response_rate"])
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as z:
+        root = ElementTree.fromstring(z.read("xl/worksheets/sheet1.xml"))
+    rows = root.findall(".//m:sheetData/m:row", ns)
+    assert [r.get("r") for r in rows] == ["1", "2", "3", "4"]
+    for row in rows:
+        refs = [c.get("r") for c in row.findall("m:c", ns)]
+        assert refs and all(ref is not None and ref.endswith(row.get("r")) for ref in refs)
+    assert [c.get("r") for c in rows[2].findall("m:c", ns)] == ["A3", "B3", "C3", "D3", "G3"]  # empty: no cell
 
 
 def test_xlsx_with_no_rows_is_a_valid_workbook(tmp_path):

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from geo.domain import stats
 from geo.domain import topics as logic
 from geo.domain.errors import InvalidInput
+from tests.spreadsheets import ogrinfo, read_with_gdal
 from tests.test_stats import E2, EAST, WEST, E, make_history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,8 +234,13 @@ def test_the_csv_has_a_bom_chinese_headers_and_the_figures(two_topics, planner):
     assert (west["本月案件数"], west["本月响应率"], west["响应率变化"]) == ("0", "", "")  # empty, never 0
 
 
-def test_the_xlsx_and_one_topics_export(two_topics, planner):
-    sheet = load_workbook(io.BytesIO(planner.get("/api/topics.xlsx").data)).active
+def test_the_xlsx_and_one_topics_export(two_topics, planner, tmp_path):
+    data = planner.get("/api/topics.xlsx").data
+    (tmp_path / "topics.xlsx").write_bytes(data)
+    assert ogrinfo(tmp_path / "topics.xlsx") == (2, [])  # GDAL (QGIS) reads every row
+    assert sorted(read_with_gdal(tmp_path / "topics.xlsx")["编号"].tolist()) == sorted([two_topics["east"],
+                                                                                       two_topics["west"]])
+    sheet = load_workbook(io.BytesIO(data)).active
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["编号", "题目", "月份"] and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(min_row=2, values_only=True))

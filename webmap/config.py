@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from geo.domain.errors import InvalidInput
+from geo.domain.notices import parse_channels
 from geo.domain.stats import Weights
 from geo.services.boundaries import BoundarySettings
 from geo.services.cases import CaseSettings
+from geo.services.channels import SmtpSettings
+from geo.services.outbox import DeliverySettings
 
-__all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "load_config", "local_database_url",
-           "score_weights"]
+__all__ = ["DEFAULTS", "ENV_SETTINGS", "boundary_settings", "case_settings", "delivery_settings", "load_config",
+           "local_database_url", "score_weights"]
 
 #: Setting name → default. Environment variables use the same names.
 DEFAULTS: dict[str, Any] = {
@@ -55,6 +58,23 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_LOG_FORMAT": "json",  # json (one object a line) | text (for people at a terminal)
     "GRIDMAP_LOG_LEVEL": "INFO",
     "GRIDMAP_METRICS_TOKEN": "",  # set: Authorization: Bearer <it> may read /metrics from anywhere
+    "GRIDMAP_JOBS": "1",  # 1: `gridmap serve` starts the job worker beside the server; 0: run `gridmap worker` yourself
+    "GRIDMAP_JOB_STATS_SECONDS": 30.0,  # fold new case events into the statistics this often (0: off)
+    "GRIDMAP_JOB_OVERDUE_SECONDS": 60.0,  # write overdue notices this often (0: off)
+    "GRIDMAP_JOB_OUTBOX_SECONDS": 15.0,  # deliver outbox notices this often (0: off)
+    "GRIDMAP_JOB_CLEANUP_SECONDS": 3600.0,  # forgive old failed logins this often (0: off)
+    "GRIDMAP_BACKUP_DIR": None,  # set: the backup job writes a pg_dump here every GRIDMAP_BACKUP_HOURS
+    "GRIDMAP_BACKUP_HOURS": 24.0,
+    "GRIDMAP_BACKUP_KEEP": 7,  # newest backup files kept in GRIDMAP_BACKUP_DIR
+    "GRIDMAP_OUTBOX_CHANNELS": "",  # JSON list of delivery channels (geo.domain.notices)
+    "GRIDMAP_OUTBOX_MAX_ATTEMPTS": 8,  # a delivery failing this many times is dead (dead letter)
+    "GRIDMAP_OUTBOX_BACKOFF_SECONDS": 30.0,  # wait after the first failure; doubles per failure, at most 1 h
+    "GRIDMAP_SMTP_HOST": "",
+    "GRIDMAP_SMTP_PORT": 25,
+    "GRIDMAP_SMTP_USER": "",
+    "GRIDMAP_SMTP_PASSWORD": "",
+    "GRIDMAP_SMTP_FROM": "",
+    "GRIDMAP_SMTP_SECURITY": "none",  # none | starttls | ssl
     "GRIDMAP_INSTANCE_CONFIG": None,  # path of a Python file of overrides
 }
 
@@ -63,10 +83,12 @@ ENV_SETTINGS = tuple(DEFAULTS)
 _INT = {"GRIDMAP_PGPORT", "GRIDMAP_STATS_MAX_BACKLOG", "GRIDMAP_RANK_MIN_CASES", "GRIDMAP_SESSION_IDLE_MINUTES",
         "GRIDMAP_MAX_UPLOAD_MB",
         "GRIDMAP_PHOTOS_PER_CASE", "GRIDMAP_DB_POOL_SIZE", "GRIDMAP_SERVE_THREADS", "GRIDMAP_SERVE_WORKERS",
-        "GRIDMAP_IMPORT_BATCH"}
+        "GRIDMAP_IMPORT_BATCH", "GRIDMAP_BACKUP_KEEP", "GRIDMAP_OUTBOX_MAX_ATTEMPTS", "GRIDMAP_SMTP_PORT"}
 _FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M",
           "GRIDMAP_DUPLICATE_RADIUS_M", "GRIDMAP_DUPLICATE_DAYS", "GRIDMAP_WHISTLE_ARRIVAL_MINUTES",
-          "GRIDMAP_CHECKIN_MAX_M", "GRIDMAP_PHOTO_MAX_MB"}
+          "GRIDMAP_CHECKIN_MAX_M", "GRIDMAP_PHOTO_MAX_MB", "GRIDMAP_JOB_STATS_SECONDS", "GRIDMAP_JOB_OVERDUE_SECONDS",
+          "GRIDMAP_JOB_OUTBOX_SECONDS", "GRIDMAP_JOB_CLEANUP_SECONDS", "GRIDMAP_BACKUP_HOURS",
+          "GRIDMAP_OUTBOX_BACKOFF_SECONDS"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -156,3 +178,22 @@ def boundary_settings(config: dict[str, Any]) -> BoundarySettings:
 def photo_max_bytes(config: Mapping[str, Any]) -> int:
     """GRIDMAP_PHOTO_MAX_MB in bytes: the upload check and the browser's check before sending."""
     return int(float(config["GRIDMAP_PHOTO_MAX_MB"]) * 1024 * 1024)
+
+
+SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+def delivery_settings(config: dict[str, Any]) -> DeliverySettings:
+    """The outbox's channels, SMTP server and retry policy; a bad setting is refused naming it."""
+    security = str(config["GRIDMAP_SMTP_SECURITY"]).lower()
+    if security not in SMTP_SECURITY:
+        raise InvalidInput(f"设置 GRIDMAP_SMTP_SECURITY={security!r} 无效：应为 none、starttls 或 ssl。",
+                           field="GRIDMAP_SMTP_SECURITY", code="bad_setting")
+    return DeliverySettings(
+        channels=parse_channels(config["GRIDMAP_OUTBOX_CHANNELS"]),
+        smtp=SmtpSettings(host=str(config["GRIDMAP_SMTP_HOST"] or ""), port=int(config["GRIDMAP_SMTP_PORT"]),
+                          user=str(config["GRIDMAP_SMTP_USER"] or ""),
+                          password=str(config["GRIDMAP_SMTP_PASSWORD"] or ""),
+                          sender=str(config["GRIDMAP_SMTP_FROM"] or ""), security=security),
+        max_attempts=max(int(config["GRIDMAP_OUTBOX_MAX_ATTEMPTS"]), 1),
+        backoff_seconds=float(config["GRIDMAP_OUTBOX_BACKOFF_SECONDS"]))

@@ -6,8 +6,11 @@ Traffic: ``gridmap_http_requests_total{method,route,status}``,
 ``gridmap_http_requests_in_flight``. Domain (one scrape, a few aggregate queries):
 ``gridmap_cases{status}``, ``gridmap_cases_overdue``, ``gridmap_cases_by_source{source}`` (rows
 that ``gridmap cases import`` wrote appear under their ``--source``: the import runs in the CLI's
-process, so the database is where its count lives), ``gridmap_outbox_unsent`` and
-``gridmap_database_up``.
+process, so the database is where its count lives), ``gridmap_outbox_unsent``,
+``gridmap_outbox_deliveries{channel,state}``, ``gridmap_outbox_dead``, the background jobs'
+``gridmap_job_runs_total{job}``, ``gridmap_job_failures_total{job}``,
+``gridmap_job_last_run_timestamp_seconds{job}``, ``gridmap_job_last_duration_seconds{job}``,
+``gridmap_job_last_success{job}``, ``gridmap_jobs_leader`` and ``gridmap_database_up``.
 
 Several gunicorn workers each count in their own memory. ``gridmap serve`` sets
 ``PROMETHEUS_MULTIPROC_DIR`` to a fresh directory before the workers fork; prometheus_client then
@@ -39,15 +42,17 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from geo.domain.errors import Unauthorized
+from geo.domain.notices import DEAD
 from geo.domain.permissions import check_can_read_metrics
 from geo.services import monitoring
 from webmap.db import get_session
+from webmap.jobs import JOBS
 
 __all__ = ["BUCKETS", "LOCAL_ADDRESSES", "bp", "init_app", "request_finished", "request_started"]
 
@@ -113,6 +118,41 @@ class _DomainCollector:
         yield sources
         yield GaugeMetricFamily("gridmap_outbox_unsent", "Notifications no channel has taken yet.",
                                 value=counts.outbox_unsent)
+        yield from _delivery_metrics(counts)
+        yield from _job_metrics(counts)
+
+
+def _delivery_metrics(counts: monitoring.DomainCounts) -> Iterator[Metric]:
+    deliveries = GaugeMetricFamily("gridmap_outbox_deliveries",
+                                   "Deliveries by channel and state (pending, sent, dead: the dead letters).",
+                                   labels=["channel", "state"])
+    for channel, states in sorted(counts.deliveries.items()):
+        for state, count in states.items():
+            deliveries.add_metric([channel, state], count)
+    yield deliveries
+    yield GaugeMetricFamily("gridmap_outbox_dead", "Deliveries given up after the last allowed attempt.",
+                            value=sum(states.get(DEAD, 0) for states in counts.deliveries.values()))
+
+
+def _job_metrics(counts: monitoring.DomainCounts) -> Iterator[Metric]:
+    """Every job of the catalogue, zeros for one that never ran (a series that appears late breaks alerts)."""
+    yield GaugeMetricFamily("gridmap_jobs_leader", "1 when a scheduler (gridmap worker) holds the leader's lock.",
+                            value=int(counts.scheduler_leader))
+    runs = CounterMetricFamily("gridmap_job_runs", "Runs of each background job.", labels=["job"])
+    failures = CounterMetricFamily("gridmap_job_failures", "Failed runs of each background job.", labels=["job"])
+    last = GaugeMetricFamily("gridmap_job_last_run_timestamp_seconds", "When the job's last run started (Unix time).",
+                             labels=["job"])
+    duration = GaugeMetricFamily("gridmap_job_last_duration_seconds", "How long the job's last run took.",
+                                 labels=["job"])
+    ok = GaugeMetricFamily("gridmap_job_last_success", "1 when the job's last run succeeded, else 0.", labels=["job"])
+    for name in JOBS:
+        row = counts.jobs.get(name) or {}
+        runs.add_metric([name], row.get("runs") or 0)
+        failures.add_metric([name], row.get("failures") or 0)
+        last.add_metric([name], row["last_started_at"].timestamp() if row.get("last_started_at") else 0)
+        duration.add_metric([name], row.get("last_seconds") or 0)
+        ok.add_metric([name], 1 if row.get("last_ok") else 0)
+    yield from (runs, failures, last, duration, ok)
 
 
 def _registry() -> CollectorRegistry:

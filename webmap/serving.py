@@ -17,12 +17,21 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["serve"]
+__all__ = ["serve", "start_job_worker", "stop_job_worker"]
+
+#: How long a stopping server waits for its job worker to finish the jobs it is running.
+JOB_WORKER_STOP_SECONDS = 60
+#: Names the server's pid in its job worker's environment: a server killed with SIGKILL leaves no
+#: orphan worker holding the scheduler's lock (webmap/cli/jobs.py watches it).
+PARENT_VARIABLE = "GRIDMAP_WORKER_PARENT"
 
 
 class _Gunicorn(BaseApplication):
@@ -52,8 +61,28 @@ def warm() -> float:
     return time.perf_counter() - started
 
 
-def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bool = True) -> None:
-    """Serve until stopped; SIGTERM lets requests in flight finish (graceful shutdown)."""
+def start_job_worker() -> subprocess.Popen[bytes]:
+    """``gridmap worker`` as a child process beside the server (same settings, same stderr): the
+    background jobs run there, never in a web worker, so a slow job leaves requests and /readyz alone."""
+    env = {**os.environ, PARENT_VARIABLE: str(os.getpid())}  # the worker stops when this process is gone
+    return subprocess.Popen([sys.executable, "-c", "from webmap.cli import main; main(['worker'])"], env=env)
+
+
+def stop_job_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the worker finishes the jobs it is running (a backup included) and lets go of the lock."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=JOB_WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bool = True,
+          jobs: bool = True) -> None:
+    """Serve until stopped; SIGTERM lets requests in flight finish (graceful shutdown). With
+    ``jobs``, a ``gridmap worker`` runs beside the server for as long as it does."""
     from webmap.config import load_config
     from webmap.observability import configure_logging
 
@@ -62,12 +91,34 @@ def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bo
     if warm_hotspots:
         seconds = warm()
         print(f"热点分析（Gi*）已预编译，用时 {seconds:.1f} 秒", flush=True)
+    master = os.getpid()
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start_jobs(_server: Any = None) -> None:
+        if jobs and not started:
+            started.append(start_job_worker())
+
+    try:
+        _serve(host=host, port=port, workers=workers, threads=threads, settings=settings, when_ready=start_jobs)
+    finally:
+        if started and os.getpid() == master:  # a forked gunicorn worker unwinds here too
+            stop_job_worker(started[0])
+
+
+def _serve(*, host: str, port: int, workers: int, threads: int, settings: dict[str, Any],
+           when_ready: Callable[[Any], None]) -> None:
+    """gunicorn calls ``when_ready`` once it listens (the job worker then does not compete with the
+    web workers' start-up); waitress has no such hook, so it is called just before."""
     if workers <= 1:
         from waitress import serve as waitress_serve
 
         from webmap import create_app
 
-        waitress_serve(create_app(), host=host, port=port, threads=threads, ident="gridmap")
+        when_ready(None)
+        # Keep X-Forwarded-For and friends: waitress drops them by default, and /metrics reads their
+        # presence to tell a proxied request (nginx on this machine) from a local one.
+        waitress_serve(create_app(), host=host, port=port, threads=threads, ident="gridmap",
+                       clear_untrusted_proxy_headers=False)
         return
     os.environ.setdefault("GRIDMAP_SECRET_KEY", secrets.token_hex(32))
     # Fresh every start: files left by an earlier run would add its counts to this one's.
@@ -81,6 +132,7 @@ def serve(*, host: str, port: int, workers: int, threads: int, warm_hotspots: bo
             "loglevel": settings["GRIDMAP_LOG_LEVEL"].lower(), "proc_name": "gridmap",
             "logconfig_dict": gunicorn_logging(settings["GRIDMAP_LOG_FORMAT"], settings["GRIDMAP_LOG_LEVEL"]),
             "child_exit": _child_exit,
+            "when_ready": when_ready,
             # gunicorn's control socket is one per home folder: a second instance on the machine
             # would take it over and delete it on exit. Nothing here uses it.
             "control_socket_disable": True,

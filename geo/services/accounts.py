@@ -20,7 +20,8 @@ from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store
 
 __all__ = ["MIN_PASSWORD", "authenticate", "check_scope", "create_token", "create_user", "delete_user", "end_sessions",
-           "list_users", "load_user", "register_user", "revoke_token", "set_active", "set_password", "unlock",
+           "forgive_old_failures", "list_users", "load_user", "register_user", "revoke_token", "set_active",
+           "set_password", "unlock",
            "user_from_token"]
 
 MIN_PASSWORD = 8
@@ -28,6 +29,9 @@ MIN_PASSWORD = 8
 FREE_ATTEMPTS = 5
 LOCK_BASE = timedelta(seconds=30)
 LOCK_MAX = timedelta(minutes=15)
+#: A day after an account's last lock ended its failures are forgiven (the ``lockout_cleanup``
+#: job): one typo a month later does not lock it again for the doubled time.
+FORGIVE_AFTER = timedelta(hours=24)
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
 
@@ -196,3 +200,8 @@ def list_users(session: Session) -> list[dict[str, Any]]:
         except InvalidInput as exc:
             row["scope_problem"] = exc.message
     return rows
+
+
+def forgive_old_failures(session: Session, *, now: datetime | None = None) -> int:
+    """Reset the failed-login count of every account whose last lock ended ``FORGIVE_AFTER`` ago."""
+    return store.forgive_failures(session, expired_before=(now or datetime.now(UTC)) - FORGIVE_AFTER)

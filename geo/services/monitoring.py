@@ -1,5 +1,6 @@
 """Operations use cases: is the database ready for requests, and the domain figures a metrics
-scrape reports (cases by status and source, overdue open cases, unsent notifications)."""
+scrape reports (cases by status and source, overdue open cases, unsent notifications, deliveries
+by channel and state, the background jobs' last runs and whether a scheduler leads)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from geo.domain.workflow import STATES
+from geo.services import jobs, outbox
 from geo.store import migrate
 from geo.store import monitoring as store
 
@@ -73,6 +75,11 @@ class DomainCounts:
     overdue: int
     by_source: dict[str, int]
     outbox_unsent: int
+    #: {channel: {pending, sent, dead}}
+    deliveries: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: {job: job_run's row}
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scheduler_leader: bool = False
 
 
 def domain_counts(session: Session) -> DomainCounts:
@@ -84,4 +91,7 @@ def domain_counts(session: Session) -> DomainCounts:
         overdue=sum(overdue for _, _, overdue in statuses),
         by_source=dict(store.cases_by_source(session)),
         outbox_unsent=store.outbox_unsent(session),
+        deliveries=outbox.delivery_counts(session),
+        jobs=jobs.job_runs(session),
+        scheduler_leader=jobs.leader_present(session),
     )

@@ -165,7 +165,9 @@ def may_catch_up(session: Session, reading: Reading) -> bool:
     pending = stats_service.facts_backlog(session)
     if pending > reading.max_backlog:
         raise Unavailable(f"有 {pending} 条新的案件事件还没计入统计（多于 {reading.max_backlog}，如刚批量导入）。"
-                          "请管理员运行 gridmap stats refresh，完成后再查看统计。", field="facts", code="stats_backlog")
+                          "后台任务 stats_fold 会自动计入（确认 gridmap worker 在运行：gridmap jobs list）；"
+                          "急用时请管理员运行 gridmap stats refresh，完成后再查看统计。",
+                          field="facts", code="stats_backlog")
     return True
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "bump_session_epoch",
     "delete_user",
     "department_units",
+    "forgive_failures",
     "insert_token",
     "insert_user",
     "record_login",
@@ -132,3 +133,11 @@ def all_users(session: Session) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(text(
         "SELECT username, display_name, role, scope, department_code, active, locked_until FROM app_user "
         "ORDER BY username")).mappings()]
+
+
+def forgive_failures(session: Session, *, expired_before: datetime) -> int:
+    """Clear the failed-login count of accounts whose last lock ended before ``expired_before``."""
+    result = session.execute(text(
+        "UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE locked_until < :before"),
+        {"before": expired_before})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Unicode,
     UniqueConstraint,
     func,
     text,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.domain.notices import DELIVERY_STATES
 from geo.domain.requesters import EMAIL_MAX, NAME_MAX, REQUEST_TYPES
 from geo.domain.topics import EVENT_ACTIONS as TOPIC_EVENT_ACTIONS
 from geo.domain.topics import STATUSES as TOPIC_STATUSES
@@ -323,10 +325,13 @@ class CalendarDay(Base):
 
 
 class Outbox(Base):
-    """A notification an SMS, WeCom or e-mail channel could send (nothing is sent here)."""
+    """A notification for the delivery channels (webhooks, e-mail; ``outbox_delivery``) or
+    ``gridmap outbox drain``. ``sent_at``: every channel took it (or drain printed it);
+    ``routed_at``: the delivery job matched it to its channels."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
+    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+                      Index("ix_outbox_unrouted", "id", postgresql_where=text("sent_at IS NULL AND routed_at IS NULL")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -334,6 +339,53 @@ class Outbox(Base):
     payload: Mapped[dict] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxDelivery(Base):
+    """One notice on one channel: ``pending`` (due at ``next_attempt_at``) → ``sent``, or ``dead``
+    after the last allowed attempt (geo.domain.notices)."""
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({', '.join(repr(s) for s in DELIVERY_STATES)})", name="ck_outbox_delivery_state"),
+        Index("ix_outbox_delivery_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    )
+
+    outbox_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                      server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SchedulerJob(Base):
+    """APScheduler's SQLAlchemy job store (its layout): each periodic job's next run, pickled."""
+
+    __tablename__ = "scheduler_job"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class JobRun(Base):
+    """What each background job did last, whichever process ran it (``/metrics``, ``gridmap jobs list``)."""
+
+    __tablename__ = "job_run"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    runs: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    failures: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seconds: Mapped[float | None] = mapped_column(Float)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_result: Mapped[int | None] = mapped_column(BigInteger)
+    last_host: Mapped[str | None] = mapped_column(Text)
 
 
 class Whistle(Base):

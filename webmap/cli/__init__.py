@@ -17,6 +17,7 @@ from webmap.cli import (  # noqa: F401 - imported for their commands, which they
     cases,
     db,
     demo,
+    jobs,
     outbox,
     reference,
     serve,

@@ -47,8 +47,8 @@ def stats_export(ctx: Context, level: str, date_from: Any, date_to: Any, fmt: st
 @click.option("--rebuild", is_flag=True, help="清空后按全部 case_event 重算（审计用）")
 @pass_ctx
 def stats_refresh(ctx: Context, rebuild: bool) -> None:
-    """把新的案件事件计入统计事实表（查询时也会自动补上；定时运行可让第一次查询更快）。
-    设置了只读副本 GRIDMAP_READ_DATABASE_URL 时查询不再补上，须在主库上定时运行（如每分钟一次）。"""
+    """把新的案件事件计入统计事实表。后台任务 stats_fold 每 GRIDMAP_JOB_STATS_SECONDS 秒自动做一次
+    （gridmap worker，gridmap serve 会启动）；这里立即做一次，如批量导入之后。"""
     started = time.perf_counter()
     with ctx.session() as session:
         count = rebuild_facts(session) if rebuild else refresh_facts(session)
