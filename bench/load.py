@@ -420,7 +420,7 @@ def run_against(url: str, pg: Cluster | None, work: Path, args: argparse.Namespa
         serve_url, env = url, {"GRIDMAP_BASEMAP": "none"}
         if args.pgbouncer:
             serve_url = stack.enter_context(common.PgBouncer(url))
-            env["GRIDMAP_DB_TRANSACTION_POOLER"] = "1"
+            env.update(GRIDMAP_DB_TRANSACTION_POOLER="1", GRIDMAP_DIRECT_DATABASE_URL=url)  # jobs: direct
         server = stack.enter_context(common.Server(serve_url, work / "serve.log",
                                                    serve_args=("--workers", str(args.workers)), env=env))
         assert server.proc is not None

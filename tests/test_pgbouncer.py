@@ -124,3 +124,19 @@ def test_the_app_works_through_pgbouncer_in_transaction_mode(fresh_db, bouncer, 
     assert all(r.endswith("+08:00") for r in reported), reported[:3]
     log = (home / "pgbouncer.log").read_text() if (home / "pgbouncer.log").exists() else ""
     assert "prepared statement" not in log
+
+
+def test_the_command_and_the_jobs_worker_connect_directly_beside_a_pooler(fresh_db, bouncer):
+    """With DATABASE_URL on the pooler, the CLI (and `gridmap worker`, whose leader holds a session
+    advisory lock) uses GRIDMAP_DIRECT_DATABASE_URL: PostgreSQL itself."""
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    pooled_url, _ = bouncer
+    env = {"DATABASE_URL": pooled_url, "GRIDMAP_DB_TRANSACTION_POOLER": "1"}
+    through_pooler = CliRunner().invoke(main, ["jobs", "run", "stats_fold"], env=env)
+    assert through_pooler.exit_code != 0  # pgbouncer 1.18 refuses the time zone option the CLI sends
+    direct = CliRunner().invoke(main, ["jobs", "run", "stats_fold"], env={**env, "GRIDMAP_DIRECT_DATABASE_URL": fresh_db})
+    assert direct.exit_code == 0, direct.output
+    assert "stats_fold" in direct.output

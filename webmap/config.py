@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_PHOTOS_PER_CASE": 20,
     "GRIDMAP_DB_POOL_SIZE": 5,
     "GRIDMAP_DB_TRANSACTION_POOLER": "",  # set (1) when DATABASE_URL is a PgBouncer in transaction mode
+    "GRIDMAP_DIRECT_DATABASE_URL": None,  # None: DATABASE_URL; the CLI and the jobs worker connect here
     "GRIDMAP_SERVE_WORKERS": 2,
     "GRIDMAP_SERVE_THREADS": 4,
     "GRIDMAP_LOG_FORMAT": "json",  # json (one object a line) | text (for people at a terminal)
@@ -141,6 +142,8 @@ def load_config(
         config["GRIDMAP_MIGRATE_URL"] = config.get("GRIDMAP_MIGRATE_URL") or local.get("GRIDMAP_MIGRATE_URL")
     if not config.get("GRIDMAP_MIGRATE_URL"):
         config["GRIDMAP_MIGRATE_URL"] = config["DATABASE_URL"]
+    if not config.get("GRIDMAP_DIRECT_DATABASE_URL"):
+        config["GRIDMAP_DIRECT_DATABASE_URL"] = config["DATABASE_URL"]
     return config
 
 

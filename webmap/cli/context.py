@@ -30,7 +30,9 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.config["DATABASE_URL"], pool_size=1,
+            # PostgreSQL itself, never a transaction pooler: the jobs leader's session advisory lock,
+            # an import's long transactions (GRIDMAP_DIRECT_DATABASE_URL, by default DATABASE_URL).
+            self._engine = make_engine(self.config["GRIDMAP_DIRECT_DATABASE_URL"], pool_size=1,
                                        timezone=self.config["GRIDMAP_TIMEZONE"])
         return self._engine
 
