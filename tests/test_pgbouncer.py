@@ -137,6 +137,7 @@ def test_the_command_and_the_jobs_worker_connect_directly_beside_a_pooler(fresh_
     env = {"DATABASE_URL": pooled_url, "GRIDMAP_DB_TRANSACTION_POOLER": "1"}
     through_pooler = CliRunner().invoke(main, ["jobs", "run", "stats_fold"], env=env)
     assert through_pooler.exit_code != 0  # pgbouncer 1.18 refuses the time zone option the CLI sends
-    direct = CliRunner().invoke(main, ["jobs", "run", "stats_fold"], env={**env, "GRIDMAP_DIRECT_DATABASE_URL": fresh_db})
+    direct = CliRunner().invoke(main, ["jobs", "run", "stats_fold"],
+                                env={**env, "GRIDMAP_DIRECT_DATABASE_URL": fresh_db})
     assert direct.exit_code == 0, direct.output
     assert "stats_fold" in direct.output
