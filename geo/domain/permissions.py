@@ -31,16 +31,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from geo.domain.boundaries import CODE_LENGTH
 from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.filters import CaseFilters
 from geo.domain.statuses import UNFINISHED
 from geo.domain.whistles import WHISTLER_ROLES
-from geo.domain.workflow import LEAD_HANDLING, ROLE_NAMES, ROLES, Action, Actor
+from geo.domain.workflow import LEAD_HANDLING, ROLES, Action, Actor
 
 __all__ = [
     "COMMUNITY_CODE_LENGTH",
-    "SCOPE_LEVELS",
     "User",
     "acting_departments",
     "area_name",
@@ -59,13 +57,11 @@ __all__ = [
     "check_can_score",
     "check_can_use_source",
     "check_can_whistle",
-    "check_scope_level",
     "check_summoned",
     "check_whistler",
     "is_lead",
     "may_plan_topics",
     "may_read_area_statistics",
-    "scope_level",
     "scoped_filters",
     "sees_requester",
     "speaks_for_whistler",
@@ -374,40 +370,6 @@ def check_can_check_in(user: User, summoned: Iterable[str]) -> list[str]:
     if not mine:
         raise Forbidden("只有被召集的部门可以报到。", field="role")
     return mine
-
-
-#: The boundary levels a role's scope may name ("" = the whole city). A scope wider than the role's
-#: level (a street leader scoped to a district) would widen what the account sees and does.
-SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
-    "grid_worker": ("grid", "community"),
-    "community_leader": ("community",),
-    "street_leader": ("street",),
-    "hotline": ("", "district"),
-    "planner": ("", "district", "street", "community"),
-    "department_staff": ("",),
-    "admin": ("",),
-}
-_LEVEL_NAMES = {"": "全市", "district": "区", "street": "街道", "community": "社区", "grid": "网格"}
-
-
-def check_scope_level(role: str, scope: str) -> str:
-    """A scope of the role's level (SCOPE_LEVELS): the level it names ("" = the city). Whether the
-    code is loaded is the caller's to check, at that level."""
-    allowed = SCOPE_LEVELS[role]
-    level = scope_level(scope)
-    if level not in allowed:
-        wanted = "或".join(f"{_LEVEL_NAMES[one]}编码（{CODE_LENGTH[one]} 位）" if one else "留空（全市）"
-                          for one in allowed)
-        raise InvalidInput(f"{ROLE_NAMES[role]}的范围应为{wanted}，{scope or '全市'} 不是。", field="scope",
-                           code="bad_scope")
-    return level
-
-
-def scope_level(scope: str) -> str | None:
-    """The boundary level a scope code names by its length ("" = the city; None: no level's length)."""
-    if not scope:
-        return ""
-    return next((level for level, length in CODE_LENGTH.items() if len(scope) == length), None)
 
 
 def check_account(role: str, scope: str, department: str | None) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from geo.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from geo.domain.passwords import hash_password, verify_password
-from geo.domain.permissions import User, check_account, check_scope_level, family
+from geo.domain.permissions import User, check_account, family
+from geo.domain.scopes import check_scope_level
 from geo.store import accounts as store
 from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store
