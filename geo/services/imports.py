@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from geo.domain import cases as case_rules
 from geo.domain.coordinates import normalize_crs_name, to_wgs84
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES, Schedule, deadline_frame
-from geo.domain.errors import InvalidInput
+from geo.domain.errors import Conflict, InvalidInput
 from geo.domain.exports import inert_text, private_output
 from geo.domain.placement import Placement, PlacementIndex
 from geo.domain.routing import Coverage, DutyRule, assign
@@ -34,11 +34,13 @@ from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup,
 from geo.services import placement as placement_service
 from geo.services import reference as reference_service
 from geo.services.cases import CaseSettings
+from geo.store import case_copy
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
+from geo.store.db import DATABASE_ERRORS
 
-__all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "import_batch", "prepare_import",
-           "routing_context", "write_rejects"]
+__all__ = ["DATABASE_ERRORS", "DEFAULT_BATCH", "ImportPlan", "ImportSummary", "batch_failure", "import_batch",
+           "prepare_import", "routing_context", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
@@ -168,10 +170,42 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     _place_and_route(plan.context, rows, lon[keep], lat[keep])
     _deadlines(plan, rows)
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
-    rows["day"] = rows["reported_at"].dt.tz_convert(plan.timezone).dt.date
-    imported = case_store.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
+    # The local day (a case number's date): datetime64 midnights, never a Python date per row.
+    rows["day"] = rows["reported_at"].dt.tz_convert(plan.timezone).dt.tz_localize(None).dt.floor("D")
+    imported = case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
                                      version_id=plan.context.version_id)
     return imported, int(skipped_mask.sum()) + (len(rows) - imported), refused
+
+
+#: Constraints a batch can hit, in words: what went wrong and what to do.
+_CONSTRAINT_WORDS = {
+    "cases_case_no_key": ("案件编号重复：编号计数器 case_counter 落后于已有的案件（例如只恢复了部分数据）",
+                          "把 case_counter.last 调到该区该日已用的最大序号后重新运行"),
+    "uq_cases_source_external_id": ("工单编号已被另一次同时运行的导入写入", "等另一次导入结束后重新运行"),
+}
+
+
+def batch_failure(number: int, batch: pd.DataFrame, summary: ImportSummary, exc: Exception) -> Conflict:
+    """The error to report when the database refused batch ``number`` (rolled back whole): which
+    batch and file lines, which row when the database names its key, why in words, what the
+    batches before it left committed, and how to finish (rerun: what is stored is skipped)."""
+    diag = getattr(getattr(exc, "orig", exc), "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    detail = getattr(diag, "message_detail", None) or ""
+    primary = getattr(diag, "message_primary", None) or str(getattr(exc, "orig", exc)).splitlines()[0]
+    why, fix = _CONSTRAINT_WORDS.get(constraint, (f"数据库拒绝写入（{primary}）", "排除原因后重新运行"))
+    lines = batch["line"].to_numpy()
+    row = ""
+    ids = batch["external_id"].astype(str)
+    for external_id in ids[ids.map(lambda i: f", {i})" in detail or f"={i})" in detail)].head(1):
+        row = f"，出错的是第 {int(batch.loc[ids == external_id, 'line'].iloc[0])} 行（工单编号 {external_id}）"
+    key = f"（{detail}）" if detail else ""
+    message = (f"第 {number} 批（文件第 {int(lines.min())}–{int(lines.max())} 行，{len(batch)} 行）写入失败，"
+               f"本批一行也没有写入{row}：{why}{key}。之前的 {number - 1} 批已提交（导入 {summary.imported} 行）；"
+               f"{fix}，已导入的行会跳过。")
+    return Conflict(message, field="path", code="batch_failed",
+                    details={"batch": number, "first_line": int(lines.min()), "last_line": int(lines.max()),
+                             "committed_rows": summary.imported, "constraint": constraint or None})
 
 
 def _same_tickets(batch: pd.DataFrame, existing: pd.DataFrame) -> np.ndarray:

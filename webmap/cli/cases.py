@@ -60,9 +60,12 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
             session, path, source=source, crs=crs, fields=fields, encoding=encoding,
             settings=ctx.case_settings(), batch_size=ctx.config["GRIDMAP_IMPORT_BATCH"])
     with tqdm(total=len(plan.validated.good), desc="导入", unit="行", file=sys.stderr) as bar:
-        for batch in plan.batches():
-            with ctx.session() as session:
-                imported, skipped, refused = import_service.import_batch(session, plan, batch)
+        for number, batch in enumerate(plan.batches(), start=1):
+            try:
+                with ctx.session() as session:
+                    imported, skipped, refused = import_service.import_batch(session, plan, batch)
+            except import_service.DATABASE_ERRORS as exc:  # rolled back whole: say which and why, no traceback
+                raise import_service.batch_failure(number, batch, summary, exc) from exc
             summary.add(imported, skipped, refused)
             bar.update(len(batch))
     summary.seconds = time.perf_counter() - started
