@@ -222,3 +222,19 @@ def test_a_batch_the_database_refuses_ends_with_a_message_naming_it_not_a_traceb
     assert "第 1 批（文件第 2–4 行，3 行）写入失败" in result.output and "案件编号重复" in result.output
     assert "case_counter" in result.output and "数据库没有任何改动" in result.output
     assert [c[0] for c in _cases(db)] == [f"A-{i}" for i in range(4)]
+
+
+def test_an_import_ends_with_the_statistics_current(db, cli, tmp_path):
+    piled = [(f"P-{i}", f"2026/11/0{1 + i} 08:00", "0101", "", 116.3025, 39.9025) for i in range(3)]
+    result = cli("cases", "import", str(_write(GOOD + piled, tmp_path / "p.csv")), "--crs", "wgs84",
+                 "--source", "12345")
+    assert result.exit_code == 0, result.output
+    assert "统计已更新：计入 6 个案件" in result.output
+    with db.connect() as conn:
+        facts = conn.execute(text("SELECT c.external_id, f.is_repeat FROM case_fact f JOIN cases c ON c.id = f.case_id "
+                                  "ORDER BY c.external_id")).all()
+        behind = conn.execute(text("SELECT (SELECT max(id) FROM case_event) - last_event_id FROM case_fact_state"
+                                   )).scalar_one()
+    # T-1 (11-01, same place and category) comes first: each later pile-up ticket repeats it.
+    assert facts == [("P-0", True), ("P-1", True), ("P-2", True), ("T-1", False), ("T-2", False), ("T-3", False)]
+    assert behind == 0

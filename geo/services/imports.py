@@ -33,14 +33,15 @@ from geo.domain.tables import read_table
 from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
 from geo.services import placement as placement_service
 from geo.services import reference as reference_service
+from geo.services import stats as stats_service
 from geo.services.cases import CaseSettings
 from geo.store import case_copy
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
 from geo.store.db import DATABASE_ERRORS
 
-__all__ = ["DATABASE_ERRORS", "DEFAULT_BATCH", "ImportPlan", "ImportSummary", "batch_failure", "import_batch",
-           "prepare_import", "routing_context", "write_rejects"]
+__all__ = ["DATABASE_ERRORS", "DEFAULT_BATCH", "ImportPlan", "ImportSummary", "batch_failure", "finish_import",
+           "fold_failure", "import_batch", "prepare_import", "routing_context", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
@@ -175,6 +176,23 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     imported = case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
                                      version_id=plan.context.version_id)
     return imported, int(skipped_mask.sum()) + (len(rows) - imported), refused
+
+
+def finish_import(session: Session) -> int:
+    """After the last batch: fresh planner statistics for the tables a bulk load grew (plans over
+    rows PostgreSQL has not counted flip between fast and quadratic), then the new cases folded
+    into the statistics (case_fact), so no statistics page waits on the import's backlog.
+    Returns the cases folded."""
+    case_copy.analyze(session)
+    return stats_service.refresh_facts(session)
+
+
+def fold_failure(summary: ImportSummary, exc: Exception) -> Conflict:
+    """The error when every batch is in but folding them into the statistics failed."""
+    primary = getattr(getattr(getattr(exc, "orig", exc), "diag", None), "message_primary", None) or type(exc).__name__
+    return Conflict(f"案件已全部导入（{summary.imported} 行），但计入统计失败（{primary}）：请运行 "
+                    "gridmap stats refresh 重试。", field="facts", code="fold_failed",
+                    details={"committed_rows": summary.imported})
 
 
 #: Constraints a batch can hit, in words: what went wrong and what to do.

@@ -25,9 +25,12 @@ incremental catch-ups and a rebuild give identical rows. Every number in a ranki
 over these rows, each traceable to its case's events.
 
 Repeat complaints need neighbours: a case's point is stored in metres (EPSG:4548 Gauss-Krüger,
-DOMAIN's metric CRS) with a 50 m cell; new cases are compared with the cases in the 3 × 3 cells
-around them, and the later case of each close pair is flagged. Cases are never deleted and their
-place, category and reported_at never change, so a flag, once set, stays true.
+DOMAIN's metric CRS) with a 50 m cell; the cases in the 3 × 3 cells around the new ones (one
+semi-join, each case once) go to geo.domain.stats.repeat_flags, which flags the later case of each
+close pair by sorting, not by joining pairs. (A SQL self-join on the cells was quadratic on data
+piled at one address and its plan flipped with table statistics: 52 M rows for 10⁵ cases.) Cases
+are never deleted and their place, category and reported_at never change, so a flag, once set,
+stays true.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, sums_from_records
+from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, repeat_flags, sums_from_records
 from geo.domain.statuses import FINISHED
 from geo.store.vocabulary import status_in
 
@@ -58,6 +61,8 @@ __all__ = [
     "records",
 ]
 
+#: More new facts than this in one catch-up (a bulk import's): ANALYZE case_fact before using it.
+_ANALYZE_AFTER = 10_000
 #: pg_advisory_xact_lock key for catch-up and rebuild ('gmfact').
 LOCK_KEY = 0x676D66616374
 METRIC_SRID = 4548
@@ -120,22 +125,39 @@ ON CONFLICT (case_id) DO UPDATE SET
     request_type = EXCLUDED.request_type
 """
 
-# {new}: the cases to compare with their neighbours (all, or those in fact_new).
-_REPEAT_SQL = """
-WITH pairs AS (
-    SELECT CASE WHEN (n.reported_at, n.case_id) > (o.reported_at, o.case_id) THEN n.case_id ELSE o.case_id END
-           AS later
-    FROM {new}
-    CROSS JOIN (VALUES (-1), (0), (1)) dx(d) CROSS JOIN (VALUES (-1), (0), (1)) dy(d)
-    JOIN case_fact o ON o.category_code = n.category_code AND o.cell_x = n.cell_x + dx.d
-                    AND o.cell_y = n.cell_y + dy.d
-    WHERE o.case_id <> n.case_id
-      AND (o.x - n.x) ^ 2 + (o.y - n.y) ^ 2 <= :radius ^ 2
-      AND o.reported_at BETWEEN n.reported_at - make_interval(days => :days)
-                            AND n.reported_at + make_interval(days => :days))
-UPDATE case_fact SET is_repeat = true
-WHERE case_id IN (SELECT later FROM pairs) AND NOT is_repeat
+#: Cases in the 3 × 3 cells (same category) around the new ones, reported within the repeat
+#: window of one of them: a semi-join (each candidate once, never a pair), so its cost is the
+#: candidates', whatever the planner estimates.
+_EPOCH_US = "floor(extract(epoch FROM {t}) * 1000000)::bigint"
+_REPEAT_CANDIDATES_SQL = f"""
+SELECT o.case_id, o.category_code, o.x, o.y, {_EPOCH_US.format(t="o.reported_at")} FROM case_fact o
+WHERE (o.category_code, o.cell_x, o.cell_y) IN (
+        SELECT n.category_code, n.cell_x + dx.d, n.cell_y + dy.d
+        FROM fact_new nn JOIN case_fact n ON n.case_id = nn.case_id
+        CROSS JOIN (VALUES (-1), (0), (1)) dx(d) CROSS JOIN (VALUES (-1), (0), (1)) dy(d))
+  AND o.reported_at BETWEEN (SELECT min(n.reported_at) FROM fact_new nn JOIN case_fact n USING (case_id))
+                            - make_interval(days => :days)
+                        AND (SELECT max(n.reported_at) FROM fact_new nn JOIN case_fact n USING (case_id))
+                            + make_interval(days => :days)
 """
+
+
+def _flag_repeats(session: Session, candidates_sql: str, params: dict[str, Any] | None = None) -> int:
+    """Set is_repeat on the candidates geo.domain.stats.repeat_flags finds repeating an earlier
+    case (the rule's one home; linear in the candidates). Flags are only ever set: a case's place,
+    category and time never change, so a flag once true stays true. Returns the cases flagged."""
+    rows = session.execute(text(candidates_sql), params or {}).all()
+    if len(rows) < 2:
+        return 0
+    frame = pd.DataFrame(rows, columns=["case_id", "category_code", "x", "y", "reported_us"])
+    when = pd.to_datetime(frame["reported_us"].astype("int64"), unit="us", utc=True)
+    flags = repeat_flags(frame["category_code"], when, frame["x"], frame["y"],
+                         radius_m=REPEAT_RADIUS_M, days=REPEAT_DAYS, ids=frame["case_id"])
+    ids = frame["case_id"].to_numpy()[flags]
+    if len(ids):
+        session.execute(text("UPDATE case_fact SET is_repeat = true WHERE case_id = ANY(:ids) AND NOT is_repeat"),
+                        {"ids": [int(i) for i in ids]})
+    return len(ids)
 
 
 def _lock(session: Session) -> None:
@@ -176,8 +198,9 @@ def catch_up(session: Session) -> int:
     session.execute(text("ANALYZE fact_todo"))
     session.execute(text(_FOLD_SQL.format(events="fact_todo t JOIN case_event e ON e.case_id = t.case_id")),
                     {"cell": REPEAT_RADIUS_M})
-    session.execute(text(_REPEAT_SQL.format(new="fact_new nn JOIN case_fact n ON n.case_id = nn.case_id")),
-                    {"radius": REPEAT_RADIUS_M, "days": REPEAT_DAYS})
+    if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
+        session.execute(text("ANALYZE case_fact"))  # a bulk import's worth: plans need its rows counted
+    _flag_repeats(session, _REPEAT_CANDIDATES_SQL, {"days": REPEAT_DAYS})
     session.execute(text("UPDATE case_fact_state SET last_event_id = greatest(last_event_id, :top), "
                          "updated_at = now() WHERE id = 1"), {"top": int(top)})
     return int(session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one())
@@ -232,7 +255,8 @@ def rebuild(session: Session) -> int:
               FROM case_event WHERE id <= :w) s
         WHERE id > prev + 1"""), {"w": watermark})
     session.execute(text(_FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
-    session.execute(text(_REPEAT_SQL.format(new="case_fact n")), {"radius": REPEAT_RADIUS_M, "days": REPEAT_DAYS})
+    session.execute(text("ANALYZE case_fact"))  # emptied and refilled in this transaction: no statistics yet
+    _flag_repeats(session, f"SELECT case_id, category_code, x, y, {_EPOCH_US.format(t='reported_at')} FROM case_fact")
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
                     {"w": watermark})
     return int(session.execute(text("SELECT count(*) FROM case_fact")).scalar_one())

@@ -17,9 +17,6 @@ from geo.services.cases import export_cases
 from geo.services.reroute import outdated_count, reroute_cases
 from webmap.cli.context import Context, Group, main, pass_ctx
 
-#: More cases than this in one import: remind the user to fold them into the statistics.
-STATS_REMINDER_ROWS = 10_000
-
 
 @main.group(cls=Group)
 def cases() -> None:
@@ -68,6 +65,14 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
                 raise import_service.batch_failure(number, batch, summary, exc) from exc
             summary.add(imported, skipped, refused)
             bar.update(len(batch))
+    if summary.imported:
+        folding = time.perf_counter()
+        try:
+            with ctx.session() as session:  # the cases are committed already; this brings statistics up to date
+                folded = import_service.finish_import(session)
+        except import_service.DATABASE_ERRORS as exc:
+            raise import_service.fold_failure(summary, exc) from exc
+        click.echo(f"统计已更新：计入 {folded} 个案件，用时 {time.perf_counter() - folding:.1f} 秒")
     summary.seconds = time.perf_counter() - started
     if rejects is not None:
         import pandas as pd
@@ -75,9 +80,6 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
         count = import_service.write_rejects(rejects, plan, pd.concat(summary.refused))
         click.echo(f"被拒绝的 {count} 行已写入 {rejects}")
     click.echo(summary.line())
-    if summary.imported > STATS_REMINDER_ROWS:
-        click.echo("提示：导入了大量案件。运行 gridmap stats refresh 把它们计入统计（可能要几分钟）；"
-                   "在此之前，统计页面会提示先运行它。")
 
 
 @cases.command("reroute")
