@@ -6,7 +6,8 @@ exports do this), imports them with ``gridmap cases import`` (which now ends by 
 ``case_fact``), then times on two copies of the loaded database, each with ``case_fact`` emptied
 (the state a first ``gridmap stats refresh`` after an import found):
 
-- **before**: the fold as the previous commit ran it — the fold SQL, no ANALYZE, and the SQL
+- **before**: the fold as the previous commit ran it, on the planner statistics the previous
+  import left (none: ``forget_statistics``) — the fold SQL, no ANALYZE, and the SQL
   self-join on (category, cells) for repeat complaints (copied below as ``OLD_REPEAT_SQL``), with a
   ``--timeout`` per statement so a quadratic plan cannot hold the run for an hour;
 - **after**: ``geo.store.stats.rebuild`` (fold SQL, ANALYZE, candidates + geo.domain.stats.repeat_flags).
@@ -55,6 +56,16 @@ def empty_facts(url: str) -> None:
     common.query(url, "UPDATE case_fact_state SET last_event_id = 0")
 
 
+def forget_statistics(url: str) -> None:
+    """The planner's view right after the previous import: cases, case_event and case_fact never
+    analysed (the import did not ANALYZE; autovacuum had not come yet)."""
+    tables = "('cases'::regclass, 'case_event'::regclass, 'case_fact'::regclass)"
+    for table in ("cases", "case_event", "case_fact"):  # and autovacuum kept away during the run
+        common.query(url, f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+    common.query(url, f"DELETE FROM pg_statistic WHERE starelid IN {tables}")
+    common.query(url, f"UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid IN {tables}")
+
+
 def before(url: str, timeout_s: int) -> dict[str, Any]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
@@ -92,15 +103,44 @@ def after(url: str) -> dict[str, Any]:
     from geo.store import stats as store
 
     engine = create_engine(url)
+    steps: dict[str, float] = {}
+    real_flags = store.repeat_flags
+
+    def timed_flags(*a: Any, **kw: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return real_flags(*a, **kw)
+        finally:
+            steps["repeat_flags (numpy)"] = steps.get("repeat_flags (numpy)", 0.0) + time.perf_counter() - t
+
+    store.repeat_flags = timed_flags  # type: ignore[assignment]
     try:
         with Session(engine) as session, session.begin():
+            real_execute = session.execute
+
+            def execute(statement: Any, *a: Any, **kw: Any) -> Any:
+                t = time.perf_counter()
+                try:
+                    return real_execute(statement, *a, **kw)
+                finally:
+                    words = " ".join(str(statement).split())
+                    label = ("fold SQL (INSERT … case_fact)" if "INSERT INTO case_fact AS f" in words
+                             else "ANALYZE case_fact" if words.startswith("ANALYZE")
+                             else "repeat candidates (SELECT)" if words.startswith("SELECT case_id, category_code")
+                             else "flag UPDATE" if words.startswith("UPDATE case_fact SET is_repeat")
+                             else "other statements")
+                    steps[label] = steps.get(label, 0.0) + time.perf_counter() - t
+
+            session.execute = execute  # type: ignore[method-assign]
             t = time.perf_counter()
             folded = store.rebuild(session)
             seconds = time.perf_counter() - t
+            del session.execute
             flags = dict(session.execute(text("SELECT case_id, is_repeat FROM case_fact")).all())
     finally:
+        store.repeat_flags = real_flags  # type: ignore[assignment]
         engine.dispose()
-    return {"seconds": seconds, "cases": folded, "flags": flags}
+    return {"seconds": seconds, "cases": folded, "flags": flags, "steps": steps}
 
 
 def main() -> int:
@@ -135,11 +175,12 @@ def main() -> int:
         for db in ("before", "after"):
             pg.create_db(db, template="loaded")
             empty_facts(pg.url(db))
-            common.query(pg.url(db), "VACUUM ANALYZE cases")
-            common.query(pg.url(db), "VACUUM ANALYZE case_event")
+        forget_statistics(pg.url("before"))
         new = after(pg.sqlalchemy_url("after"))
         log(f"\n[after]  rebuild (fold + ANALYZE + repeat_flags): {new['seconds']:.2f} s, {new['cases']:,} cases, "
             f"{sum(new['flags'].values()):,} repeats; load average {common.load_average()}")
+        for step, step_s in new["steps"].items():
+            log(f"    {step:<34} {step_s:7.2f} s")
         if not args.no_before:
             old = before(pg.sqlalchemy_url("before"), args.timeout)
             if old["repeat_s"] is None:
