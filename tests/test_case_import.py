@@ -238,3 +238,14 @@ def test_an_import_ends_with_the_statistics_current(db, cli, tmp_path):
     # T-1 (11-01, same place and category) comes first: each later pile-up ticket repeats it.
     assert facts == [("P-0", True), ("P-1", True), ("P-2", True), ("T-1", False), ("T-2", False), ("T-3", False)]
     assert behind == 0
+
+
+def test_no_stats_leaves_the_fold_to_stats_refresh(db, cli, tmp_path):
+    path = _write(GOOD, tmp_path / "g.csv")
+    result = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345", "--no-stats")
+    assert result.exit_code == 0 and "统计已更新" not in result.output
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_fact")).scalar_one() == 0
+    assert cli("stats", "refresh").exit_code == 0
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_fact")).scalar_one() == 3

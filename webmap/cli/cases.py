@@ -39,16 +39,19 @@ def cases() -> None:
 @click.option("--request-type-field", help="诉求类型列：咨询、求助、投诉、举报、建议 或其英文代码（可无）")
 @click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
 @click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
+@click.option("--no-stats", is_flag=True,
+              help="导入后不计入统计（连续导入多个文件时用，最后运行一次 gridmap stats refresh）")
 @pass_ctx
 def cases_import(ctx: Context, path: Path, crs: str, source: str, encoding: str | None, rejects: Path | None,
-                 **fields: str | None) -> None:
-    """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）。"""
+                 no_stats: bool, **fields: str | None) -> None:
+    """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）；结束时把新案件计入统计。"""
     names = {k.removesuffix("_field"): v for k, v in fields.items()}
-    run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects)
+    run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects,
+               stats=not no_stats)
 
 
 def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[str, str | None],
-               encoding: str | None, rejects: Path | None) -> None:
+               encoding: str | None, rejects: Path | None, stats: bool = True) -> None:
     """Import a ticket file: one transaction to prepare, then one per batch of GRIDMAP_IMPORT_BATCH
     rows (a killed import leaves whole batches only); also used by ``gridmap demo``."""
     started = time.perf_counter()
@@ -65,7 +68,7 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
                 raise import_service.batch_failure(number, batch, summary, exc) from exc
             summary.add(imported, skipped, refused)
             bar.update(len(batch))
-    if summary.imported:
+    if summary.imported and stats:
         folding = time.perf_counter()
         try:
             with ctx.session() as session:  # the cases are committed already; this brings statistics up to date
