@@ -25,12 +25,9 @@ incremental catch-ups and a rebuild give identical rows. Every number in a ranki
 over these rows, each traceable to its case's events.
 
 Repeat complaints need neighbours: a case's point is stored in metres (EPSG:4548 Gauss-Krüger,
-DOMAIN's metric CRS) with a 50 m cell; the cases in the 3 × 3 cells around the new ones (one
-semi-join, each case once) go to geo.domain.stats.repeat_flags, which flags the later case of each
-close pair by sorting, not by joining pairs. (A SQL self-join on the cells was quadratic on data
-piled at one address and its plan flipped with table statistics: 52 M rows for 10⁵ cases.) Cases
-are never deleted and their place, category and reported_at never change, so a flag, once set,
-stays true.
+DOMAIN's metric CRS) with a 50 m cell; the cases in the 3 × 3 cells around the new ones go to
+geo.domain.stats.repeat_flags (sorting, not a pair join: a SQL self-join made 52 M rows for 10⁵
+cases). Cases never move or change category or time, so a flag, once set, stays true.
 """
 
 from __future__ import annotations
