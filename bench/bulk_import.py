@@ -103,12 +103,16 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
     product_s, out = common.gridmap(pg.url("product"), "cases", "import", str(csv_path), "--crs", "gcj02",
                                     "--source", "12345", timeout=900, quiet=True)
     summary = out.strip().splitlines()[-1]
+    fold_s = next((float(line.rsplit("用时", 1)[1].split("秒")[0]) for line in out.splitlines()
+                   if line.startswith("统计已更新")), 0.0)
     stored = pg.query("product", "SELECT count(*), count(DISTINCT grid_code), count(lead_department) "
                                  "FROM cases WHERE source = '12345'")[0]
     log(f"    {summary}")
+    log(f"    of which the statistics fold at the end {fold_s:.2f} s (the import alone "
+        f"{product_s - fold_s:.2f} s)")
     log(f"    wall clock {product_s:.2f} s; cases stored {stored[0]} (expected ≈ {inside}), "
         f"{stored[1]} distinct grids, {stored[2]} with a lead department")
-    results.update(product_seconds=product_s, product_summary=summary, product_rows=stored[0])
+    results.update(product_seconds=product_s, product_summary=summary, product_rows=stored[0], fold_seconds=fold_s)
     if stored[0] == 0 or abs(stored[0] - inside) > max(10, args.rows // 10_000):
         log(f"    !! stored count {stored[0]} is far from the {inside} points inside the area")
 
@@ -138,7 +142,8 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
     # summary ------------------------------------------------------------------------------------
     log("\n== bulk import: results")
     log(f"rows {args.rows:,}   grids {n_grids:,}   csv {size_mb:.0f} MB")
-    log(f"product  gridmap cases import     {product_s:7.2f} s   ({args.rows / product_s:,.0f} rows/s)")
+    log(f"product  gridmap cases import     {product_s:7.2f} s   ({args.rows / product_s:,.0f} rows/s; "
+        f"{product_s - fold_s:.2f} s without the statistics fold)")
     ok_time = product_s <= GOAL_SECONDS
     if not args.no_naive:
         speedup = results["naive_seconds"] / product_s
