@@ -102,3 +102,19 @@ def test_the_copy_path_writes_what_the_one_case_path_writes(db, fresh_db, tmp_pa
     for district, day, sequence, dated in numbering:
         assert dated and sequence == list(range(1, len(sequence) + 1))  # dense, from 1, per district-day
         assert counters[(district, day)] == len(sequence)
+
+
+@pytest.mark.parametrize("units", [3, 70])  # bits of one int64, or codes past 62 units
+def test_covering_units_are_found_alike_with_few_and_many_units(units):
+    from types import SimpleNamespace
+
+    import shapely
+
+    from geo.services.imports import _coverage_keys, _units_of
+
+    boxes = [shapely.box(i, 0, i + 2, 1) for i in range(units)]  # unit i covers x in [i, i + 2]
+    context = SimpleNamespace(unit_codes=[f"U{i}" for i in range(units)], unit_tree=shapely.STRtree(boxes))
+    lon, lat = np.array([0.5, 1.5, 1.5, 2.5, -5.0]), np.full(5, 0.5)
+    keys = _coverage_keys(context, lon, lat)
+    assert keys[1] == keys[2] and len(set(keys.tolist())) == 4
+    assert _units_of(context, keys, np.arange(5), lon, lat) == [(0,), (0, 1), (0, 1), (1, 2), ()]

@@ -44,6 +44,8 @@ __all__ = ["DATABASE_ERRORS", "DEFAULT_BATCH", "ImportPlan", "ImportSummary", "b
            "fold_failure", "import_batch", "prepare_import", "routing_context", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
+#: Up to this many jurisdiction units, a point's covering units are one int64 of bits.
+_MASK_UNITS = 62
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
 _URGENCY_ALIASES = {name: code for code, name in URGENCY_NAMES.items()} | {"疑难": "complex", "复杂": "complex"}
 
@@ -245,20 +247,47 @@ def _no_refusals() -> pd.DataFrame:
     return pd.DataFrame({"line": np.array([], dtype=int), "reason": np.array([], dtype=object)})
 
 
-def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, ...]]:
-    keys: list[list[int]] = [[] for _ in range(len(lon))]
-    if context.unit_tree is not None:
-        point_idx, unit_idx = context.unit_tree.query(shapely.points(lon, lat), predicate="intersects")
-        for p, u in zip(point_idx.tolist(), unit_idx.tolist(), strict=True):
-            keys[p].append(u)
-    return [tuple(sorted(k)) for k in keys]
+def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per point, the jurisdictions covering it as one integer: a bit per unit (vectorised) when
+    there are at most 62 units, else a factorized code of the sorted unit tuple."""
+    n_units = len(context.unit_codes)
+    keys = np.zeros(len(lon), dtype=np.int64)
+    if context.unit_tree is None or not len(lon):
+        return keys
+    point_idx, unit_idx = context.unit_tree.query(shapely.points(lon, lat), predicate="intersects")
+    if n_units <= _MASK_UNITS:
+        np.bitwise_or.at(keys, point_idx, np.left_shift(np.int64(1), unit_idx.astype(np.int64)))
+        return keys
+    lists: list[list[int]] = [[] for _ in range(len(lon))]
+    for p, u in zip(point_idx.tolist(), unit_idx.tolist(), strict=True):
+        lists[p].append(u)
+    return pd.factorize(pd.Series([tuple(sorted(k)) for k in lists], dtype=object))[0].astype(np.int64)
+
+
+def _units_of(context: RoutingContext, keys: np.ndarray, rows: np.ndarray, lon: np.ndarray,
+              lat: np.ndarray) -> list[tuple[int, ...]]:
+    """The unit indices behind each of ``keys`` (taken at ``rows``): from the bits, or again from
+    the tree for a representative point when the keys are codes."""
+    if len(context.unit_codes) <= _MASK_UNITS:
+        return [tuple(i for i in range(len(context.unit_codes)) if int(k) >> i & 1) for k in keys]
+    out = []
+    for r in rows:
+        found = context.unit_tree.query(shapely.points(lon[r], lat[r]), predicate="intersects") \
+            if context.unit_tree is not None else []
+        out.append(tuple(sorted(int(u) for u in found)))
+    return out
 
 
 def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
     """Parents and departments per row: computed once per distinct (category, grid, jurisdictions)
-    — a few thousand for a million rows — then spread to the rows by index."""
-    keys = list(zip(rows["category_code"], rows["grid_code"], _coverage_keys(context, lon, lat), strict=True))
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
+    — a few thousand for a million rows — then spread to the rows by index (no Python per row)."""
+    frame = pd.DataFrame({"category": rows["category_code"].to_numpy(), "grid": rows["grid_code"].to_numpy(),
+                          "units": _coverage_keys(context, lon, lat)})
+    groups = frame.groupby(["category", "grid", "units"], sort=False)
+    codes = groups.ngroup().to_numpy()
+    first = groups.head(1)  # one row per group, in group order
+    units = _units_of(context, first["units"].to_numpy(), first.index.to_numpy(), lon, lat)
+    uniques = list(zip(first["category"], first["grid"], units, strict=True))
     results = [_route_one(context, key) for key in uniques]
     columns: dict[str, list[Any]] = {
         "community_code": [p.community for p, _ in results],
