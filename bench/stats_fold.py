@@ -10,7 +10,8 @@ exports do this), imports them with ``gridmap cases import`` (which now ends by 
   import left (none: ``forget_statistics``) — the fold SQL, no ANALYZE, and the SQL
   self-join on (category, cells) for repeat complaints (copied below as ``OLD_REPEAT_SQL``), with a
   ``--timeout`` per statement so a quadratic plan cannot hold the run for an hour;
-- **after**: ``geo.store.stats.rebuild`` (fold SQL, ANALYZE, candidates + geo.domain.stats.repeat_flags).
+- **after**: ``geo.store.stats.rebuild`` (ANALYZE cases and case_event, the same fold SQL, ANALYZE
+  case_fact, candidates + geo.domain.stats.repeat_flags), on the same state.
 
 Both give the same ``is_repeat`` flags when the old one finishes (the script checks). It also
 prints the import's own wall time and its fold line.
@@ -80,7 +81,14 @@ def before(url: str, timeout_s: int) -> dict[str, Any]:
             store._lock(session)
             session.execute(text(f"SET LOCAL statement_timeout = '{timeout_s}s'"))
             t = time.perf_counter()
-            session.execute(text(store._FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
+            try:
+                # The fold SQL itself is unchanged since that commit; it ran without ANALYZE before it.
+                session.execute(text(store._FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
+            except Exception as exc:  # the statement timeout: report it, do not wait
+                out.update(fold_s=None, repeat_s=None, repeat_error="not reached",
+                           fold_error=f"cancelled after {time.perf_counter() - t:.0f} s ({type(exc).__name__})")
+                session.rollback()
+                return out
             out["fold_s"] = time.perf_counter() - t
             t = time.perf_counter()
             try:
@@ -125,7 +133,7 @@ def after(url: str) -> dict[str, Any]:
                 finally:
                     words = " ".join(str(statement).split())
                     label = ("fold SQL (INSERT … case_fact)" if "INSERT INTO case_fact AS f" in words
-                             else "ANALYZE case_fact" if words.startswith("ANALYZE")
+                             else words if words.startswith("ANALYZE")
                              else "repeat candidates (SELECT)" if words.startswith("SELECT case_id, category_code")
                              else "flag UPDATE" if words.startswith("UPDATE case_fact SET is_repeat")
                              else "other statements")
@@ -175,7 +183,7 @@ def main() -> int:
         for db in ("before", "after"):
             pg.create_db(db, template="loaded")
             empty_facts(pg.url(db))
-        forget_statistics(pg.url("before"))
+            forget_statistics(pg.url(db))  # both start where a fresh import left the planner
         new = after(pg.sqlalchemy_url("after"))
         log(f"\n[after]  rebuild (fold + ANALYZE + repeat_flags): {new['seconds']:.2f} s, {new['cases']:,} cases, "
             f"{sum(new['flags'].values()):,} repeats; load average {common.load_average()}")
@@ -183,7 +191,9 @@ def main() -> int:
             log(f"    {step:<34} {step_s:7.2f} s")
         if not args.no_before:
             old = before(pg.sqlalchemy_url("before"), args.timeout)
-            if old["repeat_s"] is None:
+            if old["fold_s"] is None:
+                log(f"[before] fold SQL {old['fold_error']} (the repeat self-join not reached)")
+            elif old["repeat_s"] is None:
                 log(f"[before] fold SQL {old['fold_s']:.2f} s; repeat self-join {old['repeat_error']}")
             else:
                 same = old["flags"] == new["flags"]
