@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 import shapely
 from sqlalchemy import text
@@ -145,7 +146,11 @@ def _text(values: pd.Series) -> pa.Array:
 
 
 def _times(values: pd.Series) -> pa.Array:
-    return pa.array(pd.to_datetime(values, utc=True).dt.as_unit("us"), type=pa.timestamp("us", tz="UTC"))
+    """Times as ISO text in UTC with a 'Z' (so the session's time zone never applies). Arrow
+    formats zone-less timestamps ≈ 25× faster than zoned ones, so the zone is added as text."""
+    naive = pd.to_datetime(values, utc=True).dt.tz_localize(None).dt.as_unit("us")
+    text_ = pa_compute.cast(pa.array(naive, type=pa.timestamp("us")), pa.string())
+    return pa_compute.binary_join_element_wise(text_, pa.scalar("Z"), "")
 
 
 def _array_literals(values: pd.Series) -> pa.Array:
