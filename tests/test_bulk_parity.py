@@ -118,3 +118,13 @@ def test_covering_units_are_found_alike_with_few_and_many_units(units):
     keys = _coverage_keys(context, lon, lat)
     assert keys[1] == keys[2] and len(set(keys.tolist())) == 4
     assert _units_of(context, keys, np.arange(5), lon, lat) == [(0,), (0, 1), (0, 1), (1, 2), ()]
+
+
+def test_the_copy_path_writes_points_as_shapely_does():
+    import shapely
+
+    from geo.store.case_copy import _ewkb_hex
+
+    lon, lat = np.array([116.3, -0.0, 180.0, 116.123456789]), np.array([39.9, 0.0, -90.0, 1e-9])
+    points = shapely.set_srid(shapely.points(lon, lat), 4326)
+    assert _ewkb_hex(lon, lat).to_pylist() == shapely.to_wkb(points, hex=True, include_srid=True).tolist()

@@ -16,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
-import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -102,13 +101,12 @@ def _reserve_ids(session: Session, n: int) -> np.ndarray:
 def _case_table(frame: pd.DataFrame, ids: np.ndarray, numbers: np.ndarray, *, source: str, orig_crs: str,
                 version_id: int) -> pa.Table:
     n = len(frame)
-    points = shapely.set_srid(shapely.points(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)), 4326)
     columns: dict[str, pa.Array] = {
         "id": pa.array(ids),
         "case_no": pa.array(numbers, type=pa.string()),
         "source": _constant(source, n),
         "description": pa.array(frame["description"].fillna("").to_numpy(dtype=object), type=pa.string()),
-        "geom": pa.array(shapely.to_wkb(points, hex=True, include_srid=True), type=pa.string()),
+        "geom": _ewkb_hex(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)),
         "orig_x": pa.array(frame["orig_x"].to_numpy(float)),
         "orig_y": pa.array(frame["orig_y"].to_numpy(float)),
         "orig_crs": _constant(orig_crs, n),
@@ -135,6 +133,19 @@ def _event_table(frame: pd.DataFrame, ids: np.ndarray, *, source: str) -> pa.Tab
         "lon": pa.array(frame["lon"].to_numpy(float)), "lat": pa.array(frame["lat"].to_numpy(float)),
         "details": pa.array(details[codes], type=pa.string()),
     })
+
+
+_EWKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"), ("y", "<f8")])
+_HEX = np.array([f"{b:02X}".encode() for b in range(256)], dtype="S2")
+
+
+def _ewkb_hex(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+    """Points as hex EWKB with SRID 4326 (what PostGIS prints and reads), built by numpy: byte
+    order 1, type Point with the SRID flag, 4326, x, y — 25 bytes, 50 hex digits a point."""
+    raw = np.empty(len(lon), dtype=_EWKB_POINT)
+    raw["order"], raw["type"], raw["srid"], raw["x"], raw["y"] = 1, 0x20000001, 4326, lon, lat
+    digits = _HEX[raw.view(np.uint8).reshape(len(lon), _EWKB_POINT.itemsize)]
+    return pa.array(np.ascontiguousarray(digits).view(f"S{2 * _EWKB_POINT.itemsize}").ravel()).cast(pa.string())
 
 
 def _constant(value: str, n: int) -> pa.Array:
