@@ -249,3 +249,17 @@ def test_no_stats_leaves_the_fold_to_stats_refresh(db, cli, tmp_path):
     assert cli("stats", "refresh").exit_code == 0
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM case_fact")).scalar_one() == 3
+
+
+def test_a_refused_batch_names_the_row_the_database_names():
+    from types import SimpleNamespace
+
+    from geo.services.imports import ImportSummary, batch_failure
+
+    diag = SimpleNamespace(constraint_name="uq_cases_source_external_id", message_primary="duplicate key",
+                           message_detail="Key (source, external_id)=(12345, T-7) already exists.")
+    batch = pd.DataFrame({"line": [11, 12, 13], "external_id": ["T-6", "T-7", "T-8"]})
+    error = batch_failure(2, batch, ImportSummary(imported=5), SimpleNamespace(orig=SimpleNamespace(diag=diag)))
+    assert "第 2 批（文件第 11–13 行，3 行）" in error.message and "第 12 行（工单编号 T-7）" in error.message
+    assert "另一次同时运行的导入" in error.message and "导入 5 行" in error.message
+    assert error.code == "batch_failed" and error.details["committed_rows"] == 5
