@@ -33,7 +33,7 @@ cases). Cases never move or change category or time, so a flag, once set, stays 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -132,10 +132,8 @@ WHERE (o.category_code, o.cell_x, o.cell_y) IN (
         SELECT n.category_code, n.cell_x + dx.d, n.cell_y + dy.d
         FROM fact_new nn JOIN case_fact n ON n.case_id = nn.case_id
         CROSS JOIN (VALUES (-1), (0), (1)) dx(d) CROSS JOIN (VALUES (-1), (0), (1)) dy(d))
-  AND o.reported_at BETWEEN (SELECT min(n.reported_at) FROM fact_new nn JOIN case_fact n USING (case_id))
-                            - make_interval(days => :days)
-                        AND (SELECT max(n.reported_at) FROM fact_new nn JOIN case_fact n USING (case_id))
-                            + make_interval(days => :days)
+  AND o.reported_at BETWEEN (SELECT min(reported_at) FROM fact_new JOIN case_fact USING (case_id)) - :window
+                        AND (SELECT max(reported_at) FROM fact_new JOIN case_fact USING (case_id)) + :window
 """
 
 
@@ -151,9 +149,8 @@ def _flag_repeats(session: Session, candidates_sql: str, params: dict[str, Any] 
     flags = repeat_flags(frame["category_code"], when, frame["x"], frame["y"],
                          radius_m=REPEAT_RADIUS_M, days=REPEAT_DAYS, ids=frame["case_id"])
     ids = frame["case_id"].to_numpy()[flags]
-    if len(ids):
-        session.execute(text("UPDATE case_fact SET is_repeat = true WHERE case_id = ANY(:ids) AND NOT is_repeat"),
-                        {"ids": [int(i) for i in ids]})
+    session.execute(text("UPDATE case_fact SET is_repeat = true WHERE case_id = ANY(:ids) AND NOT is_repeat"),
+                    {"ids": [int(i) for i in ids]})
     return len(ids)
 
 
@@ -199,7 +196,7 @@ def catch_up(session: Session) -> int:
                     {"cell": REPEAT_RADIUS_M})
     if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
         session.execute(text("ANALYZE case_fact"))  # a bulk import's worth: plans need its rows counted
-    _flag_repeats(session, _REPEAT_CANDIDATES_SQL, {"days": REPEAT_DAYS})
+    _flag_repeats(session, _REPEAT_CANDIDATES_SQL, {"window": timedelta(days=REPEAT_DAYS)})
     session.execute(text("UPDATE case_fact_state SET last_event_id = greatest(last_event_id, :top), "
                          "updated_at = now() WHERE id = 1"), {"top": int(top)})
     return int(session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one())
