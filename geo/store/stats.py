@@ -33,7 +33,7 @@ cases). Cases never move or change category or time, so a flag, once set, stays 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -41,8 +41,10 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, repeat_flags, sums_from_records
+from geo.domain.stats import REPEAT_RADIUS_M, sums_from_records
 from geo.domain.statuses import FINISHED
+from geo.store import repeats
+from geo.store.repeats import METRIC_SRID
 from geo.store.vocabulary import status_in
 
 __all__ = [
@@ -62,7 +64,6 @@ __all__ = [
 _ANALYZE_AFTER = 10_000
 #: pg_advisory_xact_lock key for catch-up and rebuild ('gmfact').
 LOCK_KEY = 0x676D66616374
-METRIC_SRID = 4548
 _FAR_PAST = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
 
@@ -107,7 +108,8 @@ SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.ca
        a.responded_at, a.clock_at, (a.clock->>'respond_due')::timestamptz, (a.clock->>'resolve_due')::timestamptz,
        CASE WHEN {status_in("a.status", FINISHED)} THEN a.last_resolve_at END,
        (a.callback->>'contacted')::boolean, (a.callback->>'solved')::boolean, (a.callback->>'satisfied')::boolean,
-       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int, false, a.last_event_id, c.request_type
+       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int,
+       EXISTS (SELECT 1 FROM fact_repeat r WHERE r.case_id = c.id), a.last_event_id, c.request_type
 FROM agg a JOIN point c ON c.id = a.case_id
 LEFT JOIN respond_clock rc ON rc.case_id = a.case_id
 ON CONFLICT (case_id) DO UPDATE SET
@@ -122,38 +124,6 @@ ON CONFLICT (case_id) DO UPDATE SET
     request_type = EXCLUDED.request_type
 """
 
-#: Cases in the 3 × 3 cells (same category) around the new ones, reported within the repeat
-#: window of one of them: a semi-join (each candidate once, never a pair), so its cost is the
-#: candidates', whatever the planner estimates.
-_EPOCH_US = "floor(extract(epoch FROM {t}) * 1000000)::bigint"
-_REPEAT_CANDIDATES_SQL = f"""
-SELECT o.case_id, o.category_code, o.x, o.y, {_EPOCH_US.format(t="o.reported_at")} FROM case_fact o
-WHERE (o.category_code, o.cell_x, o.cell_y) IN (
-        SELECT n.category_code, n.cell_x + dx.d, n.cell_y + dy.d
-        FROM fact_new nn JOIN case_fact n ON n.case_id = nn.case_id
-        CROSS JOIN (VALUES (-1), (0), (1)) dx(d) CROSS JOIN (VALUES (-1), (0), (1)) dy(d))
-  AND o.reported_at BETWEEN (SELECT min(reported_at) FROM fact_new JOIN case_fact USING (case_id)) - :window
-                        AND (SELECT max(reported_at) FROM fact_new JOIN case_fact USING (case_id)) + :window
-"""
-
-
-def _flag_repeats(session: Session, candidates_sql: str, params: dict[str, Any] | None = None) -> int:
-    """Set is_repeat on the candidates geo.domain.stats.repeat_flags finds repeating an earlier
-    case (the rule's one home; linear in the candidates). Flags are only ever set: a case's place,
-    category and time never change, so a flag once true stays true. Returns the cases flagged."""
-    rows = session.execute(text(candidates_sql), params or {}).all()
-    if len(rows) < 2:
-        return 0
-    frame = pd.DataFrame(rows, columns=["case_id", "category_code", "x", "y", "reported_us"])
-    when = pd.to_datetime(frame["reported_us"].astype("int64"), unit="us", utc=True)
-    flags = repeat_flags(frame["category_code"], when, frame["x"], frame["y"],
-                         radius_m=REPEAT_RADIUS_M, days=REPEAT_DAYS, ids=frame["case_id"])
-    ids = frame["case_id"].to_numpy()[flags]
-    session.execute(text("UPDATE case_fact SET is_repeat = true WHERE case_id = ANY(:ids) AND NOT is_repeat"),
-                    {"ids": [int(i) for i in ids]})
-    return len(ids)
-
-
 def _lock(session: Session) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     # The fold's cost estimates are huge (the planner cannot size agg), so PostgreSQL would spend
@@ -163,7 +133,7 @@ def _lock(session: Session) -> None:
 
 def _temp_tables(session: Session) -> None:
     for name, columns in (("fact_seen", "id bigint, case_id bigint"), ("fact_todo", "case_id bigint PRIMARY KEY"),
-                          ("fact_new", "case_id bigint PRIMARY KEY")):
+                          ("fact_new", "case_id bigint PRIMARY KEY"), ("fact_repeat", "case_id bigint PRIMARY KEY")):
         session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"))
         session.execute(text(f"TRUNCATE {name}"))
 
@@ -196,7 +166,7 @@ def catch_up(session: Session) -> int:
                     {"cell": REPEAT_RADIUS_M})
     if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
         session.execute(text("ANALYZE case_fact"))  # a bulk import's worth: plans need its rows counted
-    _flag_repeats(session, _REPEAT_CANDIDATES_SQL, {"window": timedelta(days=REPEAT_DAYS)})
+    repeats.flag_new(session)
     session.execute(text("UPDATE case_fact_state SET last_event_id = greatest(last_event_id, :top), "
                          "updated_at = now() WHERE id = 1"), {"top": int(top)})
     return int(session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one())
@@ -252,9 +222,10 @@ def rebuild(session: Session) -> int:
         WHERE id > prev + 1"""), {"w": watermark})
     # Without statistics (right after a bulk load) this fold's plan took > 900 s for 10⁵ cases.
     session.execute(text("ANALYZE cases, case_event"))
+    _temp_tables(session)
+    repeats.flag_all(session)  # into fact_repeat: the fold writes each flag once, never an UPDATE after
     session.execute(text(_FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
     session.execute(text("ANALYZE case_fact"))  # emptied and refilled in this transaction: no statistics yet
-    _flag_repeats(session, f"SELECT case_id, category_code, x, y, {_EPOCH_US.format(t='reported_at')} FROM case_fact")
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
                     {"w": watermark})
     return int(session.execute(text("SELECT count(*) FROM case_fact")).scalar_one())
