@@ -112,7 +112,7 @@ def after(url: str) -> dict[str, Any]:
 
     engine = create_engine(url)
     steps: dict[str, float] = {}
-    real_flags = store.repeat_flags
+    real_flags = store.repeats.repeat_flags
 
     def timed_flags(*a: Any, **kw: Any) -> Any:
         t = time.perf_counter()
@@ -121,7 +121,7 @@ def after(url: str) -> dict[str, Any]:
         finally:
             steps["repeat_flags (numpy)"] = steps.get("repeat_flags (numpy)", 0.0) + time.perf_counter() - t
 
-    store.repeat_flags = timed_flags  # type: ignore[assignment]
+    store.repeats.repeat_flags = timed_flags  # type: ignore[assignment]
     try:
         with Session(engine) as session, session.begin():
             real_execute = session.execute
@@ -134,8 +134,10 @@ def after(url: str) -> dict[str, Any]:
                     words = " ".join(str(statement).split())
                     label = ("fold SQL (INSERT … case_fact)" if "INSERT INTO case_fact AS f" in words
                              else words if words.startswith("ANALYZE")
-                             else "repeat candidates (SELECT)" if words.startswith("SELECT case_id, category_code")
-                             else "flag UPDATE" if words.startswith("UPDATE case_fact SET is_repeat")
+                             else "repeat candidates (SELECT)" if words.startswith(("SELECT o.case_id",
+                                                                                     "SELECT c.id, c.category_code"))
+                             else "flags written" if words.startswith(("UPDATE case_fact SET is_repeat",
+                                                                       "INSERT INTO fact_repeat"))
                              else "other statements")
                     steps[label] = steps.get(label, 0.0) + time.perf_counter() - t
 
@@ -146,7 +148,7 @@ def after(url: str) -> dict[str, Any]:
             del session.execute
             flags = dict(session.execute(text("SELECT case_id, is_repeat FROM case_fact")).all())
     finally:
-        store.repeat_flags = real_flags  # type: ignore[assignment]
+        store.repeats.repeat_flags = real_flags  # type: ignore[assignment]
         engine.dispose()
     return {"seconds": seconds, "cases": folded, "flags": flags, "steps": steps}
 
