@@ -25,7 +25,7 @@ incremental catch-ups and a rebuild give identical rows. Every number in a ranki
 over these rows, each traceable to its case's events.
 
 Repeat complaints need neighbours: a case's point is stored in metres (EPSG:4548 Gauss-Krüger,
-DOMAIN's metric CRS) with a 50 m cell; the cases in the 3 × 3 cells around the new ones go to
+DOMAIN's metric CRS) with a 50 m cell; geo/store/repeats.py hands the cases around the new ones to
 geo.domain.stats.repeat_flags (sorting, not a pair join: a SQL self-join made 52 M rows for 10⁵
 cases). Cases never move or change category or time, so a flag, once set, stays true.
 """
