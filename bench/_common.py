@@ -353,18 +353,28 @@ def random_points(n: int, rng: np.random.Generator, outside_share: float = 0.005
     return lon, lat
 
 
-def make_tickets(path: Path, n: int, seed: int = 12345, outside_share: float = 0.005) -> pd.DataFrame:
+def make_tickets(path: Path, n: int, seed: int = 12345, outside_share: float = 0.005, *, days: int = 60,
+                 piled_share: float = 0.0, addresses: int = 500) -> pd.DataFrame:
     """A UTF-8 12345 export: 工单编号,受理时间,问题分类,诉求内容,经度,纬度 (GCJ-02, 6 decimals).
 
-    Times are within the last 60 days (Asia/Shanghai, "2026/10/01 09:30:00"); categories are the
-    20 seed codes, half written as codes and half as names. Returns the frame written.
+    Times are within the last ``days`` days (Asia/Shanghai, "2026/10/01 09:30:00"); categories are
+    the 20 seed codes, half written as codes and half as names. ``piled_share`` of the tickets
+    sit within ≈ 10 m of one of ``addresses`` places (real exports pile up at addresses: a
+    building site, a market), the rest are uniform. Returns the frame written.
     """
     rng = np.random.default_rng(seed)
     lon, lat = random_points(n, rng, outside_share)
+    if piled_share > 0:
+        x0, y0, x1, y1 = AREA
+        spots = np.column_stack([rng.uniform(x0, x1, addresses), rng.uniform(y0, y1, addresses)])
+        piled = rng.random(n) < piled_share
+        pick = rng.integers(0, addresses, int(piled.sum()))
+        lon[piled] = spots[pick, 0] + rng.normal(0, 1e-4, len(pick))
+        lat[piled] = spots[pick, 1] + rng.normal(0, 1e-4, len(pick))
     glon, glat = wgs84_to_gcj02(lon, lat)
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
-    start = np.datetime64(now - timedelta(days=60)).astype("datetime64[s]")
-    seconds = rng.integers(0, 60 * 86400 - 600, n)  # at least 10 minutes before now
+    start = np.datetime64(now - timedelta(days=days)).astype("datetime64[s]")
+    seconds = rng.integers(0, days * 86400 - 600, n)  # at least 10 minutes before now
     times = pd.Series(np.datetime_as_string(start + seconds.astype("timedelta64[s]"), unit="s"))
     times = times.str.replace("-", "/", regex=False).str.replace("T", " ", regex=False)
     codes = np.array(list(CATEGORIES))

@@ -120,7 +120,7 @@ def test_gcj02_import_lands_in_the_same_grids_as_wgs84(db, cli, tmp_path):
 
 
 def test_an_import_that_dies_leaves_whole_batches_and_a_rerun_completes_it(db, cli, tmp_path, monkeypatch):
-    from geo.store import cases as case_store
+    from geo.store import case_copy as case_store
 
     rows = [(f"K-{i:02d}", "2026/11/01 08:00", "0101", "", 116.3025 + i * 1e-4, 39.9025) for i in range(10)]
     path = _write(rows, tmp_path / "big.csv")
@@ -187,3 +187,79 @@ def test_a_ticket_number_taken_with_other_content_is_a_conflict_not_a_skip(db, c
     rejects = pd.read_csv(tmp_path / "r.csv", dtype=str)
     assert rejects[["line", "reason"]].values.tolist() == [["2", "conflict"]]
     assert tuple(_cases(db)[0][:3]) == ("T-1", "110101001001001", "0101")  # the first one stands
+
+
+def _counter(engine, last: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM case_counter"))
+        conn.execute(text("INSERT INTO case_counter (district_code, day, last) VALUES ('110101', '2026-11-01', :l)"),
+                     {"l": last})
+
+
+def test_a_district_day_past_a_million_cases_gets_wider_numbers_not_cut_ones(db, cli, tmp_path):
+    _counter(db, 999_998)  # the 999,998 cases before these are not needed to reach the counter
+    rows = [(f"M-{i}", "2026/11/01 08:00", "0101", "", 116.3025 + i * 1e-4, 39.9025) for i in range(3)]
+    result = cli("cases", "import", str(_write(rows, tmp_path / "m.csv")), "--crs", "wgs84", "--source", "12345")
+    assert result.exit_code == 0, result.output
+    with db.connect() as conn:
+        numbers = conn.execute(text("SELECT external_id, case_no FROM cases ORDER BY external_id")).all()
+        last = conn.execute(text("SELECT last FROM case_counter")).scalar_one()
+    assert numbers == [("M-0", "110101-20261101-999999"), ("M-1", "110101-20261101-1000000"),
+                       ("M-2", "110101-20261101-1000001")]
+    assert last == 1_000_001
+
+
+def test_a_batch_the_database_refuses_ends_with_a_message_naming_it_not_a_traceback(db, cli, tmp_path):
+    first = [(f"A-{i}", "2026/11/01 08:00", "0101", "", 116.3025 + i * 1e-4, 39.9025) for i in range(4)]
+    assert cli("cases", "import", str(_write(first, tmp_path / "a.csv")), "--crs", "wgs84",
+               "--source", "12345").exit_code == 0
+    _counter(db, 2)  # a counter set back (a partial restore): the next numbers are taken
+    second = [(f"B-{i}", "2026/11/01 09:00", "0101", "", 116.3025 + i * 1e-4, 39.9025) for i in range(6)]
+    result = cli("cases", "import", str(_write(second, tmp_path / "b.csv")), "--crs", "wgs84", "--source", "12345",
+                 batch=3)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "UniqueViolation" not in result.output
+    assert "第 1 批（文件第 2–4 行，3 行）写入失败" in result.output and "案件编号重复" in result.output
+    assert "case_counter" in result.output and "数据库没有任何改动" in result.output
+    assert [c[0] for c in _cases(db)] == [f"A-{i}" for i in range(4)]
+
+
+def test_an_import_ends_with_the_statistics_current(db, cli, tmp_path):
+    piled = [(f"P-{i}", f"2026/11/0{1 + i} 08:00", "0101", "", 116.3025, 39.9025) for i in range(3)]
+    result = cli("cases", "import", str(_write(GOOD + piled, tmp_path / "p.csv")), "--crs", "wgs84",
+                 "--source", "12345")
+    assert result.exit_code == 0, result.output
+    assert "统计已更新：计入 6 个案件" in result.output
+    with db.connect() as conn:
+        facts = conn.execute(text("SELECT c.external_id, f.is_repeat FROM case_fact f JOIN cases c ON c.id = f.case_id "
+                                  "ORDER BY c.external_id")).all()
+        behind = conn.execute(text("SELECT (SELECT max(id) FROM case_event) - last_event_id FROM case_fact_state"
+                                   )).scalar_one()
+    # T-1 (11-01, same place and category) comes first: each later pile-up ticket repeats it.
+    assert facts == [("P-0", True), ("P-1", True), ("P-2", True), ("T-1", False), ("T-2", False), ("T-3", False)]
+    assert behind == 0
+
+
+def test_no_stats_leaves_the_fold_to_stats_refresh(db, cli, tmp_path):
+    path = _write(GOOD, tmp_path / "g.csv")
+    result = cli("cases", "import", str(path), "--crs", "wgs84", "--source", "12345", "--no-stats")
+    assert result.exit_code == 0 and "统计已更新" not in result.output
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_fact")).scalar_one() == 0
+    assert cli("stats", "refresh").exit_code == 0
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_fact")).scalar_one() == 3
+
+
+def test_a_refused_batch_names_the_row_the_database_names():
+    from types import SimpleNamespace
+
+    from geo.services.imports import ImportSummary, batch_failure
+
+    diag = SimpleNamespace(constraint_name="uq_cases_source_external_id", message_primary="duplicate key",
+                           message_detail="Key (source, external_id)=(12345, T-7) already exists.")
+    batch = pd.DataFrame({"line": [11, 12, 13], "external_id": ["T-6", "T-7", "T-8"]})
+    error = batch_failure(2, batch, ImportSummary(imported=5), SimpleNamespace(orig=SimpleNamespace(diag=diag)))
+    assert "第 2 批（文件第 11–13 行，3 行）" in error.message and "第 12 行（工单编号 T-7）" in error.message
+    assert "另一次同时运行的导入" in error.message and "导入 5 行" in error.message
+    assert error.code == "batch_failed" and error.details["committed_rows"] == 5

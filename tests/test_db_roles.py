@@ -109,3 +109,15 @@ def test_db_upgrade_runs_as_the_owner_and_grants_the_app_only_appends_to_the_aud
             conn.execute(f"SELECT count(*) FROM {table}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SET session_replication_role = replica")
+        # ANALYZE is the owner's: the app's imports and folds ask gridmap_analyze (migration 0018)
+        conn.execute("ANALYZE cases")  # PostgreSQL skips it with a warning
+        assert _last_analyze(conn, "cases") is None
+        conn.execute("SELECT gridmap_analyze(ARRAY['cases', 'case_fact'])")
+        assert _last_analyze(conn, "cases") is not None and _last_analyze(conn, "case_fact") is not None
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            conn.execute("SELECT gridmap_analyze(ARRAY['app_user'])")
+
+
+def _last_analyze(conn, table: str):
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    return conn.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s", (table,)).fetchone()[0]

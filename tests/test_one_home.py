@@ -117,3 +117,28 @@ def test_the_request_types_the_database_accepts_are_the_vocabulary():
     frozen = _migration(ROOT / "geo/store/migrations/versions/0011_requester.py").REQUEST_TYPES
     assert frozen == tuple(REQUEST_TYPES)
 
+
+
+@pytest.mark.parametrize("sequence", [1, 42, 999_999, 1_000_000, 1_000_001, 123_456_789_012])
+def test_the_case_number_sql_is_the_python_rule(connection, sequence):
+    from datetime import date
+
+    from geo.domain.cases import case_number, case_numbers
+    from geo.store.cases import CASE_NO_SQL
+
+    sql = CASE_NO_SQL.format(d="CAST(:d AS text)", day="CAST(:day AS date)", n="CAST(:n AS bigint)")
+    day = date(2026, 11, 1)
+    got = connection.execute(text(f"SELECT {sql}"), {"d": "110102", "day": day, "n": sequence}).scalar_one()
+    assert got == case_number("110102", day, sequence)
+    assert case_numbers(["110102"], [day], [sequence]).tolist() == [got]
+
+
+def test_case_numbers_past_six_digits_never_collide():
+    from datetime import date
+
+    from geo.domain.cases import case_numbers
+
+    sequences = [*range(99_990, 100_011), *range(999_990, 1_000_011), 10_000_000, 1_000_000]
+    numbers = case_numbers(["110102"] * len(sequences), [date(2026, 11, 1)] * len(sequences), sequences)
+    assert len(set(numbers.tolist())) == len(set(sequences))
+    assert [int(n.rsplit("-", 1)[1]) for n in numbers] == sequences  # every number reads back as its sequence

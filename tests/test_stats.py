@@ -486,3 +486,33 @@ def test_sql_sums_equal_the_pandas_reference(history, routed):
     flags = stats.repeat_flags(facts["category_code"], facts["reported_at"], facts["x"], facts["y"],
                                ids=facts["case_id"])
     assert flags.tolist() == facts["is_repeat"].tolist()
+
+
+def _pairwise_repeats(category, reported_at, x, y, ids, radius_m, days):
+    """Every pair of cases checked: the rule as written in DOMAIN.md, quadratic, for small inputs."""
+    t = pd.to_datetime(pd.Series(reported_at), utc=True).dt.tz_convert(None).to_numpy()
+    x, y, ids = np.asarray(x, float), np.asarray(y, float), np.asarray(ids)
+    same = np.asarray(category)[:, None] == np.asarray(category)[None, :]
+    close = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 <= radius_m ** 2
+    gap = t[:, None] - t[None, :]
+    later = (gap > np.timedelta64(0)) | ((gap == np.timedelta64(0)) & (ids[:, None] > ids[None, :]))
+    return (same & close & later & (gap <= np.timedelta64(days, "D"))).any(axis=1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repeat_flags_equal_every_pair_checked_on_piled_up_and_spread_cases(seed):
+    rng = np.random.default_rng(seed)
+    n = 1500
+    piled = rng.random(n) < 0.4  # many tickets at a few addresses, as real exports have
+    addresses = rng.uniform(0, 400, (5, 2))
+    pick = rng.integers(0, 5, n)
+    x = np.where(piled, addresses[pick, 0] + rng.normal(0, 8, n), rng.uniform(-1000, 1000, n)) + 500_000
+    y = np.where(piled, addresses[pick, 1] + rng.normal(0, 8, n), rng.uniform(-1000, 1000, n)) + 4_400_000
+    seconds = rng.integers(0, 120 * 86_400, n)
+    seconds[rng.random(n) < 0.05] = seconds[0]  # equal times: the id decides
+    when = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(seconds, unit="s")
+    category = rng.choice(["0101", "0102", "0602"], n)
+    ids = rng.permutation(n) + 10
+    got = stats.repeat_flags(category, when, x, y, ids=ids)
+    want = _pairwise_repeats(category, when, x, y, ids, stats.REPEAT_RADIUS_M, stats.REPEAT_DAYS)
+    assert 0 < want.sum() < n and got.tolist() == want.tolist()

@@ -527,28 +527,52 @@ def repeat_flags(category: Any, reported_at: Any, x: Any, y: Any, *, radius_m: f
     (x, y in metres) and reported at most ``days`` after it. Of two such cases the later one is the
     repeat (order: reported_at, then id); the first complaint of a cluster is never a repeat.
 
+    Linear in the cases plus the close-in-time neighbours: cases are sorted by (category, cell of
+    ``radius_m``, time), and each looks only at the earlier cases of the 3 × 3 cells around it
+    reported within ``days`` before it (a binary search per cell), never at every pair sharing a
+    cell — a year of tickets piled on one address costs its 30-day neighbours, not its square.
+
     >>> import pandas as pd
     >>> t = pd.to_datetime(["2026-03-01", "2026-03-10", "2026-05-01"], utc=True)
     >>> repeat_flags(["0101"] * 3, t, [0, 30, 30], [0, 0, 0]).tolist()
     [False, True, False]
     """
-    frame = pd.DataFrame({"category": np.asarray(category, dtype=object), "t": pd.to_datetime(reported_at, utc=True),
-                          "x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)})
-    frame["id"] = np.arange(len(frame)) if ids is None else np.asarray(ids)
-    frame["cx"] = np.floor(frame["x"] / radius_m).astype("int64")
-    frame["cy"] = np.floor(frame["y"] / radius_m).astype("int64")
-    frame["row"] = np.arange(len(frame))
-    flags = np.zeros(len(frame), dtype=bool)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(xs)
+    flags = np.zeros(n, dtype=bool)
+    if n < 2:
+        return flags
+    cats = pd.factorize(pd.Series(np.asarray(category, dtype=object)))[0].astype(np.int64)
+    t_us = pd.to_datetime(pd.Series(reported_at), utc=True).dt.as_unit("us").astype("int64").to_numpy()
+    ident = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    cx, cy = np.floor(xs / radius_m).astype(np.int64), np.floor(ys / radius_m).astype(np.int64)
+    # One int64 per (category, cell), with a margin of one cell so a neighbour never wraps around.
+    cx, cy = cx - cx.min() + 1, cy - cy.min() + 1
+    width, height = int(cx.max()) + 2, int(cy.max()) + 2
+    if (int(cats.max()) + 1) * width * height >= 2**62:
+        raise ValueError("the points span too many cells for one key: are x, y in metres?")
+    cell = (cats * width + cx) * height + cy
+    order = np.lexsort((ident, t_us, cell))
+    cell_s, t_s, id_s = cell[order], t_us[order], ident[order]
+    cells, starts = np.unique(cell_s, return_index=True)
+    block = np.repeat(np.arange(len(cells), dtype=np.int64), np.diff(np.append(starts, n)))
+    # Within a block, times are sorted: a search key of block and whole seconds is sorted too.
+    sec = t_s // 1_000_000 - t_s.min() // 1_000_000
+    window_s = int(days * 86_400)
+    span = int(sec.max()) + window_s + 3
+    search = block * span + sec
+    window_us = int(days * 86_400 * 1_000_000)
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            shifted = frame.assign(cx=frame["cx"] + dx, cy=frame["cy"] + dy)
-            pairs = shifted.merge(frame, on=["category", "cx", "cy"], suffixes=("", "_other"))
-            pairs = pairs[pairs["row"] != pairs["row_other"]]
-            close = (pairs["x"] - pairs["x_other"]) ** 2 + (pairs["y"] - pairs["y_other"]) ** 2 <= radius_m ** 2
-            gap = pairs["t"] - pairs["t_other"]
-            later = (gap > pd.Timedelta(0)) | ((gap == pd.Timedelta(0)) & (pairs["id"] > pairs["id_other"]))
-            within = gap <= pd.Timedelta(days=days)
-            flags[pairs.loc[close & later & within, "row"].to_numpy()] = True
+            wanted = cell_s + dx * height + dy
+            at = np.minimum(np.searchsorted(cells, wanted), len(cells) - 1)
+            has = np.flatnonzero(cells[at] == wanted)
+            if not has.size:
+                continue
+            base = at[has] * span
+            lo = np.searchsorted(search, base + np.maximum(sec[has] - window_s - 1, 0), side="left")
+            hi = np.searchsorted(search, base + sec[has] + 1, side="right")
+            _mark_close(flags, order, has, lo, hi, xs, ys, t_s, id_s, radius_m, window_us)
     return flags
 
 
@@ -568,3 +592,28 @@ def definitions(weights: Weights | None = None) -> list[tuple[str, str]]:
                                    f"{COLUMNS['resolution_rate']} + {w.satisfaction:g}×{COLUMNS['satisfaction_rate']}，"
                                    "在同级中排名（并列同名次）"))
     return rows
+
+
+def _mark_close(flags: np.ndarray, order: np.ndarray, who: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                xs: np.ndarray, ys: np.ndarray, t_s: np.ndarray, id_s: np.ndarray, radius_m: float,
+                window_us: int, chunk: int = 4_000_000) -> None:
+    """Flag each sorted case ``who[k]`` that has, among the sorted cases lo[k]:hi[k] (a superset
+    of its earlier neighbours in time), one close enough, earlier (time, then id) and in the window."""
+    counts = hi - lo
+    keep = counts > 0
+    who, lo, counts = who[keep], lo[keep], counts[keep]
+    ends = np.cumsum(counts)
+    begin = 0
+    while begin < len(who):  # pairs in chunks, so memory stays bounded on dense data
+        stop = int(np.searchsorted(ends, (ends[begin - 1] if begin else 0) + chunk, side="right"))
+        stop = max(stop, begin + 1)
+        c = counts[begin:stop]
+        me = np.repeat(who[begin:stop], c)
+        offset = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        other = np.repeat(lo[begin:stop], c) + offset
+        a, b = order[me], order[other]
+        gap = t_s[me] - t_s[other]
+        hit = (((gap > 0) | ((gap == 0) & (id_s[me] > id_s[other]))) & (gap <= window_us)
+               & ((xs[a] - xs[b]) ** 2 + (ys[a] - ys[b]) ** 2 <= radius_m ** 2))
+        flags[a[hit]] = True
+        begin = stop

@@ -1,4 +1,4 @@
-"""Read the tables people export: CSV (UTF-8 with or without BOM, or GBK) and XLSX.
+"""Read the tables people export: CSV (UTF-8 with or without BOM, or GBK) and XLSX (python-calamine).
 
 Everything is read as text (codes keep their leading zeros; numbers are parsed where needed),
 column names are stripped, and the encoding of a CSV is detected when not given.
@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+from python_calamine import CalamineError
 
 from geo.domain.errors import InvalidInput
 
@@ -110,7 +111,9 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path, sheet: str | int) -> pd.DataFrame:
+    # calamine (Rust) reads ≈ 10–20× faster than openpyxl (bench/xlsx_intake.py) and converts cells
+    # as pandas' openpyxl reader does (whole numbers as int, dates as datetime).
     try:
-        return pd.read_excel(path, sheet_name=sheet, dtype=str, engine="openpyxl")
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+        return pd.read_excel(path, sheet_name=sheet, dtype=str, engine="calamine")
+    except (CalamineError, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
         raise InvalidInput(f"{path.name} 无法作为 XLSX 读取：{exc}", field="path", code="unreadable_file") from exc

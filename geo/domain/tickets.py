@@ -169,10 +169,11 @@ def validate_rows(
     good = pd.DataFrame({
         "line": line[ok], "external_id": ids.to_numpy()[ok], "x": x[ok], "y": y[ok],
         "category_code": cat.to_numpy()[ok], "description": description.to_numpy()[ok],
-        "urgency": urgency.to_numpy()[ok], "reported_at": times.to_numpy()[ok],
+        "urgency": urgency.to_numpy()[ok],
+        # the DatetimeArray itself: to_numpy() would make a Timestamp object per row (≈ 1 s per 10⁵)
+        "reported_at": times.array[ok.astype(bool)],
         **{column: values[ok] for column, values in requester.items()},
     })
-    good["reported_at"] = pd.to_datetime(good["reported_at"], utc=True)
     refused = pd.DataFrame({"line": line[~ok], "reason": reason[~ok]})
     return ValidatedRows(good, refused)
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from geo.domain import cases as case_rules
 from geo.domain.coordinates import normalize_crs_name, to_wgs84
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES, Schedule, deadline_frame
-from geo.domain.errors import InvalidInput
+from geo.domain.errors import Conflict, InvalidInput
 from geo.domain.exports import inert_text, private_output
 from geo.domain.placement import Placement, PlacementIndex
 from geo.domain.routing import Coverage, DutyRule, assign
@@ -33,14 +33,19 @@ from geo.domain.tables import read_table
 from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
 from geo.services import placement as placement_service
 from geo.services import reference as reference_service
+from geo.services import stats as stats_service
 from geo.services.cases import CaseSettings
+from geo.store import case_copy
 from geo.store import cases as case_store
 from geo.store import reference as reference_store
+from geo.store.db import DATABASE_ERRORS
 
-__all__ = ["DEFAULT_BATCH", "ImportPlan", "ImportSummary", "import_batch", "prepare_import",
-           "routing_context", "write_rejects"]
+__all__ = ["DATABASE_ERRORS", "DEFAULT_BATCH", "ImportPlan", "ImportSummary", "batch_failure", "finish_import",
+           "fold_failure", "import_batch", "prepare_import", "routing_context", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
+#: Up to this many jurisdiction units, a point's covering units are one int64 of bits.
+_MASK_UNITS = 62
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
 _URGENCY_ALIASES = {name: code for code, name in URGENCY_NAMES.items()} | {"疑难": "complex", "复杂": "complex"}
 
@@ -168,10 +173,59 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     _place_and_route(plan.context, rows, lon[keep], lat[keep])
     _deadlines(plan, rows)
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
-    rows["day"] = rows["reported_at"].dt.tz_convert(plan.timezone).dt.date
-    imported = case_store.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
+    # The local day (a case number's date): datetime64 midnights, never a Python date per row.
+    rows["day"] = rows["reported_at"].dt.tz_convert(plan.timezone).dt.tz_localize(None).dt.floor("D")
+    imported = case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
                                      version_id=plan.context.version_id)
     return imported, int(skipped_mask.sum()) + (len(rows) - imported), refused
+
+
+def finish_import(session: Session) -> int:
+    """After the last batch: fresh planner statistics for the tables a bulk load grew (plans over
+    rows PostgreSQL has not counted flip between fast and quadratic), then the new cases folded
+    into the statistics (case_fact), so no statistics page waits on the import's backlog.
+    Returns the cases folded."""
+    case_copy.analyze(session)
+    return stats_service.refresh_facts(session)
+
+
+def fold_failure(summary: ImportSummary, exc: Exception) -> Conflict:
+    """The error when every batch is in but folding them into the statistics failed."""
+    primary = getattr(getattr(getattr(exc, "orig", exc), "diag", None), "message_primary", None) or type(exc).__name__
+    return Conflict(f"案件已全部导入（{summary.imported} 行），但计入统计失败（{primary}）：请运行 "
+                    "gridmap stats refresh 重试。", field="facts", code="fold_failed",
+                    details={"committed_rows": summary.imported})
+
+
+#: Constraints a batch can hit, in words: what went wrong and what to do.
+_CONSTRAINT_WORDS = {
+    "cases_case_no_key": ("案件编号重复：编号计数器 case_counter 落后于已有的案件（例如只恢复了部分数据）",
+                          "把 case_counter.last 调到该区该日已用的最大序号后重新运行"),
+    "uq_cases_source_external_id": ("工单编号已被另一次同时运行的导入写入", "等另一次导入结束后重新运行"),
+}
+
+
+def batch_failure(number: int, batch: pd.DataFrame, summary: ImportSummary, exc: Exception) -> Conflict:
+    """The error to report when the database refused batch ``number`` (rolled back whole): which
+    batch and file lines, which row when the database names its key, why in words, what the
+    batches before it left committed, and how to finish (rerun: what is stored is skipped)."""
+    diag = getattr(getattr(exc, "orig", exc), "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    detail = getattr(diag, "message_detail", None) or ""
+    primary = getattr(diag, "message_primary", None) or str(getattr(exc, "orig", exc)).splitlines()[0]
+    why, fix = _CONSTRAINT_WORDS.get(constraint, (f"数据库拒绝写入（{primary}）", "排除原因后重新运行"))
+    lines = batch["line"].to_numpy()
+    row = ""
+    ids = batch["external_id"].astype(str)
+    for external_id in ids[ids.map(lambda i: f", {i})" in detail or f"={i})" in detail)].head(1):
+        row = f"，出错的是第 {int(batch.loc[ids == external_id, 'line'].iloc[0])} 行（工单编号 {external_id}）"
+    key = f"（{detail}）" if detail else ""
+    message = (f"第 {number} 批（文件第 {int(lines.min())}–{int(lines.max())} 行，{len(batch)} 行）写入失败，"
+               f"本批一行也没有写入{row}：{why}{key}。之前的 {number - 1} 批已提交（导入 {summary.imported} 行）；"
+               f"{fix}，已导入的行会跳过。")
+    return Conflict(message, field="path", code="batch_failed",
+                    details={"batch": number, "first_line": int(lines.min()), "last_line": int(lines.max()),
+                             "committed_rows": summary.imported, "constraint": constraint or None})
 
 
 def _same_tickets(batch: pd.DataFrame, existing: pd.DataFrame) -> np.ndarray:
@@ -193,20 +247,47 @@ def _no_refusals() -> pd.DataFrame:
     return pd.DataFrame({"line": np.array([], dtype=int), "reason": np.array([], dtype=object)})
 
 
-def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, ...]]:
-    keys: list[list[int]] = [[] for _ in range(len(lon))]
-    if context.unit_tree is not None:
-        point_idx, unit_idx = context.unit_tree.query(shapely.points(lon, lat), predicate="intersects")
-        for p, u in zip(point_idx.tolist(), unit_idx.tolist(), strict=True):
-            keys[p].append(u)
-    return [tuple(sorted(k)) for k in keys]
+def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per point, the jurisdictions covering it as one integer: a bit per unit (vectorised) when
+    there are at most 62 units, else a factorized code of the sorted unit tuple."""
+    n_units = len(context.unit_codes)
+    keys = np.zeros(len(lon), dtype=np.int64)
+    if context.unit_tree is None or not len(lon):
+        return keys
+    point_idx, unit_idx = context.unit_tree.query(shapely.points(lon, lat), predicate="intersects")
+    if n_units <= _MASK_UNITS:
+        np.bitwise_or.at(keys, point_idx, np.left_shift(np.int64(1), unit_idx.astype(np.int64)))
+        return keys
+    lists: list[list[int]] = [[] for _ in range(len(lon))]
+    for p, u in zip(point_idx.tolist(), unit_idx.tolist(), strict=True):
+        lists[p].append(u)
+    return pd.factorize(pd.Series([tuple(sorted(k)) for k in lists], dtype=object))[0].astype(np.int64)
+
+
+def _units_of(context: RoutingContext, keys: np.ndarray, rows: np.ndarray, lon: np.ndarray,
+              lat: np.ndarray) -> list[tuple[int, ...]]:
+    """The unit indices behind each of ``keys`` (taken at ``rows``): from the bits, or again from
+    the tree for a representative point when the keys are codes."""
+    if len(context.unit_codes) <= _MASK_UNITS:
+        return [tuple(i for i in range(len(context.unit_codes)) if int(k) >> i & 1) for k in keys]
+    out = []
+    for r in rows:
+        found = context.unit_tree.query(shapely.points(lon[r], lat[r]), predicate="intersects") \
+            if context.unit_tree is not None else []
+        out.append(tuple(sorted(int(u) for u in found)))
+    return out
 
 
 def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
     """Parents and departments per row: computed once per distinct (category, grid, jurisdictions)
-    — a few thousand for a million rows — then spread to the rows by index."""
-    keys = list(zip(rows["category_code"], rows["grid_code"], _coverage_keys(context, lon, lat), strict=True))
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
+    — a few thousand for a million rows — then spread to the rows by index (no Python per row)."""
+    frame = pd.DataFrame({"category": rows["category_code"].to_numpy(), "grid": rows["grid_code"].to_numpy(),
+                          "units": _coverage_keys(context, lon, lat)})
+    groups = frame.groupby(["category", "grid", "units"], sort=False)
+    codes = groups.ngroup().to_numpy()
+    first = groups.head(1)  # one row per group, in group order
+    units = _units_of(context, first["units"].to_numpy(), first.index.to_numpy(), lon, lat)
+    uniques = list(zip(first["category"], first["grid"], units, strict=True))
     results = [_route_one(context, key) for key in uniques]
     columns: dict[str, list[Any]] = {
         "community_code": [p.community for p, _ in results],

@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.domain.cases import CASE_NO_DIGITS
 from geo.domain.filters import CaseFilters
 from geo.domain.placement import Placement
 from geo.domain.routing import Coverage, DutyRule
@@ -24,7 +25,6 @@ from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, statu
 __all__ = [
     "REQUESTER_COLUMNS",
     "PointFacts",
-    "copy_cases",
     "existing_external_ids",
     "existing_tickets",
     "get_case",
@@ -38,8 +38,11 @@ __all__ = [
     "possible_duplicates",
 ]
 
-#: Readable ids: district code, local date, a 6-digit sequence per district and day.
-CASE_NO_SQL = "{d} || '-' || to_char({day}, 'YYYYMMDD') || '-' || lpad(({n})::text, 6, '0')"
+#: Readable ids, as geo.domain.cases.case_number writes them: district code, local date, the
+#: sequence per district and day zero-padded to CASE_NO_DIGITS and wider when it needs more
+#: (``lpad`` alone would cut it). tests/test_one_home.py runs it against the Python rule.
+CASE_NO_SQL = ("{d} || '-' || to_char({day}, 'YYYYMMDD') || '-' || "
+               f"lpad(({{n}})::text, greatest({CASE_NO_DIGITS}, length(({{n}})::text)), '0')")
 
 _METRES_PER_DEGREE = 111_320.0
 _CURRENT = "JOIN boundary_version v ON v.id = {t}.version_id AND v.valid_to IS NULL"
@@ -280,97 +283,6 @@ def existing_tickets(session: Session, source: str, ids: Sequence[str]) -> pd.Da
         parts.append(pd.DataFrame(rows, columns=["external_id", "category_code", "reported_at", "orig_x", "orig_y"]))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["external_id", "category_code", "reported_at", "orig_x", "orig_y"])
-
-
-_TIME_COLUMNS = ("reported_at", "dispatch_due", "respond_due", "resolve_due")
-_STAGING_COLUMNS = (
-    "line", "external_id", "category_code", "description", "urgency", "reported_at", "lon", "lat",
-    "orig_x", "orig_y", "grid_code", "community_code", "street_code", "district_code", "lead_department",
-    "co_departments", "routing_rule", "dispatch_due", "respond_due", "resolve_due", "day", "resolve_limit_hours",
-    "requester_name", "requester_phone", "requester_email", "request_type",
-)
-
-
-def _staging_csv(frame: pd.DataFrame) -> bytes:
-    """The batch as CSV for COPY, built vectorised by pandas (never a Python loop per row).
-
-    Empty unquoted fields are NULL; arrays use PostgreSQL's literal form ({A,B}); times are ISO 8601.
-    """
-    out = frame.loc[:, list(_STAGING_COLUMNS)].copy()
-    out["co_departments"] = ["{" + ",".join(v) + "}" for v in out["co_departments"]]
-    # Times travel as integers (microseconds since 1970, UTC; days for the date): formatting a
-    # million timestamps as text costs seconds, integers cost nothing.
-    for column in _TIME_COLUMNS:
-        out[column] = pd.to_datetime(out[column], utc=True).dt.as_unit("us").astype("int64")
-    out["day"] = pd.to_datetime(out["day"]).dt.as_unit("s").astype("int64") // 86_400
-    out["description"] = out["description"].fillna("")
-    return out.to_csv(index=False, header=False, na_rep="", float_format="%.17g").encode("utf-8")
-
-
-def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: str, version_id: int) -> int:
-    """Write routed rows with COPY into a staging table, then number and insert them in one statement.
-
-    The caller has filtered out (source, external_id) pairs already stored. No ON CONFLICT (it
-    costs a quarter of the insert): should a concurrent import of the same file store the same id
-    first, the unique constraint fails this batch whole and a rerun completes it. Returns the
-    number of rows inserted.
-    """
-    conn = session.connection()
-    session.execute(text("""
-        CREATE TEMP TABLE IF NOT EXISTS case_staging (
-            line integer, external_id text, category_code text, description text, urgency text,
-            reported_at bigint, lon float8, lat float8, orig_x float8, orig_y float8,
-            grid_code text, community_code text, street_code text, district_code text,
-            lead_department text, co_departments text[], routing_rule text,
-            dispatch_due bigint, respond_due bigint, resolve_due bigint, day integer,
-            resolve_limit_hours float8, requester_name text, requester_phone text, requester_email text,
-            request_type text
-        ) ON COMMIT DELETE ROWS"""))
-    session.execute(text("TRUNCATE case_staging"))
-    raw: Any = conn.connection.dbapi_connection  # psycopg.Connection
-    with raw.cursor() as cur, cur.copy(
-            f"COPY case_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
-        copy.write(_staging_csv(frame))
-    case_no = CASE_NO_SQL.format(d="s.district_code", day="s.day", n="b.base + s.rn")
-    result = session.execute(text(f"""
-        WITH staged AS (
-            SELECT line, external_id, category_code, description, urgency, lon, lat, orig_x, orig_y, grid_code,
-                   community_code, street_code, district_code, lead_department, co_departments, routing_rule,
-                   resolve_limit_hours, requester_name, requester_phone, requester_email, request_type,
-                   DATE '1970-01-01' + day AS day,
-                   to_timestamp(reported_at / 1e6) AS reported_at, to_timestamp(dispatch_due / 1e6) AS dispatch_due,
-                   to_timestamp(respond_due / 1e6) AS respond_due, to_timestamp(resolve_due / 1e6) AS resolve_due
-            FROM case_staging),
-        counts AS (
-            SELECT district_code, day, count(*) AS n FROM staged GROUP BY 1, 2),
-        bumped AS (
-            INSERT INTO case_counter (district_code, day, last) SELECT district_code, day, n FROM counts
-            ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + EXCLUDED.last
-            RETURNING district_code, day, last),
-        b AS (SELECT bumped.district_code, bumped.day, bumped.last - counts.n AS base
-              FROM bumped JOIN counts USING (district_code, day)),
-        s AS (SELECT *, row_number() OVER (PARTITION BY district_code, day ORDER BY line) AS rn FROM staged),
-        inserted AS (
-            INSERT INTO cases (case_no, source, external_id, category_code, description, urgency, reported_at, geom,
-                               orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
-                               boundary_version_id, lead_department, co_departments, routing_rule,
-                               dispatch_due, respond_due, resolve_due, resolve_limit_hours,
-                               requester_name, requester_phone, requester_email, request_type)
-            SELECT {case_no}, :source, s.external_id, s.category_code, coalesce(s.description, ''), s.urgency,
-                   s.reported_at,
-                   ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
-                   s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
-                   s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due, s.resolve_limit_hours,
-                   s.requester_name, s.requester_phone, s.requester_email, s.request_type
-            FROM s JOIN b USING (district_code, day)
-            RETURNING id, reported_at, geom, routing_rule)
-        INSERT INTO case_event (case_id, at, actor_name, action, to_status, lon, lat, details)
-        SELECT id, reported_at, :source, 'receive', 'received', ST_X(geom), ST_Y(geom),
-               jsonb_build_object('source', CAST(:source AS text), 'routing_rule', routing_rule, 'import', true)
-        FROM inserted
-        """), {"source": source, "crs": orig_crs, "version": version_id})
-    # One 'receive' event per inserted case: the event count is the case count.
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def open311_requests(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_sessionmaker", "normalize_url"]
+__all__ = ["DATABASE_ERRORS", "make_engine", "make_sessionmaker", "normalize_url"]
+
+#: What the database raises when it refuses a statement: through SQLAlchemy, or from psycopg
+#: directly on the COPY paths that use the driver's connection.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, psycopg.Error)
 
 
 def normalize_url(url: str) -> str:

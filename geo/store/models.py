@@ -195,7 +195,7 @@ class CaseCounter(Base):
 
     district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[datetime] = mapped_column(Date, primary_key=True)
-    last: Mapped[int] = mapped_column(Integer, nullable=False)
+    last: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class Case(Base):
@@ -214,7 +214,8 @@ class Case(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    case_no: Mapped[str] = mapped_column(String(48), nullable=False, unique=True)
+    #: district (≤ 32) + date + a sequence of 6 to 19 digits (geo.domain.cases.case_number)
+    case_no: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     source: Mapped[str] = mapped_column(String(32), nullable=False)
     external_id: Mapped[str | None] = mapped_column(String(128))
     category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), nullable=False)

@@ -25,9 +25,9 @@ incremental catch-ups and a rebuild give identical rows. Every number in a ranki
 over these rows, each traceable to its case's events.
 
 Repeat complaints need neighbours: a case's point is stored in metres (EPSG:4548 Gauss-Krüger,
-DOMAIN's metric CRS) with a 50 m cell; new cases are compared with the cases in the 3 × 3 cells
-around them, and the later case of each close pair is flagged. Cases are never deleted and their
-place, category and reported_at never change, so a flag, once set, stays true.
+DOMAIN's metric CRS) with a 50 m cell; geo/store/repeats.py hands the cases around the new ones to
+geo.domain.stats.repeat_flags (sorting, not a pair join: a SQL self-join made 52 M rows for 10⁵
+cases). Cases never move or change category or time, so a flag, once set, stays true.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, sums_from_records
+from geo.domain.stats import REPEAT_RADIUS_M, sums_from_records
 from geo.domain.statuses import FINISHED
+from geo.store import repeats
+from geo.store.repeats import METRIC_SRID
 from geo.store.vocabulary import status_in
 
 __all__ = [
@@ -58,9 +60,10 @@ __all__ = [
     "records",
 ]
 
+#: More new facts than this in one catch-up (a bulk import's): ANALYZE case_fact before using it.
+_ANALYZE_AFTER = 10_000
 #: pg_advisory_xact_lock key for catch-up and rebuild ('gmfact').
 LOCK_KEY = 0x676D66616374
-METRIC_SRID = 4548
 _FAR_PAST = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
 
@@ -105,7 +108,8 @@ SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.ca
        a.responded_at, a.clock_at, (a.clock->>'respond_due')::timestamptz, (a.clock->>'resolve_due')::timestamptz,
        CASE WHEN {status_in("a.status", FINISHED)} THEN a.last_resolve_at END,
        (a.callback->>'contacted')::boolean, (a.callback->>'solved')::boolean, (a.callback->>'satisfied')::boolean,
-       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int, false, a.last_event_id, c.request_type
+       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int,
+       EXISTS (SELECT 1 FROM fact_repeat r WHERE r.case_id = c.id), a.last_event_id, c.request_type
 FROM agg a JOIN point c ON c.id = a.case_id
 LEFT JOIN respond_clock rc ON rc.case_id = a.case_id
 ON CONFLICT (case_id) DO UPDATE SET
@@ -120,24 +124,6 @@ ON CONFLICT (case_id) DO UPDATE SET
     request_type = EXCLUDED.request_type
 """
 
-# {new}: the cases to compare with their neighbours (all, or those in fact_new).
-_REPEAT_SQL = """
-WITH pairs AS (
-    SELECT CASE WHEN (n.reported_at, n.case_id) > (o.reported_at, o.case_id) THEN n.case_id ELSE o.case_id END
-           AS later
-    FROM {new}
-    CROSS JOIN (VALUES (-1), (0), (1)) dx(d) CROSS JOIN (VALUES (-1), (0), (1)) dy(d)
-    JOIN case_fact o ON o.category_code = n.category_code AND o.cell_x = n.cell_x + dx.d
-                    AND o.cell_y = n.cell_y + dy.d
-    WHERE o.case_id <> n.case_id
-      AND (o.x - n.x) ^ 2 + (o.y - n.y) ^ 2 <= :radius ^ 2
-      AND o.reported_at BETWEEN n.reported_at - make_interval(days => :days)
-                            AND n.reported_at + make_interval(days => :days))
-UPDATE case_fact SET is_repeat = true
-WHERE case_id IN (SELECT later FROM pairs) AND NOT is_repeat
-"""
-
-
 def _lock(session: Session) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     # The fold's cost estimates are huge (the planner cannot size agg), so PostgreSQL would spend
@@ -147,7 +133,7 @@ def _lock(session: Session) -> None:
 
 def _temp_tables(session: Session) -> None:
     for name, columns in (("fact_seen", "id bigint, case_id bigint"), ("fact_todo", "case_id bigint PRIMARY KEY"),
-                          ("fact_new", "case_id bigint PRIMARY KEY")):
+                          ("fact_new", "case_id bigint PRIMARY KEY"), ("fact_repeat", "case_id bigint PRIMARY KEY")):
         session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"))
         session.execute(text(f"TRUNCATE {name}"))
 
@@ -174,10 +160,15 @@ def catch_up(session: Session) -> int:
     session.execute(text("INSERT INTO fact_new SELECT t.case_id FROM fact_todo t "
                          "WHERE NOT EXISTS (SELECT 1 FROM case_fact f WHERE f.case_id = t.case_id)"))
     session.execute(text("ANALYZE fact_todo"))
+    if session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one() > _ANALYZE_AFTER:
+        # a bulk load's worth: plan with it counted (as the tables' owner: migration 0018)
+        session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
     session.execute(text(_FOLD_SQL.format(events="fact_todo t JOIN case_event e ON e.case_id = t.case_id")),
                     {"cell": REPEAT_RADIUS_M})
-    session.execute(text(_REPEAT_SQL.format(new="fact_new nn JOIN case_fact n ON n.case_id = nn.case_id")),
-                    {"radius": REPEAT_RADIUS_M, "days": REPEAT_DAYS})
+    if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
+        # a bulk import's worth: plans need its rows counted
+        session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
+    repeats.flag_new(session)
     session.execute(text("UPDATE case_fact_state SET last_event_id = greatest(last_event_id, :top), "
                          "updated_at = now() WHERE id = 1"), {"top": int(top)})
     return int(session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one())
@@ -231,8 +222,13 @@ def rebuild(session: Session) -> int:
         FROM (SELECT id, lag(id, 1, CAST(0 AS bigint)) OVER (ORDER BY id) AS prev
               FROM case_event WHERE id <= :w) s
         WHERE id > prev + 1"""), {"w": watermark})
+    # Without statistics (right after a bulk load) this fold's plan took > 900 s for 10⁵ cases.
+    session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
+    _temp_tables(session)
+    repeats.flag_all(session)  # into fact_repeat: the fold writes each flag once, never an UPDATE after
     session.execute(text(_FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
-    session.execute(text(_REPEAT_SQL.format(new="case_fact n")), {"radius": REPEAT_RADIUS_M, "days": REPEAT_DAYS})
+    # emptied and refilled in this transaction: no statistics yet
+    session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
                     {"w": watermark})
     return int(session.execute(text("SELECT count(*) FROM case_fact")).scalar_one())

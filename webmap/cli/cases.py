@@ -17,9 +17,6 @@ from geo.services.cases import export_cases
 from geo.services.reroute import outdated_count, reroute_cases
 from webmap.cli.context import Context, Group, main, pass_ctx
 
-#: More cases than this in one import: remind the user to fold them into the statistics.
-STATS_REMINDER_ROWS = 10_000
-
 
 @main.group(cls=Group)
 def cases() -> None:
@@ -42,16 +39,19 @@ def cases() -> None:
 @click.option("--request-type-field", help="诉求类型列：咨询、求助、投诉、举报、建议 或其英文代码（可无）")
 @click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
 @click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
+@click.option("--no-stats", is_flag=True,
+              help="导入后不计入统计（连续导入多个文件时用，最后运行一次 gridmap stats refresh）")
 @pass_ctx
 def cases_import(ctx: Context, path: Path, crs: str, source: str, encoding: str | None, rejects: Path | None,
-                 **fields: str | None) -> None:
-    """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）。"""
+                 no_stats: bool, **fields: str | None) -> None:
+    """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）；结束时把新案件计入统计。"""
     names = {k.removesuffix("_field"): v for k, v in fields.items()}
-    run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects)
+    run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects,
+               stats=not no_stats)
 
 
 def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[str, str | None],
-               encoding: str | None, rejects: Path | None) -> None:
+               encoding: str | None, rejects: Path | None, stats: bool = True) -> None:
     """Import a ticket file: one transaction to prepare, then one per batch of GRIDMAP_IMPORT_BATCH
     rows (a killed import leaves whole batches only); also used by ``gridmap demo``."""
     started = time.perf_counter()
@@ -60,11 +60,22 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
             session, path, source=source, crs=crs, fields=fields, encoding=encoding,
             settings=ctx.case_settings(), batch_size=ctx.config["GRIDMAP_IMPORT_BATCH"])
     with tqdm(total=len(plan.validated.good), desc="导入", unit="行", file=sys.stderr) as bar:
-        for batch in plan.batches():
-            with ctx.session() as session:
-                imported, skipped, refused = import_service.import_batch(session, plan, batch)
+        for number, batch in enumerate(plan.batches(), start=1):
+            try:
+                with ctx.session() as session:
+                    imported, skipped, refused = import_service.import_batch(session, plan, batch)
+            except import_service.DATABASE_ERRORS as exc:  # rolled back whole: say which and why, no traceback
+                raise import_service.batch_failure(number, batch, summary, exc) from exc
             summary.add(imported, skipped, refused)
             bar.update(len(batch))
+    if summary.imported and stats:
+        folding = time.perf_counter()
+        try:
+            with ctx.session() as session:  # the cases are committed already; this brings statistics up to date
+                folded = import_service.finish_import(session)
+        except import_service.DATABASE_ERRORS as exc:
+            raise import_service.fold_failure(summary, exc) from exc
+        click.echo(f"统计已更新：计入 {folded} 个案件，用时 {time.perf_counter() - folding:.1f} 秒")
     summary.seconds = time.perf_counter() - started
     if rejects is not None:
         import pandas as pd
@@ -72,9 +83,6 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
         count = import_service.write_rejects(rejects, plan, pd.concat(summary.refused))
         click.echo(f"被拒绝的 {count} 行已写入 {rejects}")
     click.echo(summary.line())
-    if summary.imported > STATS_REMINDER_ROWS:
-        click.echo("提示：导入了大量案件。运行 gridmap stats refresh 把它们计入统计（可能要几分钟）；"
-                   "在此之前，统计页面会提示先运行它。")
 
 
 @cases.command("reroute")

@@ -75,7 +75,8 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 def _fail(exc: GridmapError) -> None:
     where = f"（{exc.field}）" if exc.field else ""
     click.secho(f"错误 [{exc.code}]{where}：{exc.message}", fg="red", err=True)
-    click.echo("数据库没有任何改动。", err=True)
+    committed = exc.details.get("committed_rows") if isinstance(exc.details, dict) else None
+    click.echo(f"之前的批次已提交（{committed} 行）。" if committed else "数据库没有任何改动。", err=True)
     sys.exit(1)
 
 
