@@ -110,9 +110,11 @@ _NOTES_REL = ('<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/o
 
 def _notes_sheet(notes: Sequence[tuple[str, str]]) -> str:
     """A two-column sheet (项目, 内容), all text."""
-    def cell(value: str, style: int) -> str:
-        return f'<c t="inlineStr" s="{style}"><is><t xml:space="preserve">{escape(_ILLEGAL.sub("", value))}</t></is></c>'
-    rows = "".join(f"<row>{cell(k, _HEADER)}{cell(v, _TEXT)}</row>" for k, v in notes)
+    def cell(ref: str, value: str, style: int) -> str:
+        return (f'<c r="{ref}" t="inlineStr" s="{style}"><is><t xml:space="preserve">'
+                f'{escape(_ILLEGAL.sub("", value))}</t></is></c>')
+    rows = "".join(f'<row r="{n}">{cell(f"A{n}", k, _HEADER)}{cell(f"B{n}", v, _TEXT)}</row>'
+                   for n, (k, v) in enumerate(notes, start=1))
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
             '<cols><col min="1" max="1" width="16" customWidth="1"/><col min="2" max="2" width="80" customWidth="1"/>'
