@@ -99,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap.photos import bp as photos_bp
     from webmap.schemas import ApiError
     from webmap.stats import bp as stats_bp
+    from webmap.tiles import bp as tiles_bp
     from webmap.topics import bp as topics_bp
     from webmap.whistles import bp as whistles_bp
 
@@ -117,6 +118,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(topics_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(open311_bp)
+    app.register_blueprint(tiles_bp)
     db.init_app(app)
     auth.init_app(app)
     errors.init_app(app)  # after the Api, so our error bodies win over flask-smorest's

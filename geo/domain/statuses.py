@@ -41,6 +41,7 @@ __all__ = [
     "Status",
     "label",
     "next_due",
+    "overdue_by",
     "overdue_step",
     "waiting_for",
 ]
@@ -130,3 +131,15 @@ def overdue_step(code: str, due: Mapping[str, datetime | None], *, now: datetime
     a case late for both contact and resolution is shown as late for resolution."""
     late = [step for step in waiting_for(code) if (t := due.get(step)) is not None and t < now]
     return late[-1] if late else None
+
+
+def overdue_by(code: str, due: Mapping[str, datetime | None], *, now: datetime) -> float | None:
+    """How long (seconds) the earliest clock status ``code`` waits for has run out (None: not overdue).
+    A case is overdue exactly when this is a number (its earliest waited clock has passed).
+
+    >>> from datetime import UTC
+    >>> overdue_by("received", {"dispatch": datetime(2026, 1, 1, tzinfo=UTC)}, now=datetime(2026, 1, 2, tzinfo=UTC))
+    86400.0
+    """
+    first = next_due(code, due)
+    return (now - first).total_seconds() if first is not None and first < now else None

@@ -22,6 +22,7 @@ from geo.store.case_filters import where_clause
 from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
 
 __all__ = [
+    "CASE_COLUMNS",
     "REQUESTER_COLUMNS",
     "PointFacts",
     "copy_cases",
@@ -117,12 +118,12 @@ def insert_case(session: Session, values: dict[str, Any], event: dict[str, Any])
                                geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
                                dispatch_due, respond_due, resolve_due, resolve_limit_hours,
-                               requester_name, requester_phone, requester_email, request_type)
+                               requester_name, requester_phone, requester_email, request_type, address)
             SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
                    :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
                    :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours,
-                   :requester_name, :requester_phone, :requester_email, :request_type
+                   :requester_name, :requester_phone, :requester_email, :request_type, :address
             FROM n
             RETURNING *),
         e AS (
@@ -172,8 +173,11 @@ _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, ca
     c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
     c.orig_x, c.orig_y, c.orig_crs, c.grid_code, c.community_code, c.street_code, c.district_code,
     c.boundary_version_id, c.lead_department, c.co_departments, c.routing_rule, c.status,
-    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, c.request_type, """ + OVERDUE_SQL + (
+    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, c.request_type,
+    c.address, """ + OVERDUE_SQL + (
     " AS overdue")
+#: What a case read returns (lists, exports, one case), without the requester.
+CASE_COLUMNS = _CASE_COLUMNS
 #: The requester (personal data) is read only where one case is shown (get_case, insert_case), and
 #: masked there as geo.domain.permissions says: lists, exports and the map never select it.
 REQUESTER_COLUMNS = "c.requester_name, c.requester_phone, c.requester_email"
@@ -287,7 +291,7 @@ _STAGING_COLUMNS = (
     "line", "external_id", "category_code", "description", "urgency", "reported_at", "lon", "lat",
     "orig_x", "orig_y", "grid_code", "community_code", "street_code", "district_code", "lead_department",
     "co_departments", "routing_rule", "dispatch_due", "respond_due", "resolve_due", "day", "resolve_limit_hours",
-    "requester_name", "requester_phone", "requester_email", "request_type",
+    "requester_name", "requester_phone", "requester_email", "request_type", "address", "orig_crs",
 )
 
 
@@ -296,7 +300,7 @@ def _staging_csv(frame: pd.DataFrame) -> bytes:
 
     Empty unquoted fields are NULL; arrays use PostgreSQL's literal form ({A,B}); times are ISO 8601.
     """
-    out = frame.loc[:, list(_STAGING_COLUMNS)].copy()
+    out = frame.reindex(columns=list(_STAGING_COLUMNS)).copy()  # address, orig_crs: only for address rows
     out["co_departments"] = ["{" + ",".join(v) + "}" for v in out["co_departments"]]
     # Times travel as integers (microseconds since 1970, UTC; days for the date): formatting a
     # million timestamps as text costs seconds, integers cost nothing.
@@ -324,7 +328,7 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
             lead_department text, co_departments text[], routing_rule text,
             dispatch_due bigint, respond_due bigint, resolve_due bigint, day integer,
             resolve_limit_hours float8, requester_name text, requester_phone text, requester_email text,
-            request_type text
+            request_type text, address text, orig_crs text
         ) ON COMMIT DELETE ROWS"""))
     session.execute(text("TRUNCATE case_staging"))
     raw: Any = conn.connection.dbapi_connection  # psycopg.Connection
@@ -336,8 +340,8 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
         WITH staged AS (
             SELECT line, external_id, category_code, description, urgency, lon, lat, orig_x, orig_y, grid_code,
                    community_code, street_code, district_code, lead_department, co_departments, routing_rule,
-                   resolve_limit_hours, requester_name, requester_phone, requester_email, request_type,
-                   DATE '1970-01-01' + day AS day,
+                   resolve_limit_hours, requester_name, requester_phone, requester_email, request_type, address,
+                   orig_crs, DATE '1970-01-01' + day AS day,
                    to_timestamp(reported_at / 1e6) AS reported_at, to_timestamp(dispatch_due / 1e6) AS dispatch_due,
                    to_timestamp(respond_due / 1e6) AS respond_due, to_timestamp(resolve_due / 1e6) AS resolve_due
             FROM case_staging),
@@ -355,13 +359,14 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
                                orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
                                dispatch_due, respond_due, resolve_due, resolve_limit_hours,
-                               requester_name, requester_phone, requester_email, request_type)
+                               requester_name, requester_phone, requester_email, request_type, address)
             SELECT {case_no}, :source, s.external_id, s.category_code, coalesce(s.description, ''), s.urgency,
                    s.reported_at,
-                   ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, :crs, s.grid_code,
+                   ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.orig_x, s.orig_y, coalesce(s.orig_crs, :crs),
+                   s.grid_code,
                    s.community_code, s.street_code, s.district_code, :version, s.lead_department, s.co_departments,
                    s.routing_rule, s.dispatch_due, s.respond_due, s.resolve_due, s.resolve_limit_hours,
-                   s.requester_name, s.requester_phone, s.requester_email, s.request_type
+                   s.requester_name, s.requester_phone, s.requester_email, s.request_type, s.address
             FROM s JOIN b USING (district_code, day)
             RETURNING id, reported_at, geom, routing_rule)
         INSERT INTO case_event (case_id, at, actor_name, action, to_status, lon, lat, details)

@@ -16,10 +16,15 @@ import { foldable } from './fold.js';
 import { initFilters } from './filters.js';
 import { initSearch } from './search.js';
 import { createWhistleList } from './whistle_list.js';
+import { createLoading } from './loading.js';
+import { createCaseList } from './caselist.js';
+import { drawHome, basemapNotice } from './home.js';
 
 const options = readOptions();
 const { map, groups, cases: casesGroup } = foliumParts(options.folium);
 setUpMap(map, options);
+const loading = createLoading(map);
+drawHome(map, options);
 const hint = createHint(map);
 createLegend(map, options);
 const locateHint = hint.source('locate');
@@ -37,8 +42,9 @@ foldable(document.querySelector('.gm-legend'), '图例');
 foldable(document.querySelector('.leaflet-control-layers'), '图层');
 const theme = createThematic(map, options, themeHint);
 foldable(document.querySelector('.gm-theme'), '专题');
-cases = casesGroup ? createCaseLayer(map, casesGroup, options, caseHint, panel) : null;
-const boundaries = createBoundaryLayers(map, groups, options, hint);
+cases = casesGroup ? createCaseLayer(map, casesGroup, options, caseHint, panel, loading) : null;
+const boundaries = createBoundaryLayers(map, groups, options, hint, loading);
+basemapNotice(map, options);
 
 function refresh() {
   boundaries.refresh();
@@ -47,9 +53,10 @@ function refresh() {
 }
 
 map.on('moveend overlayadd overlayremove', refresh);
-initSearch(map, options);
+initSearch(map, options, panel);
 createWhistleList(map, panel, options);
-initFilters(options, () => { reloadCases(); theme.reload(); });
+const list = createCaseList(map, panel, options, loading);
+initFilters(options, () => { reloadCases(); theme.reload(); list.reload(); });
 refresh();
 // For people's tools and the browser tests.
 window.gridmapMap = map;
