@@ -28,7 +28,7 @@ def index() -> str:
     config = current_app.config
     basemaps = parse_basemaps(config["GRIDMAP_BASEMAP"], tianditu_key=config["GRIDMAP_TIANDITU_KEY"],
                               mbtiles_url=lambda n: url_for("tiles.tile", n=n, z=0, x=0, y=0)
-                              .replace("/0/0/0", "/{z}/{x}/{y}"))
+                              .rsplit("/", 3)[0] + "/{z}/{x}/{y}")
     user = current()
     built = build_map(basemaps=basemaps, asset_url=_asset_url)
     home = boundary_service.home_area(get_session(), user.scope) if user.role != "department_staff" else None

@@ -60,15 +60,16 @@ def _threshold(session: Session, minimum: float) -> None:
 
 def candidates(session: Session, norm: str, *, minimum: float, limit: int, area: str | None = None
                ) -> list[tuple[Candidate, str | None]]:
-    """Entries whose normalised text is ``norm`` or contains something like it (word similarity at
-    least ``minimum``), best first, with the grid each lies in; ``area`` (a code prefix) keeps only
+    """Entries whose normalised text is ``norm``, contains something like it, or is contained in it (word
+    similarity either way at least ``minimum``: "东城区景山前街10号" finds "景山前街10号"), best first, with the grid each lies in; ``area`` (a code prefix) keeps only
     entries in grids of that area."""
     _threshold(session, minimum)
     rows = session.execute(text("""
         SELECT id, address, ST_X(geom), ST_Y(geom),
-               CASE WHEN norm = :q THEN 1.0 ELSE word_similarity(:q, norm) END AS score, grid_code
+               CASE WHEN norm = :q THEN 1.0 ELSE greatest(word_similarity(:q, norm), word_similarity(norm, :q))
+               END AS score, grid_code
         FROM address
-        WHERE (norm = :q OR :q <% norm) AND (CAST(:area AS text) IS NULL OR grid_code LIKE :area)
+        WHERE (norm = :q OR norm %> :q OR norm <% :q) AND (CAST(:area AS text) IS NULL OR grid_code LIKE :area)
         ORDER BY score DESC, similarity(:q, norm) DESC, length(norm), id
         LIMIT :limit"""), {"q": norm, "limit": limit,
                            "area": like_prefix(area) if area is not None else None}).all()
@@ -85,8 +86,9 @@ def candidates_many(session: Session, norms: Sequence[str], *, minimum: float, l
         SELECT q.q, a.id, a.address, ST_X(a.geom), ST_Y(a.geom), a.score
         FROM unnest(CAST(:qs AS text[])) AS q(q)
         CROSS JOIN LATERAL (
-            SELECT id, address, geom, CASE WHEN norm = q.q THEN 1.0 ELSE word_similarity(q.q, norm) END AS score
-            FROM address WHERE norm = q.q OR q.q <% norm
+            SELECT id, address, geom, CASE WHEN norm = q.q THEN 1.0
+                   ELSE greatest(word_similarity(q.q, norm), word_similarity(norm, q.q)) END AS score
+            FROM address WHERE norm = q.q OR norm %> q.q OR norm <% q.q
             ORDER BY score DESC, similarity(q.q, norm) DESC, length(norm), id LIMIT :limit) a"""),
         {"qs": list(norms), "limit": limit}).all()
     out: dict[str, list[Candidate]] = {}
