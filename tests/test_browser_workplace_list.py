@@ -134,11 +134,27 @@ def test_a_street_leader_starts_on_their_street_outlined_with_the_shortcuts(worl
     assert page.locator(".leaflet-gm-home-pane canvas").count() == 1
     _open_list(page)
     shortcut = page.locator("#gm-list .gm-shortcut", has_text="我的街道")
-    assert shortcut.is_visible() and page.locator("#gm-list .gm-shortcut", has_text="我的上报").is_visible()
+    mine = page.get_by_role("checkbox", name="我的上报").last  # the list's shortcut (the filter form has one too)
+    assert shortcut.is_visible() and mine.is_visible()
     page.evaluate("window.gridmapMap.setView([39.95, 116.40], 12, {animate: false})")
     shortcut.click()
     page.wait_for_function("window.gridmapMap.getBounds().contains([39.91, 116.315])")
+    mine.check()  # the three cases were reported by this leader; the city leader reported none
+    page.wait_for_function("document.querySelector('#gm-list .gm-list-count').textContent === '共 3 件'")
+    assert "mine=true" in page.url
     assert page.errors == []
+
+
+def test_my_reports_shows_only_the_cases_i_reported(world, page):
+    _login(page, world["tiles"], username="city")
+    if page.phone:
+        page.get_by_role("button", name="列表").click()
+    page.wait_for_function("/共 [0-9]+ 件/.test(document.querySelector('#gm-list .gm-list-count').textContent)")
+    page.evaluate("window.gridmapMap.setView([39.91, 116.31], 14, {animate: false})")
+    page.wait_for_function("document.querySelector('#gm-list .gm-list-count').textContent === '共 3 件'")
+    page.get_by_role("checkbox", name="我的上报").last.check()
+    page.wait_for_function("document.querySelector('#gm-list .gm-list-count').textContent === '共 0 件'")
+    page.locator("#gm-list .gm-list-empty").wait_for()
 
 
 def test_the_list_puts_the_overdue_case_first_and_a_row_opens_its_panel(world, page):
@@ -200,8 +216,8 @@ def test_a_count_bubble_shows_its_overdue_part_and_zooms_in_on_click(world, page
     assert bubble.locator(".gm-count-late").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(213, 0, 0)"
     bubble.click()
     page.wait_for_function("window.gridmapMap.getZoom() === 13")
-    page.locator(".gm-count").first.wait_for()
-    page.locator(".gm-count").first.click()
+    page.wait_for_function("document.querySelectorAll('.gm-count').length === 2")  # one per community now
+    page.locator(".gm-count", has_text="超期1").click()
     page.wait_for_function("window.gridmapMap.getZoom() === 15")
 
 

@@ -315,3 +315,14 @@ def test_a_bad_basemap_setting_is_refused_naming_it(app, client, loaded, setting
     app.config["GRIDMAP_BASEMAP"] = setting
     resp = client.get("/")
     assert resp.status_code == 422 and "GRIDMAP_BASEMAP" in resp.get_data(as_text=True)
+
+
+def test_the_demo_loads_the_sample_door_plates_each_inside_its_grid(fresh_db):
+    result = _cli(fresh_db, "demo", "--if-empty")
+    assert result.exit_code == 0, result.output
+    sample = pd.read_csv(Path(__file__).parent.parent / "data/addresses/门牌地址.csv", dtype=str, encoding="utf-8-sig")
+    engine = create_engine(fresh_db)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT address, grid_code FROM address")).all())
+    engine.dispose()
+    assert stored == dict(zip(sample["标准地址"], sample["网格编码"], strict=True))

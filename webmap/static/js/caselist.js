@@ -140,18 +140,22 @@ export function createCaseList(map, panel, options, loading) {
     });
     shortcuts.appendChild(home);
   }
+  // 我的上报 is a toggle of the filter form's "mine" box (a checkbox, as the filter is).
   const mineBox = document.querySelector('#gm-filters input[name=mine]');
   if (mineBox && (options.user || {}).mayReport) {
-    const mine = el('button', '我的上报', 'gm-shortcut');
-    mine.type = 'button';
-    mine.setAttribute('aria-pressed', mineBox.checked ? 'true' : 'false');
-    mine.addEventListener('click', () => {
-      mineBox.checked = !mineBox.checked;
-      mine.setAttribute('aria-pressed', mineBox.checked ? 'true' : 'false');
+    const chip = el('label', '', 'gm-shortcut');
+    const mine = el('input');
+    mine.type = 'checkbox';
+    mine.name = 'mine_shortcut';
+    mine.checked = mineBox.checked;
+    chip.appendChild(mine);
+    chip.appendChild(document.createTextNode('我的上报'));
+    mine.addEventListener('change', () => {
+      mineBox.checked = mine.checked;
       mineBox.form.dispatchEvent(new Event('change'));
     });
-    mineBox.addEventListener('change', () => mine.setAttribute('aria-pressed', mineBox.checked ? 'true' : 'false'));
-    shortcuts.appendChild(mine);
+    mineBox.addEventListener('change', () => { mine.checked = mineBox.checked; });
+    shortcuts.appendChild(chip);
   }
 
   sort.addEventListener('change', () => reload());

@@ -34,8 +34,8 @@ function countIcon(props) {
     box.appendChild(el('span', ' · ', 'gm-count-sep'));
     box.appendChild(el('span', '超期' + props.overdue, 'gm-count-late'));
   }
-  const width = props.overdue ? 40 + 8 * (String(props.cases).length + String(props.overdue).length) : 34;
-  return L.divIcon({ html: box, className: '', iconSize: [width, 28] });
+  // No fixed size: the bubble is as wide as its text and centred on the point by CSS (.gm-count-icon).
+  return L.divIcon({ html: box, className: 'gm-count-icon', iconSize: null });
 }
 // A bubble click zooms to the next level: streets → communities (13) → single cases (15).
 const BUBBLE_ZOOMS = [13, 15];
