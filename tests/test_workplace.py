@@ -49,7 +49,8 @@ def _age(session: Session, case_id: str, **due: datetime | None) -> None:
 @pytest.mark.parametrize("status", [s.code for s in STATUSES])
 def test_overdue_seconds_sql_agrees_with_the_python_rule(session, status):
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    due = {"dispatch": now - timedelta(hours=5), "respond": now - timedelta(hours=2), "resolve": now + timedelta(days=1)}
+    due = {"dispatch": now - timedelta(hours=5), "respond": now - timedelta(hours=2),
+           "resolve": now + timedelta(days=1)}
     sql = overdue_seconds_sql("c", ":now").replace("c.", "")
     got = session.execute(text(
         f"SELECT {sql} FROM (SELECT CAST(:status AS text) AS status, CAST(:d AS timestamptz) AS dispatch_due, "

@@ -57,4 +57,5 @@ def tile(n: int, z: int, x: int, y: int) -> Response:
     response = Response(data, mimetype=tiles.content_type)
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={TILE_MAX_AGE}"
-    return response.make_conditional(request)
+    response.make_conditional(request)  # 304 when the browser's ETag matches
+    return response

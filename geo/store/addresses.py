@@ -60,9 +60,9 @@ def _threshold(session: Session, minimum: float) -> None:
 
 def candidates(session: Session, norm: str, *, minimum: float, limit: int, area: str | None = None
                ) -> list[tuple[Candidate, str | None]]:
-    """Entries whose normalised text is ``norm``, contains something like it, or is contained in it (word
-    similarity either way at least ``minimum``: "东城区景山前街10号" finds "景山前街10号"), best first, with the grid each lies in; ``area`` (a code prefix) keeps only
-    entries in grids of that area."""
+    """Entries whose normalised text is ``norm``, contains something like it, or is contained in it
+    (word similarity either way at least ``minimum``: "东城区景山前街10号" finds "景山前街10号"), best
+    first, with the grid each lies in; ``area`` (a code prefix) keeps only entries in grids of that area."""
     _threshold(session, minimum)
     rows = session.execute(text("""
         SELECT id, address, ST_X(geom), ST_Y(geom),
