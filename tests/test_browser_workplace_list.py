@@ -238,3 +238,32 @@ def test_without_a_basemap_the_map_says_so(world, page):
     notice = page.locator(".gm-basemap-notice")
     assert notice.inner_text() == "未配置底图"
     assert page.locator("img.leaflet-tile").count() == 0
+
+
+def test_a_loading_sign_shows_while_the_case_layer_is_fetched(world, page):
+    held: list = []
+    page.route("**/api/cases/map?**", lambda route: held.append(route))
+    _login(page, world["tiles"])
+    sign = page.locator(".gm-loading")
+    sign.wait_for(state="visible")
+    assert sign.inner_text() == "加载中…"
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/cases/map?**")
+    sign.wait_for(state="hidden")
+
+
+def test_no_two_map_controls_overlap(world, page):
+    _login(page, world["tiles"])
+    if page.phone:
+        for name in ("图例", "图层", "专题"):
+            page.get_by_role("button", name=name).click()
+    page.wait_for_timeout(300)
+    boxes = page.evaluate("""[...document.querySelectorAll('.leaflet-control')]
+        .filter((e) => e.offsetParent !== null && e.offsetWidth > 0)
+        .map((e) => { const r = e.getBoundingClientRect(); const c = e.parentElement.getBoundingClientRect();
+                      return [e.className, Math.max(r.top, c.top), Math.min(r.bottom, c.bottom), r.left, r.right]; })
+        .filter((b) => b[2] > b[1])""")
+    overlaps = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[1] < b[2] - 1 and b[1] < a[2] - 1 and a[3] < b[4] - 1 and b[3] < a[4] - 1]
+    assert len(boxes) >= 6 and overlaps == []

@@ -32,7 +32,8 @@ const themeHint = hint.source('theme');
 const caseHint = hint.source('cases');
 
 let cases = null;
-const reloadCases = () => { if (cases) { cases.reload(); } };
+let list = null;
+const reloadCases = () => { if (cases) { cases.reload(); } if (list) { list.reload(false); } };
 const panel = createPanel(options, reloadCases);
 if (options.user.mayReport) {
   createReportButton(map, panel, options, reloadCases);
@@ -55,10 +56,11 @@ function refresh() {
 map.on('moveend overlayadd overlayremove', refresh);
 initSearch(map, options, panel);
 createWhistleList(map, panel, options);
-const list = createCaseList(map, panel, options, loading);
+list = createCaseList(map, panel, options, loading);
 initFilters(options, () => { reloadCases(); theme.reload(); list.reload(); });
 refresh();
 // For people's tools and the browser tests.
 window.gridmapMap = map;
 window.gridmapPanel = panel;
 window.gridmapCases = cases;
+window.gridmapList = list;
