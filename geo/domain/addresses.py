@@ -7,10 +7,11 @@ intake CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:n (projected metres included; C
 write X for northing, which is detected and swapped).
 
 Matching: both sides are normalised (``normalize``: full-width to half-width, no spaces or
-punctuation, lower case); PostGIS ranks candidates by pg_trgm word similarity and ``choose`` picks
-one — the exact text, or the best candidate scoring at least ``MATCH_MIN`` whose door numbers agree
-with the query's (a query that names 12号 never lands on 13号; one that names no number never lands on
-a door plate that has one).
+punctuation, lower case) and compared by their ``match_key`` (without 北京市 / …区 / …街道 in front);
+PostGIS ranks candidates by pg_trgm word similarity of the keys and ``choose`` picks one — the exact
+key, or the best candidate scoring at least ``MATCH_MIN`` whose door numbers agree with the query's
+(a query that names 12号 never lands on 13号; one that names no number never lands on a door plate
+that has one).
 
 >>> normalize(" 西城区 新街口街道，西直门内大街１２号 ")
 '西城区新街口街道西直门内大街12号'
@@ -49,6 +50,7 @@ __all__ = [
     "AddressFile",
     "Candidate",
     "choose",
+    "match_key",
     "normalize",
     "numbers",
     "read_address_file",
@@ -76,6 +78,23 @@ def normalize(text: object) -> str:
     spaces or punctuation, lower case, at most ``ADDRESS_MAX`` characters."""
     value = unicodedata.normalize("NFKC", str(text or "")).replace("\x00", "")
     return _SPACE_PUNCT.sub("", value).lower()[:ADDRESS_MAX]
+
+
+#: Leading administrative parts an address may or may not carry (北京市, 西城区, 新街口街道 …): the match key
+#: drops them, so "西城区新街口街道新街口1胡同12号" and "新街口1胡同12号" are the same key, and a prefix every
+#: entry shares does not make every entry look alike to the trigram index.
+_ADMIN_PREFIX = re.compile(r"^(?:北京市|北京)?(?:[\u4e00-\u9fff]{1,3}区)?(?:[\u4e00-\u9fff]{1,5}(?:街道|地区|镇|乡))?")
+
+
+def match_key(text: object) -> str:
+    """The part of a normalised address that is compared (the administrative prefix dropped).
+
+    >>> match_key("北京市西城区新街口街道新街口1胡同12号")
+    '新街口1胡同12号'
+    """
+    norm = normalize(text)
+    key = _ADMIN_PREFIX.sub("", norm, count=1)
+    return key or norm
 
 
 def numbers(text: str) -> tuple[str, ...]:
@@ -113,10 +132,10 @@ def choose(query: str, candidates: Sequence[Candidate], *, minimum: float = MATC
     """The entry a typed address means, or None: the exact (normalised) text, else the best candidate
     scoring at least ``minimum`` whose numbers agree with the query's, unless another as good lies
     more than ``AMBIGUOUS_M`` away (then the address is ambiguous: None)."""
-    wanted = normalize(query)
+    wanted = match_key(query)
     if not wanted:
         return None
-    exact = [c for c in candidates if normalize(c.address) == wanted]
+    exact = [c for c in candidates if match_key(c.address) == wanted]
     if exact:
         return exact[0]
     digits = numbers(wanted)
@@ -236,6 +255,7 @@ def _to_wgs84(text: pd.Series, x: np.ndarray, y: np.ndarray, crs: str) -> Addres
     rows = pd.DataFrame({"line": line[ok], "address": address.to_numpy()[ok], "lon": lon[ok], "lat": lat[ok],
                          "orig_x": x[ok], "orig_y": y[ok]})
     rows["norm"] = rows["address"].map(normalize)
+    rows["key"] = rows["address"].map(match_key)
     # The same address twice in a file: the first row wins.
     dup = rows["norm"].duplicated(keep="first").to_numpy()
     refused = pd.concat([pd.DataFrame({"line": line[~ok], "reason": reason[~ok]}),

@@ -83,19 +83,19 @@ def write_rejects(path: str | Path, summary: AddressLoad) -> int:
 def search_addresses(session: Session, query: str, *, limit: int = 10, area: str | None = None
                      ) -> list[dict[str, Any]]:
     """Gazetteer entries like ``query`` for the map's search box, best first (``area``: only those in it)."""
-    norm = rules.normalize(query)
-    if not norm:
+    key = rules.match_key(query)
+    if not key:
         return []
-    return store.as_dicts(store.candidates(session, norm, minimum=rules.SEARCH_MIN, limit=limit, area=area))
+    return store.as_dicts(store.candidates(session, key, minimum=rules.SEARCH_MIN, limit=limit, area=area))
 
 
 def locate(session: Session, address: str) -> rules.Candidate:
     """The gazetteer entry a typed address means; refused (422, field ``address``) when none or several fit."""
-    norm = rules.normalize(address)
-    if not norm:
+    key = rules.match_key(address)
+    if not key:
         raise InvalidInput("地址 address 为空。", field="address", code="invalid_input")
-    found = [c for c, _ in store.candidates(session, norm, minimum=rules.MATCH_MIN, limit=CANDIDATES)]
-    chosen = rules.choose(norm, found)
+    found = [c for c, _ in store.candidates(session, key, minimum=rules.MATCH_MIN, limit=CANDIDATES)]
+    chosen = rules.choose(key, found)
     if chosen is None:
         near = "；相近的有：" + "、".join(c.address for c in found[:3]) if found else ""
         raise InvalidInput(f"地址库中没有找到与“{address[:60]}”对应的地址（或有多处同样相近）{near}。"
@@ -106,7 +106,7 @@ def locate(session: Session, address: str) -> rules.Candidate:
 def locate_many(session: Session, addresses: Iterable[str]) -> dict[str, rules.Candidate | None]:
     """``locate`` for many addresses at once (bulk import): raw text → entry or None."""
     raw = list(dict.fromkeys(addresses))
-    norms = {a: rules.normalize(a) for a in raw}
-    found = store.candidates_many(session, sorted({n for n in norms.values() if n}), minimum=rules.MATCH_MIN,
+    keys = {a: rules.match_key(a) for a in raw}
+    found = store.candidates_many(session, sorted({k for k in keys.values() if k}), minimum=rules.MATCH_MIN,
                                   limit=CANDIDATES)
-    return {a: rules.choose(n, found.get(n, [])) if n else None for a, n in norms.items()}
+    return {a: rules.choose(k, found.get(k, [])) if k else None for a, k in keys.items()}

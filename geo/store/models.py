@@ -260,12 +260,15 @@ class Address(Base):
     __table_args__ = (
         UniqueConstraint("norm", name="uq_address_norm"),
         Index("ix_address_geom", "geom", postgresql_using="gist"),
-        Index("ix_address_norm_trgm", "norm", postgresql_using="gin", postgresql_ops={"norm": "gin_trgm_ops"}),
+        Index("ix_address_key_trgm", "key", postgresql_using="gin", postgresql_ops={"key": "gin_trgm_ops"}),
+        Index("ix_address_key", "key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     address: Mapped[str] = mapped_column(String(ADDRESS_MAX), nullable=False)
     norm: Mapped[str] = mapped_column(String(ADDRESS_MAX), nullable=False)
+    #: What is compared (geo.domain.addresses.match_key): the normalised text without 北京市/…区/…街道.
+    key: Mapped[str] = mapped_column(String(ADDRESS_MAX), nullable=False)
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
     orig_x: Mapped[float | None] = mapped_column(Float)
     orig_y: Mapped[float | None] = mapped_column(Float)

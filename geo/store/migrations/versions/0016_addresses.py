@@ -1,7 +1,7 @@
 """The address gazetteer (地址库) and the address a case was placed by.
 
 pg_trgm (a trusted contrib extension: the database owner may create it, no superuser needed)
-gives the fuzzy match on the normalised address text.
+gives the fuzzy match on the address's match key (geo.domain.addresses.match_key).
 
 Revision ID: 0016_addresses
 Revises: 0015_record
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("address", sa.String(ADDRESS_MAX), nullable=False),
         sa.Column("norm", sa.String(ADDRESS_MAX), nullable=False),
+        sa.Column("key", sa.String(ADDRESS_MAX), nullable=False),
         sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
         sa.Column("orig_x", sa.Float),
         sa.Column("orig_y", sa.Float),
@@ -36,8 +37,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("norm", name="uq_address_norm"),
     )
     op.create_index("ix_address_geom", "address", ["geom"], postgresql_using="gist")
-    op.create_index("ix_address_norm_trgm", "address", ["norm"], postgresql_using="gin",
-                    postgresql_ops={"norm": "gin_trgm_ops"})
+    op.create_index("ix_address_key_trgm", "address", ["key"], postgresql_using="gin",
+                    postgresql_ops={"key": "gin_trgm_ops"})
+    op.create_index("ix_address_key", "address", ["key"])
     op.add_column("cases", sa.Column("address", sa.String(ADDRESS_MAX)))
 
 
