@@ -121,6 +121,10 @@ export function createCaseList(map, panel, options, loading) {
   }
 
   function show(open) {
+    if (open && window.matchMedia(PHONE).matches) {  // one sheet at a time on a phone: the panel gives way
+      const close = document.querySelector('#gm-panel:not([hidden]) .gm-panel-close');
+      if (close) { close.click(); }
+    }
     aside.hidden = !open;
     document.body.classList.toggle('gm-with-list', open);
     if (toggle) { toggle.setAttribute('aria-expanded', open ? 'true' : 'false'); }
