@@ -61,6 +61,10 @@ TABLE = {
                            "admin": 403, "community_in": 201, "community_out": 403, "hotline_in": 201,
                            "hotline_out": 403}),
     "cases.list_cases": ("GET", "/api/cases", None, SIGNED_IN_200),
+    "cases.search": ("GET", "/api/search?q=110101", None, SIGNED_IN_200),
+    # Offline basemap tiles: signed in only; none configured here, so 404.
+    "tiles.first_tile": ("GET", "/tiles/0/0/0", None, {"anon": 401, "*": 404}),
+    "tiles.tile": ("GET", "/tiles/0/0/0/0", None, {"anon": 401, "*": 404}),
     "cases.case_map": ("GET", "/api/cases/map?zoom=16", None, SIGNED_IN_200),
     "cases.nearby": ("GET", "/api/cases/nearby?lon=116.3175&lat=39.9025&category=0101", None, SIGNED_IN_200),
     "cases.placement": ("GET", "/api/cases/placement?lon=116.3175&lat=39.9025", None, SIGNED_IN_200),

@@ -100,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webmap.photos import bp as photos_bp
     from webmap.schemas import ApiError
     from webmap.stats import bp as stats_bp
+    from webmap.tiles import bp as tiles_bp
     from webmap.topics import bp as topics_bp
     from webmap.whistles import bp as whistles_bp
 
@@ -118,6 +119,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(topics_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(open311_bp)
+    app.register_blueprint(tiles_bp)
     db.init_app(app)
     auth.init_app(app)
     security.init_app(app)  # CSP with a nonce, frame/sniff/referrer headers, no-store on data

@@ -123,7 +123,8 @@ def _guard() -> WerkzeugResponse | None:
         session.clear()
     _expire_idle_session()
     if not current_user.is_authenticated:
-        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        # API calls and map tiles (fetched by the map, never opened as a page) get a 401, not the login page.
+        if request.path.startswith(("/api/", "/tiles/")) or request.accept_mimetypes.best == "application/json":
             raise Unauthorized("请先登录，或在请求头带上 Authorization: Bearer <令牌>。", field="authorization")
         return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
     if request.method not in _SAFE_METHODS and not g.get("token_auth"):

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request
 
 from geo.domain.cases import parse_time, zone
-from geo.domain.errors import TooLarge
+from geo.domain.errors import InvalidInput, TooLarge
 from geo.domain.filters import CaseFilters
+from geo.services import case_list as list_service
 from geo.services import cases as case_service
 from geo.services import placement as placement_service
 from geo.services import workflow as workflow_service
@@ -18,7 +19,16 @@ from webmap.auth import current
 from webmap.config import case_settings
 from webmap.db import commit, get_read_session, get_session
 from webmap.params import parse_bbox
-from webmap.schemas import ApiBlueprint, ApiError, CaseAction, CaseCreate, CaseQuery, NearbyQuery, PlacementQuery
+from webmap.schemas import (
+    ApiBlueprint,
+    ApiError,
+    CaseAction,
+    CaseCreate,
+    CaseQuery,
+    NearbyQuery,
+    PlacementQuery,
+    SearchQuery,
+)
 
 bp = ApiBlueprint("cases", __name__, url_prefix="/api", description="案件：上报、查询")
 
@@ -53,10 +63,27 @@ def create_case(body: dict[str, Any]) -> Response:
 @bp.arguments(CaseQuery, location="query")
 @bp.response(200)
 def list_cases(query: dict[str, Any]) -> Response:
-    """案件列表（GeoJSON FeatureCollection，新的在前）；用 next 作为 cursor 翻页。"""
-    page = case_service.list_cases(get_session(), _filters(query), user=current(), limit=query["limit"],
-                                   cursor=query.get("cursor"))
+    """案件列表（GeoJSON FeatureCollection）：默认新的在前，用 next 作为 cursor 翻页；给出 sort 或 page 时按页返回
+    （overdue 超期优先，按超期时长；due 时限最近；status 状态；category 分类；newest 最新），带 total、page、pages，
+    每个案件带 next_due（下一个时限）、overdue_seconds（已超期秒数）和 overdue_step（超期的环节）。"""
+    if "sort" in query or "page" in query:
+        if query.get("cursor"):
+            raise InvalidInput("按页（page/sort）读取时不用 cursor。", field="cursor", code="bad_cursor")
+        page = list_service.list_page(get_read_session(), _filters(query), user=current(),
+                                      sort=query.get("sort", "overdue"), page=query.get("page", 1),
+                                      limit=min(query["limit"], list_service.PAGE_MAX))
+    else:
+        page = case_service.list_cases(get_session(), _filters(query), user=current(), limit=query["limit"],
+                                       cursor=query.get("cursor"))
     return Response(current_app.json.dumps(page), mimetype=GEOJSON)
+
+
+@bp.get("/search")
+@bp.arguments(SearchQuery, location="query")
+@bp.response(200)
+def search(query: dict[str, Any]) -> Response:
+    """地图搜索框：按案件编号或 12345 工单号找案件（只在自己的范围内），按编码或名称找区划，按地址库找地址。"""
+    return jsonify(list_service.search(get_read_session(), query["q"], user=current(), limit=query["limit"]))
 
 
 @bp.get("/cases/map")
@@ -154,6 +181,7 @@ def _filters(query: dict[str, Any]) -> CaseFilters:
         statuses=_split(query.get("status")), categories=_split(query.get("category")), area=area,
         bbox=parse_bbox(query.get("bbox")), source=query.get("source"), overdue=query.get("overdue"),
         reported_from=_time(query.get("from_"), "from"), reported_to=_time(query.get("to"), "to"),
+        reported_by=current().id if query.get("mine") else None,
     )
 
 

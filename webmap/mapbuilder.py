@@ -14,7 +14,10 @@ from typing import Any
 
 import folium
 
-__all__ = ["BASEMAPS", "LEVEL_LAYERS", "BuiltMap", "build_map", "render_parts"]
+from geo.domain.errors import InvalidInput
+from geo.services.tiles import describe as describe_tiles
+
+__all__ = ["LEVEL_LAYERS", "Basemap", "BuiltMap", "build_map", "mbtiles_paths", "parse_basemaps", "render_parts"]
 
 AssetUrl = Callable[[str], str]
 
@@ -25,7 +28,6 @@ LEVEL_LAYERS = (
     ("community", "社区", True, 13),
     ("grid", "网格", True, 15),
 )
-BASEMAPS = ("none", "osm", "tianditu")
 BEIJING = (39.9042, 116.4074)
 MAX_ZOOM = 19
 
@@ -46,14 +48,66 @@ class BuiltMap:
     layers: dict[str, Any]
 
 
-def build_map(*, basemap: str, tianditu_key: str, asset_url: AssetUrl) -> BuiltMap:
+@dataclass(frozen=True)
+class Basemap:
+    """One base layer of the layer switcher (an overlay such as 天地图注记 rides on the one before it)."""
+
+    name: str
+    url: str
+    attr: str
+    subdomains: str = "abc"
+    max_native_zoom: int = MAX_ZOOM
+    min_zoom: int = 0
+    overlay: bool = False
+
+
+def parse_basemaps(setting: str, *, tianditu_key: str, mbtiles_url: Callable[[int], str]) -> list[Basemap]:
+    """GRIDMAP_BASEMAP as base layers: a comma-separated list of ``none``, ``osm``, ``tianditu``, XYZ URL
+    templates and paths of ``.mbtiles`` files (served by the app at ``mbtiles_url(n)``, n counting the
+    files from 0). Refuses anything else, naming the setting and the fix."""
+    layers: list[Basemap] = []
+    files = 0
+    for raw in (part.strip() for part in (setting or "none").split(",")):
+        kind = raw.lower()
+        if kind in ("", "none"):
+            continue
+        if kind == "osm":
+            layers.append(Basemap("OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                                  "&copy; OpenStreetMap contributors"))
+        elif kind == "tianditu":
+            for layer, name, overlay in (("vec", "天地图矢量", False), ("cva", "天地图注记", True)):
+                layers.append(Basemap(name, _TIANDITU.replace("{layer}", layer) + tianditu_key, "&copy; 天地图",
+                                      subdomains="01234567", max_native_zoom=18, overlay=overlay))
+        elif kind.endswith(".mbtiles"):
+            tiles = describe_tiles(raw)
+            layers.append(Basemap(tiles.name, mbtiles_url(files), tiles.attribution or tiles.name,
+                                  max_native_zoom=min(tiles.max_zoom, MAX_ZOOM), min_zoom=tiles.min_zoom))
+            files += 1
+        elif "{z}" in raw and "{x}" in raw and "{y}" in raw:
+            layers.append(Basemap("底图" if not layers else f"底图 {len(layers) + 1}", raw, "底图"))
+        else:
+            raise InvalidInput(
+                f"GRIDMAP_BASEMAP 中的 {raw!r} 无效：应为 none、osm、tianditu、含 {{z}}/{{x}}/{{y}} 的瓦片地址或 "
+                ".mbtiles 文件的路径（多个用逗号分隔）。", field="GRIDMAP_BASEMAP", code="bad_setting")
+    return layers
+
+
+def mbtiles_paths(setting: str) -> list[str]:
+    """The .mbtiles files named in GRIDMAP_BASEMAP, in order (the app serves file n at /tiles/n/…)."""
+    return [p.strip() for p in (setting or "").split(",") if p.strip().lower().endswith(".mbtiles")]
+
+
+def build_map(*, basemaps: list[Basemap], asset_url: AssetUrl) -> BuiltMap:
     """The map with empty boundary and case groups that the page's modules fill from the API;
     no external request unless the configured base tiles need one."""
     m = folium.Map(location=BEIJING, zoom_start=12, tiles=None, max_zoom=MAX_ZOOM,
                    control_scale=False)
     m.default_js = [("leaflet", asset_url("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", asset_url("vendor/leaflet/leaflet.css"))]
-    _add_basemap(m, basemap, tianditu_key)
+    for i, base in enumerate(basemaps):
+        folium.TileLayer(base.url, name=base.name, attr=base.attr, subdomains=base.subdomains, overlay=base.overlay,
+                         max_zoom=MAX_ZOOM, max_native_zoom=base.max_native_zoom, min_zoom=base.min_zoom,
+                         show=i == 0 or base.overlay).add_to(m)
     groups: dict[str, folium.FeatureGroup] = {}
     for level, label, show, _ in LEVEL_LAYERS:
         groups[level] = folium.FeatureGroup(name=label, show=show)
@@ -64,24 +118,9 @@ def build_map(*, basemap: str, tianditu_key: str, asset_url: AssetUrl) -> BuiltM
     names = {"map": m.get_name(), "layers": {level: g.get_name() for level, g in groups.items()},
              "cases": cases.get_name()}
     layers = {"minZoom": {level: zoom for level, _, _, zoom in LEVEL_LAYERS},
-              "labels": {level: label for level, label, _, _ in LEVEL_LAYERS}}
+              "labels": {level: label for level, label, _, _ in LEVEL_LAYERS},
+              "basemaps": [b.name for b in basemaps if not b.overlay]}
     return BuiltMap(m, names, layers)
-
-
-def _add_basemap(m: folium.Map, basemap: str, tianditu_key: str) -> None:
-    kind = (basemap or "none").strip()
-    if kind.lower() == "none":
-        return
-    if kind.lower() == "osm":
-        folium.TileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", name="OpenStreetMap",
-                         attr="&copy; OpenStreetMap contributors", max_zoom=MAX_ZOOM).add_to(m)
-    elif kind.lower() == "tianditu":
-        for layer, name, overlay in (("vec", "天地图矢量", False), ("cva", "天地图注记", True)):
-            folium.TileLayer(_TIANDITU.replace("{layer}", layer) + tianditu_key, name=name,
-                             attr="&copy; 天地图", subdomains="01234567", overlay=overlay,
-                             max_zoom=18).add_to(m)
-    else:
-        folium.TileLayer(kind, name="底图", attr="底图", max_zoom=MAX_ZOOM).add_to(m)
 
 
 #: folium's viewport line forbids pinch-zoom (maximum-scale=1, user-scalable=no): people with low

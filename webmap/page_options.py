@@ -18,11 +18,23 @@ from geo.domain.boundaries import LEVEL_NAMES
 from geo.domain.cases import DESCRIPTION_MAX
 from geo.domain.deadlines import URGENCY_NAMES
 from geo.domain.errors import Forbidden
+from geo.domain.filters import SORTS
 from geo.domain.getis_ord import CLASSES
 from geo.domain.permissions import User, check_can_report, may_plan_topics, statistics_area
 from geo.domain.requesters import REQUEST_TYPES
 from geo.domain.stats import COLUMNS, DEPARTMENT_COLUMNS, LEVELS, RATES
-from geo.domain.statuses import COLOURS, FINISHED, GROUPS, LEGEND, OPEN, STATES, TERMINAL, UNFINISHED, label
+from geo.domain.statuses import (
+    CLOCK_STEPS,
+    COLOURS,
+    FINISHED,
+    GROUPS,
+    LEGEND,
+    OPEN,
+    STATES,
+    TERMINAL,
+    UNFINISHED,
+    label,
+)
 from geo.domain.topics import EVENT_ACTIONS, EXPORT_COLUMNS, RATE_NAMES, STATUSES, TEXT_MAX, TITLE_MAX
 from geo.domain.whistles import EVENTS as WHISTLE_EVENTS
 from geo.domain.whistles import OUTCOMES, REASONS, SCORE_ASPECTS, SCORE_MAX, SCORE_MIN, STATUS_NAMES
@@ -45,6 +57,7 @@ TOPIC_COLUMNS = ("title", "month", "category_code", "targets", "lead_department"
 _RATE_NAMES = {rate for rate, _, _ in RATES} | {"score"}
 
 
+
 def status_filters() -> list[tuple[str, str]]:
     """The map's status filter as (comma-joined statuses, Chinese name): where a case waits."""
     to_dispatch = ACTIONS["dispatch"].from_states
@@ -57,12 +70,20 @@ def status_filters() -> list[tuple[str, str]]:
 
 def map_options(config: Mapping[str, Any], user: User, *, streets: list[dict[str, str]],
                 folium: dict[str, Any], layers: dict[str, Any], urls: dict[str, str],
-                extent: tuple[float, float, float, float] | None) -> dict[str, Any]:
-    """What static/js/main.js needs: folium's variable names, the API, the vocabulary, the limits."""
+                extent: tuple[float, float, float, float] | None,
+                home: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What static/js/main.js needs: folium's variable names, the API, the vocabulary, the limits, the
+    user's own area (``home``: opened on and outlined; its shortcut is named by its level)."""
     return {
         "folium": folium,
         "api": urls["boundaries"],
         "casesApi": urls["cases"],
+        "listApi": urls.get("list", ""),
+        "searchApi": urls.get("search", ""),
+        "home": {**home, "label": "我的" + LEVEL_NAMES.get(home["level"], "范围")} if home else None,
+        "sorts": list(SORTS.items()),
+        # Each clock is named by the action that stops it (派遣, 办结 …): "派遣超期 3 天" in the list.
+        "overdueSteps": {step: ACTIONS[step].label for step in CLOCK_STEPS},
         "extent": list(extent) if extent else None,
         **layers,
         "levelNames": LEVEL_NAMES,

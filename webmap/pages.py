@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, render_template, url_for
 
 from geo.domain.boundaries import LEVEL_NAMES
-from geo.domain.errors import InvalidInput
 from geo.domain.permissions import may_read_area_statistics, visible_area
 from geo.domain.topics import month_of
 from geo.services import boundaries as boundary_service
 from webmap.auth import current
 from webmap.config import score_weights
 from webmap.db import get_session
-from webmap.mapbuilder import BASEMAPS, build_map, render_parts
+from webmap.mapbuilder import build_map, parse_basemaps, render_parts
 from webmap.page_options import map_options, stats_options, topics_options
 
 bp = Blueprint("pages", __name__)
@@ -26,21 +25,22 @@ def _asset_url(name: str) -> str:
 
 @bp.get("/")
 def index() -> str:
-    basemap = current_app.config["GRIDMAP_BASEMAP"]
-    if basemap not in BASEMAPS and "{z}" not in basemap:
-        raise InvalidInput(
-            f"GRIDMAP_BASEMAP={basemap!r} 无效：应为 none、osm、tianditu 或含 {{z}}/{{x}}/{{y}} 的瓦片地址。",
-            field="GRIDMAP_BASEMAP", code="bad_setting")
+    config = current_app.config
+    basemaps = parse_basemaps(config["GRIDMAP_BASEMAP"], tianditu_key=config["GRIDMAP_TIANDITU_KEY"],
+                              mbtiles_url=lambda n: url_for("tiles.tile", n=n, z=0, x=0, y=0)
+                              .rsplit("/", 3)[0] + "/{z}/{x}/{y}")
     user = current()
-    built = build_map(basemap=basemap, tianditu_key=current_app.config["GRIDMAP_TIANDITU_KEY"],
-                      asset_url=_asset_url)
+    built = build_map(basemaps=basemaps, asset_url=_asset_url)
+    home = boundary_service.home_area(get_session(), user.scope) if user.role != "department_staff" else None
     options = map_options(
-        current_app.config, user,
+        config, user,
         streets=boundary_service.streets_for(get_session(), visible_area(user)),
         folium=built.names, layers=built.layers,
         urls={"boundaries": url_for("boundaries.boundary_layer", level="LEVEL").replace("LEVEL.geojson", ""),
-              "cases": url_for("cases.case_map")},
-        extent=boundary_service.map_extent(get_session()),
+              "cases": url_for("cases.case_map"), "list": url_for("cases.list_cases"),
+              "search": url_for("cases.search")},
+        extent=tuple(home["bbox"]) if home else boundary_service.map_extent(get_session()),
+        home=home,
     )
     return render_template("pages/index.html", folium=render_parts(built.map), options=options)
 

@@ -9,8 +9,10 @@ import flask_smorest
 from marshmallow import Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
+from geo.domain.addresses import ADDRESS_MAX
 from geo.domain.cases import DESCRIPTION_MAX, EXTERNAL_ID_MAX
 from geo.domain.deadlines import URGENCIES
+from geo.domain.filters import SORTS
 from geo.domain.requesters import EMAIL_MAX, NAME_MAX, REQUEST_TYPES
 from geo.domain.whistles import REASONS as WHISTLE_REASONS
 from geo.domain.whistles import SCORE_ASPECTS, SCORE_MAX, SCORE_MIN
@@ -82,10 +84,15 @@ class ApiBlueprint(flask_smorest.Blueprint):
 class CaseCreate(Schema):
     """A new case (a grid worker's pin, an API client, a whistle)."""
 
-    lon = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED,
-                      metadata={"description": "经度（按 crs）", "example": 116.3912})
-    lat = StrictFloat(required=True, allow_nan=False, error_messages=_REQUIRED,
+    lon = StrictFloat(load_default=None, allow_nan=False, error_messages=_REQUIRED,
+                      metadata={"description": "经度（按 crs）；不给经纬度时按 address 在地址库中定位",
+                                "example": 116.3912})
+    lat = StrictFloat(load_default=None, allow_nan=False, error_messages=_REQUIRED,
                       metadata={"description": "纬度（按 crs）", "example": 39.9075})
+    address = Text(load_default=None, validate=validate.Length(max=ADDRESS_MAX), metadata={
+        "description": "地址（标准地址或门牌）：不给 lon/lat 时，案件放在地址库（gridmap addresses load）中与之匹配的"
+                       "地址处，并记下匹配到的地址；找不到时 422（field=address）",
+        "example": "西城区西直门内大街12号"})
     crs = Text(load_default="wgs84", metadata={
         "description": "坐标系：wgs84、cgcs2000、gcj02（高德/腾讯）、bd09（百度）或 EPSG:n", "example": "gcj02"})
     category = Text(required=True, error_messages=_REQUIRED,
@@ -196,6 +203,16 @@ class CaseQuery(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     zoom = fields.Float(validate=validate.Range(0, 24), metadata={"description": "地图缩放级别（仅 /api/cases/map）"})
     cursor = Text(metadata={"description": "上一页返回的 next"})
+    mine = fields.Boolean(metadata={"description": "true：只看我上报的案件（我的上报）"})
+    sort = Text(validate=validate.OneOf(tuple(SORTS)), metadata={
+        "description": "列表排序（给出 sort 或 page 时按页返回，带 total、page、pages）："
+                       + "、".join(f"{k}（{v}）" for k, v in SORTS.items())})
+    page = fields.Integer(validate=validate.Range(1, 1_000_000), metadata={"description": "页码，从 1 开始"})
+
+
+class SearchQuery(Schema):
+    q = Text(load_default="", metadata={"description": "案件编号、12345 工单号、区划编码或名称、地址"})
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, 50))
 
 
 class ErrorBody(Schema):

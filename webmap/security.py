@@ -40,12 +40,20 @@ _KNOWN_BASEMAPS = {
 
 
 def basemap_origins(basemap: str) -> list[str]:
-    """Where the configured base tiles come from, as CSP sources ('none', a file served here: none).
+    """Where the configured base tiles come from, as CSP sources: GRIDMAP_BASEMAP is a comma-separated
+    list ('none' and .mbtiles files served here add nothing).
 
-    >>> basemap_origins("https://{s}.tiles.example.cn:8443/{z}/{x}/{y}.png")
-    ['https://*.tiles.example.cn:8443']
+    >>> basemap_origins("https://{s}.tiles.example.cn:8443/{z}/{x}/{y}.png,/srv/beijing.mbtiles,osm")
+    ['https://*.tiles.example.cn:8443', 'https://tile.openstreetmap.org']
     """
-    kind = (basemap or "none").strip()
+    origins: list[str] = []
+    for one in (basemap or "none").split(","):
+        origins += [o for o in _origins_of(one) if o not in origins]
+    return origins
+
+
+def _origins_of(basemap: str) -> list[str]:
+    kind = basemap.strip()
     if kind.lower() in _KNOWN_BASEMAPS:
         return _KNOWN_BASEMAPS[kind.lower()]
     parts = urlsplit(kind)

@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["CaseFilters"]
+__all__ = ["SORTS", "CaseFilters"]
+
+#: How a case list may be ordered, with the words the list shows: overdue first by how much, the next
+#: deadline soonest first, workflow status, category, newest first.
+SORTS: dict[str, str] = {"overdue": "超期优先", "due": "时限最近", "status": "状态", "category": "分类",
+                         "newest": "最新受理"}
 
 
 @dataclass(frozen=True)
@@ -27,3 +32,4 @@ class CaseFilters:
     visible_area: str | None = None  # the reader's scope (a boundary code prefix)
     departments: tuple[str, ...] | None = None  # department staff: cases these lead or assist
     overdue: bool | None = None
+    reported_by: int | None = None  # "my reports": cases this user reported (their 'receive' event)

@@ -43,6 +43,7 @@ __all__ = [
     "clock_notes",
     "label",
     "next_due",
+    "overdue_by",
     "overdue_step",
     "waiting_for",
 ]
@@ -168,3 +169,15 @@ def clock_notes(code: str, due: Mapping[str, datetime | None], *, now: datetime)
         name = STEP_NAMES[step]
         notes[step] = f"{name}超期 {_span(-left)}" if left < 0 else f"距{name}时限 {_span(left)}"
     return notes
+
+
+def overdue_by(code: str, due: Mapping[str, datetime | None], *, now: datetime) -> float | None:
+    """How long (seconds) the earliest clock status ``code`` waits for has run out (None: not overdue).
+    A case is overdue exactly when this is a number (its earliest waited clock has passed).
+
+    >>> from datetime import UTC
+    >>> overdue_by("received", {"dispatch": datetime(2026, 1, 1, tzinfo=UTC)}, now=datetime(2026, 1, 2, tzinfo=UTC))
+    86400.0
+    """
+    first = next_due(code, due)
+    return (now - first).total_seconds() if first is not None and first < now else None

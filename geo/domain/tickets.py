@@ -5,7 +5,8 @@ all at once with pandas; each refused row keeps its line number and a reason cod
 
     missing_id, duplicate, missing_coordinates, non_numeric_coordinates, nan_coordinates,
     out_of_range_coordinates, unknown_category, bad_time, bad_request_type, bad_phone,
-    bad_requester_name, bad_email, outside_area (decided later, spatially)
+    bad_requester_name, bad_email, outside_area (decided later, spatially), address_not_found (rows
+    without coordinates whose address column the gazetteer does not know; decided later)
 
 The requester columns (诉求人, 联系电话, 电子邮箱) and the request type (诉求类型) are optional; their
 values are checked by the rules of geo.domain.requesters, the same the API applies one case at a time.
@@ -46,6 +47,7 @@ REASONS = {
     "bad_requester_name": f"诉求人姓名太长（最多 {requesters.NAME_MAX} 字）",
     "bad_email": "电子邮箱格式不对",
     "outside_area": "位置不在任何网格内",
+    "address_not_found": "没有经纬度，地址在地址库中没有找到（或有多处同样相近）",
     "conflict": "这个来源的工单编号已被另一内容的案件占用（内容不同，未覆盖；请核对是否被冒用）",
 }
 
@@ -61,11 +63,13 @@ _CANDIDATES = {
     "requester_phone": ("联系电话", "诉求人电话", "来电号码", "联系方式", "电话", "手机", "requester_phone", "phone"),
     "requester_email": ("电子邮箱", "邮箱", "requester_email", "email"),
     "request_type": ("诉求类型", "诉求性质", "来电类型", "request_type"),
+    "address": ("事发地址", "问题地址", "诉求地址", "详细地址", "地址", "标准地址", "address"),
 }
 _OPTIONS = {"id": "--id-field", "lon": "--lon-field", "lat": "--lat-field", "category": "--category-field",
             "description": "--description-field", "time": "--time-field", "urgency": "--urgency-field",
             "requester_name": "--requester-name-field", "requester_phone": "--requester-phone-field",
-            "requester_email": "--requester-email-field", "request_type": "--request-type-field"}
+            "requester_email": "--requester-email-field", "request_type": "--request-type-field",
+            "address": "--address-field"}
 _REQUIRED = ("id", "lon", "lat", "category", "time")
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
@@ -83,6 +87,8 @@ class Columns:
     requester_phone: str | None = None
     requester_email: str | None = None
     request_type: str | None = None
+    #: Rows without coordinates are placed by this address in the gazetteer (地址库).
+    address: str | None = None
 
 
 def resolve_columns(columns: list[str], given: dict[str, str | None]) -> Columns:
@@ -136,8 +142,12 @@ def validate_rows(
 
     x, xr = _coordinate(frame[cols.lon], 180.0)
     y, yr = _coordinate(frame[cols.lat], 90.0)
+    address = (frame[cols.address].fillna("").astype(str).str.replace("\x00", "", regex=False).str.strip()
+               if cols.address else pd.Series([""] * n, index=frame.index))
+    # No coordinates at all but an address: placed later by the gazetteer (or refused as address_not_found).
+    by_address = (xr == "missing_coordinates") & (yr == "missing_coordinates") & (address != "").to_numpy()
     for why in ("missing_coordinates", "non_numeric_coordinates", "nan_coordinates", "out_of_range_coordinates"):
-        refuse((xr == why) | (yr == why), why)
+        refuse(((xr == why) | (yr == why)) & ~by_address, why)
 
     raw_cat = frame[cols.category].fillna("").astype(str).str.strip()
     cat = raw_cat.map(lambda v: categories.get(v) or categories.get(v.zfill(4) if v.isdigit() else v))
@@ -173,6 +183,7 @@ def validate_rows(
         # the DatetimeArray itself: to_numpy() would make a Timestamp object per row (≈ 1 s per 10⁵)
         "reported_at": times.array[ok.astype(bool)],
         **{column: values[ok] for column, values in requester.items()},
+        "address_text": address.to_numpy()[ok], "by_address": by_address[ok],
     })
     refused = pd.DataFrame({"line": line[~ok], "reason": reason[~ok]})
     return ValidatedRows(good, refused)

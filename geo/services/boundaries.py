@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -225,6 +226,21 @@ def boundary_layer_geojson(
 def map_extent(session: Session) -> tuple[float, float, float, float] | None:
     """The area the boundaries cover, for the map's first view."""
     return store.extent(session)
+
+
+#: Simplification of the home outline drawn on the map (degrees, about 1 m).
+HOME_TOLERANCE = 0.00001
+
+
+def home_area(session: Session, code: str) -> dict[str, Any] | None:
+    """The boundary a scoped user's map opens on and outlines: level, code, name, bbox, GeoJSON geometry."""
+    if not code:
+        return None
+    row = store.outline(session, code, tolerance=HOME_TOLERANCE)
+    if row is None:
+        return None
+    return {"level": row[0], "code": code, "name": row[1], "bbox": [row[2], row[3], row[4], row[5]],
+            "geometry": json.loads(row[6])}
 
 
 def level_of(session: Session, code: str) -> str | None:

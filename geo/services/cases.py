@@ -32,6 +32,7 @@ from geo.domain.permissions import (
 from geo.domain.routing import assign
 from geo.domain.statuses import CLOCK_STEPS, clock_notes
 from geo.domain.workflow import STATES
+from geo.services import addresses as address_service
 from geo.services import reference as reference_service
 from geo.services import whistles as whistle_service
 from geo.store import boundaries as boundary_store
@@ -56,9 +57,9 @@ class CaseSettings:
 
 @dataclass(frozen=True)
 class NewCase:
-    lon: Any
-    lat: Any
-    category: Any
+    lon: Any = None
+    lat: Any = None
+    category: Any = None
     description: Any = ""
     crs: str | None = None
     urgency: str | None = None
@@ -69,6 +70,20 @@ class NewCase:
     requester_phone: Any = None
     requester_email: Any = None
     request_type: Any = None
+    #: A gazetteer address (地址库) instead of lon/lat: the case is placed at the entry it matches.
+    address: Any = None
+
+
+def _position(session: Session, new: NewCase) -> tuple[Any, Any, str | None, str | None]:
+    """(x, y, crs, matched address): the given coordinates, or — with an address and no coordinates —
+    the gazetteer entry's WGS84 position and text."""
+    if new.lon is None and new.lat is None and new.address is not None and str(new.address).strip():
+        found = address_service.locate(session, str(new.address))
+        return found.lon, found.lat, "wgs84", found.address
+    for name, value in (("lon", new.lon), ("lat", new.lat)):
+        if value is None:
+            raise InvalidInput("必填（或不给经纬度、只给地址 address）。", field=name, code="invalid_input")
+    return new.lon, new.lat, new.crs, None
 
 
 def create_case(session: Session, new: NewCase, *, user: User | None = None,
@@ -82,9 +97,10 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     settings = settings or CaseSettings()
     now = now or datetime.now(UTC)
     tz = rules.zone(settings.timezone)
-    crs = normalize_crs_name(new.crs)
-    lon, lat = rules.wgs84_position(new.lon, new.lat, crs)
-    x, y = float(new.lon), float(new.lat)
+    x_in, y_in, crs_in, address = _position(session, new)
+    crs = normalize_crs_name(crs_in)
+    lon, lat = rules.wgs84_position(x_in, y_in, crs)
+    x, y = float(x_in), float(y_in)
     category = rules.check_category_code(new.category)
     description = rules.check_text(new.description, field="description", max_length=rules.DESCRIPTION_MAX)
     source = _source(new.source or "api")
@@ -126,7 +142,7 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
         "day": reported_at.astimezone(tz).date(),
         "resolve_limit_hours": assignment.resolve_limit_hours or facts.category.get("resolve_limit_hours"),
         "requester_name": requester.name, "requester_phone": requester.phone, "requester_email": requester.email,
-        "request_type": request_type,
+        "request_type": request_type, "address": address,
     }
     # Duplicates are looked up before the insert: the insert locks the day's counter row until
     # the caller commits, so nothing else may run after it.

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo.domain.demo import plan_history
 from geo.services import accounts
+from geo.services import addresses as address_service
 from geo.services import boundaries as boundary_service
 from geo.services import reference as reference_service
 from geo.services.boundaries import BoundarySettings, LoadReport
@@ -72,6 +73,8 @@ class DemoTickets:
 
 
 #: Coordinates as the hotline exports them: GCJ-02 (高德/腾讯).
+#: The sample gazetteer (scripts/make_sample_addresses.py): door plates inside the sample grids.
+SAMPLE_ADDRESSES = "addresses/门牌地址.csv"
 TICKETS = DemoTickets(path="demo/hotline_12345.csv", source="12345", crs="gcj02")
 
 
@@ -90,10 +93,11 @@ def load_samples(session: Session, data_dir: Path, *, settings: BoundarySettings
     """Load the sample boundaries, departments, duty list and demo users from ``data_dir`` (the
     repository's ``data/`` folder) in the caller's transaction; ``loaded`` hears of each boundary layer.
 
-    Steps: boundaries (district → street → community → grid) → reference data → users.
+    Steps: boundaries (district → street → community → grid) → reference data → sample addresses → users.
     """
     reports = _load_boundaries(session, data_dir / "boundaries", settings, loaded)
     rules = _load_reference(session, data_dir / "reference")
+    address_service.load_addresses(session, data_dir / SAMPLE_ADDRESSES)
     password = secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
     _create_users(session, password)
     return SampleReport(boundaries=reports, duty_rules=rules, users=DEMO_USERS, password=password)

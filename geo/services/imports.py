@@ -31,6 +31,7 @@ from geo.domain.placement import Placement, PlacementIndex
 from geo.domain.routing import Coverage, DutyRule, assign
 from geo.domain.tables import read_table
 from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
+from geo.services import addresses as address_service
 from geo.services import placement as placement_service
 from geo.services import reference as reference_service
 from geo.services import stats as stats_service
@@ -132,12 +133,34 @@ def prepare_import(
     context = routing_context(session)
     validated = validate_rows(raw, columns, categories=category_lookup(context.categories),
                               tz=case_rules.zone(settings.timezone), now=now or datetime.now(UTC))
+    validated = _place_by_address(session, validated)
     summary = ImportSummary(read=len(raw))
     summary.add(0, 0, validated.refused)
     summary.seconds = time.perf_counter() - started
     plan = ImportPlan(Path(path), source, crs, columns, raw, validated, context, settings.timezone,
                       reference_service.schedule(session, settings.timezone), batch_size)
     return plan, summary
+
+
+def _place_by_address(session: Session, validated: ValidatedRows) -> ValidatedRows:
+    """Rows without coordinates but with an address get the gazetteer entry's WGS84 position (and keep its
+    text as the case's ``address``); rows whose address matches nothing are refused (address_not_found)."""
+    good = validated.good
+    need = good["by_address"].to_numpy(dtype=bool)
+    good = good.assign(address=None, orig_crs=None)
+    if not need.any():
+        return ValidatedRows(good, validated.refused)
+    found = address_service.locate_many(session, good.loc[need, "address_text"].tolist())
+    matches = good["address_text"].map(lambda a: found.get(a)).where(need, None)
+    missing = need & matches.isna().to_numpy()
+    placed = need & ~missing
+    good.loc[placed, "x"] = [m.lon for m in matches[placed]]
+    good.loc[placed, "y"] = [m.lat for m in matches[placed]]
+    good.loc[placed, "address"] = [m.address for m in matches[placed]]
+    good.loc[placed, "orig_crs"] = "wgs84"
+    refused = pd.concat([validated.refused, pd.DataFrame({"line": good["line"].to_numpy()[missing],
+                                                          "reason": "address_not_found"})], ignore_index=True)
+    return ValidatedRows(good[~missing].reset_index(drop=True), refused)
 
 
 def routing_context(session: Session) -> RoutingContext:
@@ -163,6 +186,9 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     if batch.empty:
         return 0, int(skipped_mask.sum()), conflicts
     lon, lat = to_wgs84(batch["x"].to_numpy(), batch["y"].to_numpy(), plan.crs)
+    placed = batch["orig_crs"].notna().to_numpy()  # by the gazetteer: already WGS84
+    lon = np.where(placed, batch["x"].to_numpy(dtype=float), lon)
+    lat = np.where(placed, batch["y"].to_numpy(dtype=float), lat)
     found = plan.context.index.grid_codes(lon, lat)
     outside = pd.isna(found)
     refused = pd.concat([conflicts, pd.DataFrame({"line": batch["line"].to_numpy()[outside],

@@ -192,6 +192,16 @@ def names_of(session: Session, codes: list[str]) -> dict[str, str]:
     return {code: name for code, name in rows}
 
 
+def outline(session: Session, code: str, *, tolerance: float) -> tuple[Any, ...] | None:
+    """(level, name, minx, miny, maxx, maxy, simplified GeoJSON geometry) of the current boundary ``code``."""
+    row = session.execute(text(
+        "SELECT b.level, b.name, ST_XMin(b.geom), ST_YMin(b.geom), ST_XMax(b.geom), ST_YMax(b.geom), "
+        "ST_AsGeoJSON(ST_SimplifyPreserveTopology(b.geom, :tol), 6) "
+        "FROM boundary b JOIN boundary_version v ON v.id = b.version_id AND v.valid_to IS NULL "
+        "WHERE b.code = :code LIMIT 1"), {"code": code, "tol": tolerance}).first()
+    return tuple(row) if row else None
+
+
 def search(session: Session, query: str, *, limit: int) -> list[tuple[Any, ...]]:
     """Current boundaries whose code starts with, or whose name contains, ``query``."""
     like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -29,6 +29,7 @@ _CASE_COPY_COLUMNS = (
     "orig_x", "orig_y", "orig_crs", "grid_code", "community_code", "street_code", "district_code",
     "boundary_version_id", "lead_department", "co_departments", "routing_rule", "dispatch_due", "respond_due",
     "resolve_due", "resolve_limit_hours", "requester_name", "requester_phone", "requester_email", "request_type",
+    "address",
 )
 _EVENT_COPY_COLUMNS = ("case_id", "at", "actor_name", "action", "to_status", "lon", "lat", "details")
 _TEXT_COLUMNS = ("external_id", "category_code", "urgency", "grid_code", "community_code", "street_code",
@@ -109,7 +110,10 @@ def _case_table(frame: pd.DataFrame, ids: np.ndarray, numbers: np.ndarray, *, so
         "geom": _ewkb_hex(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)),
         "orig_x": pa.array(frame["orig_x"].to_numpy(float)),
         "orig_y": pa.array(frame["orig_y"].to_numpy(float)),
-        "orig_crs": _constant(orig_crs, n),
+        # rows placed by the address gazetteer carry their own (WGS84) and the matched address
+        "orig_crs": (_text(frame["orig_crs"].where(frame["orig_crs"].notna(), orig_crs)) if "orig_crs" in frame
+                     else _constant(orig_crs, n)),
+        "address": _text(frame["address"]) if "address" in frame else pa.nulls(n, pa.string()),
         "boundary_version_id": pa.array(np.full(n, version_id, dtype=np.int64)),
         "co_departments": _array_literals(frame["co_departments"]),
         "resolve_limit_hours": pa.array(pd.to_numeric(frame["resolve_limit_hours"]).to_numpy(float),

@@ -47,6 +47,10 @@ def where_clause(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
         params["source"] = filters.source
     if filters.overdue is not None:
         clauses.append(OVERDUE_SQL if filters.overdue else f"NOT {OVERDUE_SQL}")
+    if filters.reported_by is not None:
+        clauses.append("EXISTS (SELECT 1 FROM case_event e WHERE e.case_id = c.id AND e.action = 'receive' "
+                       "AND e.actor_user_id = :reporter)")
+        params["reporter"] = filters.reported_by
     if filters.visible_area:
         clauses.append("c.grid_code LIKE :visible")
         params["visible"] = filters.visible_area + "%"

@@ -23,6 +23,7 @@ from geo.store.case_filters import where_clause
 from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
 
 __all__ = [
+    "CASE_COLUMNS",
     "REQUESTER_COLUMNS",
     "PointFacts",
     "existing_external_ids",
@@ -120,12 +121,12 @@ def insert_case(session: Session, values: dict[str, Any], event: dict[str, Any])
                                geom, orig_x, orig_y, orig_crs, grid_code, community_code, street_code, district_code,
                                boundary_version_id, lead_department, co_departments, routing_rule,
                                dispatch_due, respond_due, resolve_due, resolve_limit_hours,
-                               requester_name, requester_phone, requester_email, request_type)
+                               requester_name, requester_phone, requester_email, request_type, address)
             SELECT {case_no}, :source, :external_id, :category_code, :description, :urgency, :reported_at,
                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :orig_x, :orig_y, :orig_crs, :grid_code,
                    :community_code, :street_code, :district_code, :boundary_version_id, :lead_department,
                    :co_departments, :routing_rule, :dispatch_due, :respond_due, :resolve_due, :resolve_limit_hours,
-                   :requester_name, :requester_phone, :requester_email, :request_type
+                   :requester_name, :requester_phone, :requester_email, :request_type, :address
             FROM n
             RETURNING *),
         e AS (
@@ -175,8 +176,11 @@ _CASE_COLUMNS = """c.id, c.case_no, c.source, c.external_id, c.category_code, ca
     c.description, c.urgency, c.reported_at, c.received_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
     c.orig_x, c.orig_y, c.orig_crs, c.grid_code, c.community_code, c.street_code, c.district_code,
     c.boundary_version_id, c.lead_department, c.co_departments, c.routing_rule, c.status,
-    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, c.request_type, """ + OVERDUE_SQL + (
+    c.dispatch_due, c.respond_due, c.resolve_due, c.extension_due, c.callback, c.request_type,
+    c.address, """ + OVERDUE_SQL + (
     " AS overdue")
+#: What a case read returns (lists, exports, one case), without the requester.
+CASE_COLUMNS = _CASE_COLUMNS
 #: The requester (personal data) is read only where one case is shown (get_case, insert_case), and
 #: masked there as geo.domain.permissions says: lists, exports and the map never select it.
 REQUESTER_COLUMNS = "c.requester_name, c.requester_phone, c.requester_email"

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.domain.addresses import ADDRESS_MAX
 from geo.domain.notices import DELIVERY_STATES
 from geo.domain.requesters import EMAIL_MAX, NAME_MAX, REQUEST_TYPES
 from geo.domain.topics import EVENT_ACTIONS as TOPIC_EVENT_ACTIONS
@@ -250,6 +251,34 @@ class Case(Base):
     requester_phone: Mapped[str | None] = mapped_column(String(16))
     requester_email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
     request_type: Mapped[str | None] = mapped_column(String(16))
+    #: The gazetteer address a case was placed by (API or import with an address and no coordinates).
+    address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX))
+
+
+class Address(Base):
+    """The address gazetteer (地址库): standard addresses and door plates with a position
+    (``gridmap addresses load``), matched by pg_trgm on the normalised text."""
+
+    __tablename__ = "address"
+    __table_args__ = (
+        UniqueConstraint("norm", name="uq_address_norm"),
+        Index("ix_address_geom", "geom", postgresql_using="gist"),
+        Index("ix_address_key_trgm", "key", postgresql_using="gin", postgresql_ops={"key": "gin_trgm_ops"}),
+        Index("ix_address_key", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS_MAX), nullable=False)
+    norm: Mapped[str] = mapped_column(String(ADDRESS_MAX), nullable=False)
+    #: What is compared (geo.domain.addresses.match_key): the normalised text without 北京市/…区/…街道.
+    key: Mapped[str] = mapped_column(String(ADDRESS_MAX), nullable=False)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    orig_x: Mapped[float | None] = mapped_column(Float)
+    orig_y: Mapped[float | None] = mapped_column(Float)
+    orig_crs: Mapped[str | None] = mapped_column(String(32))
+    #: The grid it lay in when loaded (None: in no grid).
+    grid_code: Mapped[str | None] = mapped_column(String(32))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class AppUser(Base):

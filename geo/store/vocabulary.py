@@ -18,11 +18,13 @@ __all__ = [
     "OVERDUE_SQL",
     "OVERDUE_STEP_SQL",
     "next_due_sql",
+    "overdue_seconds_sql",
     "overdue_sql",
     "overdue_step_sql",
     "status_in",
     "status_not_in",
     "status_number_sql",
+    "status_order_sql",
 ]
 
 
@@ -74,6 +76,17 @@ def next_due_sql(alias: str = "") -> str:
         value = due[0] if len(due) == 1 else f"least({', '.join(due)})"
         whens.append(f"WHEN {status_in(a + 'status', (s.code for s in statuses))} THEN {value}")
     return "CASE " + "\n     ".join(whens) + " END"
+
+
+def overdue_seconds_sql(alias: str = "c", now: str = "now()") -> str:
+    """Seconds since the earliest waited clock ran out (statuses.overdue_by), or NULL when not overdue."""
+    due = next_due_sql(alias)
+    return f"(CASE WHEN ({due}) < {now} THEN extract(epoch FROM {now} - ({due})) END)"
+
+
+def status_order_sql(column: str = "c.status") -> str:
+    """A status's place in the workflow (statuses.STATUSES order), for sorting lists."""
+    return f"(CASE {column} " + " ".join(f"WHEN '{s.code}' THEN {i}" for i, s in enumerate(STATUSES)) + " END)"
 
 
 def status_number_sql(column: str = "status") -> str:

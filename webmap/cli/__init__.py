@@ -11,6 +11,7 @@ other module is one command group, named by its noun, and registers itself on ``
 from __future__ import annotations
 
 from webmap.cli import (  # noqa: F401 - imported for their commands, which they register on main
+    addresses,
     backup,
     boundaries,
     callbacks,

@@ -37,6 +37,7 @@ def cases() -> None:
 @click.option("--requester-phone-field", help="联系电话列（默认识别 联系电话、来电号码 …；可无）")
 @click.option("--requester-email-field", help="电子邮箱列（可无）")
 @click.option("--request-type-field", help="诉求类型列：咨询、求助、投诉、举报、建议 或其英文代码（可无）")
+@click.option("--address-field", help="地址列（默认识别 事发地址、地址 …）：没有经纬度的行按地址库定位，找不到的行拒绝")
 @click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
 @click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
 @click.option("--no-stats", is_flag=True,

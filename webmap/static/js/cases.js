@@ -25,14 +25,22 @@ function casePopup(props, statuses) {
   return box;
 }
 
+/* A count bubble: "212 · 超期37", the overdue part in red; wide enough for both. */
 function countIcon(props) {
   const box = document.createElement('div');
   box.className = 'gm-count' + (props.overdue ? ' gm-count-overdue' : '');
   box.appendChild(el('b', String(props.cases)));
-  return L.divIcon({ html: box, className: '', iconSize: [34, 34] });
+  if (props.overdue) {
+    box.appendChild(el('span', ' · ', 'gm-count-sep'));
+    box.appendChild(el('span', '超期' + props.overdue, 'gm-count-late'));
+  }
+  // No fixed size: the bubble is as wide as its text and centred on the point by CSS (.gm-count-icon).
+  return L.divIcon({ html: box, className: 'gm-count-icon', iconSize: null });
 }
+// A bubble click zooms to the next level: streets → communities (13) → single cases (15).
+const BUBBLE_ZOOMS = [13, 15];
 
-export function createCaseLayer(map, group, options, hint, panel) {
+export function createCaseLayer(map, group, options, hint, panel, loading) {
   const state = { key: null, abort: null };
   // One canvas for all case markers: 5,000 SVG elements take seconds to draw on a 2-core PC.
   const renderer = L.canvas({ pane: 'gm-cases', padding: VIEW_PADDING, tolerance: 3 });
@@ -84,8 +92,12 @@ export function createCaseLayer(map, group, options, hint, panel) {
         marker.feature = f;
         marker.addTo(group);
       } else {
-        const m = L.marker([c[1], c[0]], { icon: countIcon(p), pane: 'gm-cases' });
+        const m = L.marker([c[1], c[0]], { icon: countIcon(p), pane: 'gm-cases', title: p.name });
         m.bindTooltip(el('span', p.name + '：' + p.cases + ' 件' + (p.overdue ? '，超期 ' + p.overdue : '')));
+        m.on('click', () => {
+          const next = BUBBLE_ZOOMS.find((z) => z > map.getZoom()) || map.getZoom() + 1;
+          map.setView([c[1], c[0]], next);
+        });
         m.addTo(group);
       }
     });
@@ -103,8 +115,10 @@ export function createCaseLayer(map, group, options, hint, panel) {
     state.key = key;
     if (state.abort) { state.abort.abort(); }
     state.abort = new AbortController();
-    fetch(options.casesApi + '?' + key, { signal: state.abort.signal })
-      .then((r) => { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
+    const request = fetch(options.casesApi + '?' + key, { signal: state.abort.signal })
+      .then((r) => { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); });
+    if (loading) { loading.track(request); }
+    request
       .then((data) => { if (state.key === key) { draw(data); } })
       .catch((err) => {
         if (err.name !== 'AbortError') { state.key = null; hint('案件加载失败，移动地图重试'); }

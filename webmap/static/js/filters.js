@@ -1,11 +1,11 @@
 /* The case filters. They live in the URL (?status=…&category=…&street=…&from=…&to=…&overdue=true),
- * so a link shows the same map. Dates are whole days: "to" is inclusive here and sent to the case
+ * so a link shows the same map (mine=true: 我的上报, the cases the user reported). Dates are whole days: "to" is inclusive here and sent to the case
  * API as the next midnight. The status choices come from the server (the template's <option>s). */
 
 import { addOptions } from './dom.js';
 import { categories } from './api.js';
 
-const FILTERS = ['status', 'category', 'street', 'from', 'to', 'overdue'];
+const FILTERS = ['status', 'category', 'street', 'from', 'to', 'overdue', 'mine'];
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /* The page's query parameters. */
@@ -42,7 +42,7 @@ export function initFilters(options, onChange) {
   const form = document.getElementById('gm-filters');
   if (!form) { return; }
   const params = pageParams();
-  const { category, street, status, from, to, overdue } = form.elements;
+  const { category, street, status, from, to, overdue, mine } = form.elements;
   categories().then((pairs) => {
     addOptions(category, pairs);
     category.value = params.get('category') || '';
@@ -53,6 +53,7 @@ export function initFilters(options, onChange) {
   from.value = params.get('from') || '';
   to.value = params.get('to') || '';
   overdue.checked = params.get('overdue') === 'true';
+  if (mine) { mine.checked = params.get('mine') === 'true'; }
   const toggle = document.getElementById('gm-filter-toggle');
   function count() {
     const n = FILTERS.filter((name) => pageParams().get(name)).length;
@@ -70,6 +71,7 @@ export function initFilters(options, onChange) {
       if (form.elements[name].value) { next.set(name, form.elements[name].value); }
     });
     if (overdue.checked) { next.set('overdue', 'true'); }
+    if (mine && mine.checked) { next.set('mine', 'true'); }
     replaceSearch(next);
     count();
     onChange();

@@ -31,7 +31,7 @@ export function bboxParam(map, pad) {
     .map((v) => Math.max(-180, Math.min(180, v)).toFixed(5)).join(',');
 }
 
-export function createBoundaryLayers(map, groups, options, hint) {
+export function createBoundaryLayers(map, groups, options, hint, loading) {
   const state = {};
   Object.keys(groups).forEach((level) => { state[level] = { key: null, count: 0 }; });
 
@@ -93,12 +93,14 @@ export function createBoundaryLayers(map, groups, options, hint) {
     if (s.abort) { s.abort.abort(); }
     s.abort = new AbortController();
     s.key = key;
-    fetch(options.api + level + '.geojson?' + key, { signal: s.abort.signal,
-                                                     headers: { Accept: 'application/geo+json' } })
+    const request = fetch(options.api + level + '.geojson?' + key, { signal: s.abort.signal,
+                                                                     headers: { Accept: 'application/geo+json' } })
       .then((r) => {
         if (!r.ok) { throw new Error('HTTP ' + r.status); }
         return r.json();
-      })
+      });
+    if (loading) { loading.track(request); }
+    request
       .then((data) => {
         if (s.key !== key) { return; }  // the view moved on while this was loading
         s.error = false;

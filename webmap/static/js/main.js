@@ -17,11 +17,16 @@ import { foldable } from './fold.js';
 import { initFilters } from './filters.js';
 import { initSearch } from './search.js';
 import { createWhistleList } from './whistle_list.js';
+import { createLoading } from './loading.js';
+import { createCaseList } from './caselist.js';
+import { drawHome, basemapNotice } from './home.js';
 
 keepFormsOnPage();
 const options = readOptions();
 const { map, groups, cases: casesGroup } = foliumParts(options.folium);
 setUpMap(map, options);
+const loading = createLoading(map);
+drawHome(map, options);
 const hint = createHint(map);
 createLegend(map, options);
 const locateHint = hint.source('locate');
@@ -29,7 +34,8 @@ const themeHint = hint.source('theme');
 const caseHint = hint.source('cases');
 
 let cases = null;
-const reloadCases = () => { if (cases) { cases.reload(); } };
+let list = null;
+const reloadCases = () => { if (cases) { cases.reload(); } if (list) { list.reload(false); } };
 const panel = createPanel(options, reloadCases);
 if (options.user.mayReport) {
   createReportButton(map, panel, options, reloadCases);
@@ -39,8 +45,9 @@ foldable(document.querySelector('.gm-legend'), '图例');
 foldable(document.querySelector('.leaflet-control-layers'), '图层');
 const theme = createThematic(map, options, themeHint);
 foldable(document.querySelector('.gm-theme'), '专题');
-cases = casesGroup ? createCaseLayer(map, casesGroup, options, caseHint, panel) : null;
-const boundaries = createBoundaryLayers(map, groups, options, hint);
+cases = casesGroup ? createCaseLayer(map, casesGroup, options, caseHint, panel, loading) : null;
+const boundaries = createBoundaryLayers(map, groups, options, hint, loading);
+basemapNotice(map, options);
 
 function refresh() {
   boundaries.refresh();
@@ -49,9 +56,10 @@ function refresh() {
 }
 
 map.on('moveend overlayadd overlayremove', refresh);
-initSearch(map, options);
+initSearch(map, options, panel);
 createWhistleList(map, panel, options);
-initFilters(options, () => { reloadCases(); theme.reload(); });
+list = createCaseList(map, panel, options, loading);
+initFilters(options, () => { reloadCases(); theme.reload(); list.reload(); });
 refresh();
 // Boundary shapes stay out of the Tab order: Leaflet makes every shape with a tooltip focusable,
 // which put dozens of polygons between the bar and 上报. Their names stay on hover and in search.
@@ -81,3 +89,4 @@ if (printButton) { printButton.addEventListener('click', () => { printMeta(); wi
 window.gridmapMap = map;
 window.gridmapPanel = panel;
 window.gridmapCases = cases;
+window.gridmapList = list;
