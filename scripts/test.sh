@@ -20,4 +20,6 @@ unset DATABASE_URL
 echo "== ruff";         .venv/bin/ruff check .
 echo "== mypy";         .venv/bin/mypy
 echo "== lint-imports"; .venv/bin/lint-imports
-echo "== pytest";       .venv/bin/pytest "$@"
+# Two workers (xdist, --dist loadfile: a file's module fixtures are made once): the suite waits on
+# PostgreSQL, Chromium and servers starting as much as on Python, so two share the 2 cores well.
+echo "== pytest";       .venv/bin/pytest -n "${GRIDMAP_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -26,7 +26,8 @@ from geo.store.db import normalize_url
 from webmap import create_app
 from webmap.observability import JsonFormatter
 
-TEMPLATE_DB = "gridmap_test_template"
+# One template per xdist worker (make test runs two): CREATE DATABASE … TEMPLATE needs it unused.
+TEMPLATE_DB = f"gridmap_test_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
