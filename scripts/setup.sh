@@ -62,6 +62,16 @@ if [ "$have" != "$hash[dev]" ] && [ "$have" != "$hash$extras" ]; then
   echo "$hash$extras" > "$stamp"
 fi
 
+# --- Gi* kernels ------------------------------------------------------------------------------
+# numba compiles esda's Gi* kernels into its disk cache once per install (≈ 25 s), here rather than
+# in the first server, worker or test process that asks for a hotspot layer.
+warm=".venv/.gridmap-gistar"
+if [ "$(cat "$warm" 2>/dev/null)" != "$(cat "$stamp")" ]; then
+  say "compiling the Gi* kernels (numba, once per install)"
+  .venv/bin/python -c 'from geo.domain.getis_ord import warm_gistar; warm_gistar()'
+  cat "$stamp" > "$warm"
+fi
+
 # --- front-end assets -------------------------------------------------------------------------
 vendor=webmap/static/vendor
 lock_hash=$(sha256sum package-lock.json | cut -c1-16)

@@ -65,6 +65,7 @@ def _venv_on_loan(dest: Path) -> None:
     # setup.sh installs nothing when the stamp says the venv is current for this pyproject.toml.
     digest = hashlib.sha256((dest / "pyproject.toml").read_bytes()).hexdigest()[:16]
     (venv / ".gridmap-installed").write_text(f"{digest}[dev]\n")
+    (venv / ".gridmap-gistar").write_text(f"{digest}[dev]\n")  # the kernels are this venv's, compiled
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the 0700 case is root's: the cluster runs as postgres")

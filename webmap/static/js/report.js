@@ -6,6 +6,7 @@
  * until the case is sent: a network failure leaves an error with 重试, never a dead button.
  * Urgency names and photo limits come from the options. */
 
+import { currentPosition } from './position.js';
 import { addGroups, addOptions, el, labelled, selectEl } from './dom.js';
 import { caseUrl, categoryGroups, failure, getJSON, send } from './api.js';
 import { photoRules, preparePhotos, uploadPhotos } from './photos.js';
@@ -14,7 +15,6 @@ const DRAFT_KEY = 'gridmap.reportDraft';
 const COORDINATE_DIGITS = 6;
 const PIN_ZOOM = 17;
 const EDGE_PX = 48;  // a pin closer than this to the covered edge is moved into view
-const POSITION_OPTIONS = { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 };
 const DRAFT_PHOTO_BYTES = 2500000;  // photos larger than this in total stay in memory only
 
 /* The draft in localStorage (null: none). Storage may be full or off: then it lives in memory only. */
@@ -46,16 +46,6 @@ function fromDataUrl(photo) {
   });
 }
 
-/* The device's position now (never a cached fix). */
-function currentPosition() {
-  return new Promise((resolve, reject) => {
-    if (!navigator.geolocation) { reject(new Error('此浏览器不能定位')); return; }
-    navigator.geolocation.getCurrentPosition((p) => resolve(p.coords), (err) => {
-      reject(new Error(err.code === 1 ? '没有定位权限：请在浏览器中允许定位（需要 HTTPS 访问）'
-                                      : '无法获取当前位置：' + (err.message || '定位超时')));
-    }, POSITION_OPTIONS);
-  });
-}
 
 function button(text, cls) {
   const b = el('button', text, cls || 'gm-secondary');

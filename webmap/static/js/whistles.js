@@ -4,13 +4,13 @@
  * status names and the score's aspects and range come from the options (whistleReasons,
  * limits.checkInRadiusM, whistle). */
 
+import { currentPosition } from './position.js';
 import { el, selectEl, addOptions, labelled } from './dom.js';
 import { departments, failure, getJSON, send } from './api.js';
 import { checklist } from './checklist.js';
 import { localTime } from './time.js';
 
 // A check-in needs where the officer is now: never a position the device remembered.
-const POSITION_OPTIONS = { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 };
 const OTHER_CASES_MAX = 30;
 const NOTE_MAX = 2000;
 
@@ -94,21 +94,11 @@ export function checkInTitle(limits) {
   return '用本机定位报到（距案件 ' + limits.checkInRadiusM + ' 米内）';
 }
 
-/* The device's position (check-in on site); rejects with a message a grid worker understands. */
-function position() {
-  return new Promise((resolve, reject) => {
-    if (!navigator.geolocation) { reject(new Error('此浏览器不能定位')); return; }
-    navigator.geolocation.getCurrentPosition((p) => resolve(p.coords), (err) => {
-      reject(new Error(err.code === 1 ? '没有定位权限：请在浏览器中允许定位（需要 HTTPS 访问）'
-                                      : '无法获取当前位置：' + (err.message || '定位超时')));
-    }, POSITION_OPTIONS);
-  });
-}
 
 /* Check in for a summons (`item` from the case's actions) with a fresh position; gives {ok, message},
  * the message saying how precise the fix was. */
 export function checkIn(item) {
-  return position()
+  return currentPosition()
     .then((coords) => send('/api/whistles/' + item.whistle_id + '/reports',
                            { lon: coords.longitude, lat: coords.latitude, crs: 'wgs84' })
       .then((res) => {
