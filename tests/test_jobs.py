@@ -281,7 +281,9 @@ def test_gridmap_serve_runs_the_jobs_beside_the_server_and_stops_them(fresh_db, 
                 return ""
 
         assert wait_for(lambda: "gridmap_jobs_leader 1.0" in metrics(), 30, step=0.5)
-        assert re.search(r'gridmap_job_runs_total\{job="stats_fold"\} [1-9]', metrics())
+        # a scrape under load may time out (metrics() gives ""): the count must show within seconds
+        assert wait_for(lambda: re.search(r'gridmap_job_runs_total\{job="stats_fold"\} [1-9]', metrics()), 30,
+                        step=0.5)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
             assert r.status == 200
     finally:
