@@ -310,6 +310,15 @@ def live_server(database_url: str) -> Iterator[str]:
         server.close()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server or cluster a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def wait_until_ready(base: str, seconds: float = 40) -> None:
     """Poll ``base``/readyz until it answers 200 (a `gridmap serve` subprocess starting; its workers
     import numpy, geopandas and numba, which takes seconds on a busy 2-core machine)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,14 +17,11 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PSQL = str(next(Path("/usr/lib/postgresql").glob("*/bin/psql")))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -54,7 +50,7 @@ def cluster_dir(tmp_path: Path):
 @pytest.mark.skipif(os.geteuid() != 0, reason="the cluster runs as postgres: root's case")
 def test_a_trust_cluster_is_closed_on_its_next_secure_start(cluster_dir) -> None:
     data, env = cluster_dir
-    port = _free_port()
+    port = free_port()
     started = _pg("start", str(data), str(port), "gridmap", env=env)
     assert started.returncode == 0, started.stderr
     assert _no_password(port).returncode == 0, "precondition: the old cluster trusts everyone"
@@ -84,7 +80,7 @@ def test_a_trust_cluster_is_closed_on_its_next_secure_start(cluster_dir) -> None
 @pytest.mark.skipif(os.geteuid() != 0, reason="the cluster runs as postgres: root's case")
 def test_db_upgrade_runs_as_the_owner_and_grants_the_app_only_appends_to_the_audit_trail(cluster_dir) -> None:
     data, env = cluster_dir
-    port = _free_port()
+    port = free_port()
     secured = _pg("secure", str(data), str(port), "gridmap", env=env)
     assert secured.returncode == 0, secured.stderr
     urls = dict(line.split("=", 1) for line in Path(f"{data}.env").read_text().splitlines())

@@ -24,15 +24,10 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import wait_until_ready
+from tests.conftest import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:
@@ -76,7 +71,7 @@ def test_make_run_serves_the_map_from_a_0700_folder(tmp_path: Path) -> None:
     home.chmod(0o700)
     _clone_working_tree(clone)
     pg_home = Path(f"/tmp/gridmap-pghome-{os.getpid()}")
-    pg_port, web_port = _free_port(), _free_port()
+    pg_port, web_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "GRIDMAP_"))} | {
         "GRIDMAP_SKIP_SYSTEM": "1", "GRIDMAP_PG_HOME": str(pg_home),
         "GRIDMAP_PGPORT": str(pg_port), "GRIDMAP_PORT": str(web_port), "GRIDMAP_BASEMAP": "none",

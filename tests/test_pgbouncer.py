@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import load_tiny_hierarchy, load_tiny_reference, make_user
+from tests.conftest import free_port, load_tiny_hierarchy, load_tiny_reference, make_user
 from webmap import create_app
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -35,18 +35,13 @@ CLIENTS, ROUNDS = 4, 12
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pgbouncer refuses root and runs as postgres: root's case")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def bouncer(fresh_db):
     """fresh_db's URL through a PgBouncer in transaction mode with two server connections."""
     url = make_url(fresh_db)
     home = Path(tempfile.mkdtemp(prefix="gridmap-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     (home / "userlist.txt").write_text('"postgres" ""\n')
     (home / "pgbouncer.ini").write_text(f"""[databases]
 * = host=127.0.0.1 port={url.port}

@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from geo.services.schema import upgrade_schema
 from geo.services.stats import refresh_facts
-from tests.conftest import load_tiny_hierarchy, load_tiny_reference, make_user
+from tests.conftest import free_port, load_tiny_hierarchy, load_tiny_reference, make_user
 from webmap import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +34,6 @@ LAG_MAX_S = 10.0
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the clusters run as postgres: root's case")
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _bin(name: str) -> str:
@@ -56,7 +49,7 @@ def clusters() -> Iterator[tuple[str, str]]:
     """(primary URL, standby URL) of database ``gridmap`` on two clusters streaming to each other."""
     home = Path(tempfile.mkdtemp(prefix="gridmap-standby-"))
     home.chmod(0o755)
-    primary_port, standby_port = _free_port(), _free_port()
+    primary_port, standby_port = free_port(), free_port()
     env = os.environ | {"PG_EXTRA_OPTS": "-c fsync=off -c full_page_writes=off"}
     subprocess.run(["bash", "scripts/pg.sh", "start", str(home / "primary"), str(primary_port), "gridmap"],
                    cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
