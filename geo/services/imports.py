@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,10 +41,14 @@ from geo.store import cases as case_store
 from geo.store import reference as reference_store
 from geo.store.db import DATABASE_ERRORS
 
-__all__ = ["DATABASE_ERRORS", "DEFAULT_BATCH", "ImportPlan", "ImportSummary", "batch_failure", "finish_import",
-           "fold_failure", "import_batch", "prepare_import", "routing_context", "write_rejects"]
+__all__ = ["BULK_MIN_ROWS", "DATABASE_ERRORS", "DEFAULT_BATCH", "LOAD_MODES", "ImportPlan", "ImportSummary",
+           "batch_failure", "finish_import", "fold_failure", "import_batch", "import_bulk", "prepare_import",
+           "routing_context", "wants_bulk", "write_rejects"]
 
 DEFAULT_BATCH = 100_000
+#: ``auto`` loads at least this many rows with the indexes rebuilt after (when cases holds no more).
+BULK_MIN_ROWS = 200_000
+LOAD_MODES = ("auto", "batches", "bulk")
 #: Up to this many jurisdiction units, a point's covering units are one int64 of bits.
 _MASK_UNITS = 62
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
@@ -175,24 +179,68 @@ def routing_context(session: Session) -> RoutingContext:
 
 def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tuple[int, int, pd.DataFrame]:
     """Route and write one batch: (imported, skipped as already imported, refused rows)."""
+    batch, skipped, conflicts = _unknown_rows(session, plan, batch)
+    if batch.empty:
+        return 0, skipped, conflicts
+    imported, outside = _write_rows(session, plan, batch, locked=False)
+    return imported, skipped, pd.concat([conflicts, outside], ignore_index=True)
+
+
+def wants_bulk(session: Session, plan: ImportPlan, mode: str) -> bool:
+    """Whether this import rebuilds the indexes after loading (``bulk``) rather than committing
+    batch by batch: asked for, or (``auto``) a load of at least BULK_MIN_ROWS rows that is at least
+    as large as what ``cases`` holds already (a district's first year of history). Building an
+    index once over the whole table beats maintaining it row by row only while the new rows are
+    a large share of it; the bulk path also holds the case tables for the load's duration."""
+    if mode not in LOAD_MODES:
+        raise InvalidInput(f"--load={mode!r} 应为 {'、'.join(LOAD_MODES)} 之一。", field="load", code="bad_load_mode")
+    if mode != "auto":
+        return mode == "bulk"
+    rows = len(plan.validated.good)
+    return rows >= BULK_MIN_ROWS and case_copy.estimated_cases(session) <= rows
+
+
+def import_bulk(session: Session, plan: ImportPlan, progress: Callable[[int], object] = lambda n: None
+                ) -> tuple[int, int, pd.DataFrame]:
+    """The whole file in the caller's one transaction, with the case tables' secondary indexes and
+    foreign keys dropped for the load and built once after it (geo/store/case_copy.bulk_load):
+    (imported, skipped, refused). All or nothing: a failure, a duplicate found by a rebuilt unique
+    index included, rolls back every row and restores the indexes."""
+    rows, skipped, refused = _unknown_rows(session, plan, plan.validated.good)
+    imported = 0
+    parts = [refused]
+    with case_copy.bulk_load(session):
+        for start in range(0, len(rows), plan.batch_size):
+            chunk = rows.iloc[start:start + plan.batch_size]
+            written, outside = _write_rows(session, plan, chunk, locked=True)
+            imported += written
+            parts.append(outside)
+            progress(len(chunk))
+    return imported, skipped, pd.concat(parts, ignore_index=True)
+
+
+def _unknown_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """The rows whose ticket is not stored yet, how many are stored already with the same content
+    (skipped), and the rows whose ticket number is stored with other content (refused: conflict)."""
     existing = case_store.existing_tickets(session, plan.source, batch["external_id"].tolist())
     known = batch["external_id"].isin(existing["external_id"]).to_numpy()
     same = known & _same_tickets(batch, existing)
     # A ticket number already used with other content is a conflict (someone may have taken the
     # number first), reported with its line, never skipped as if it had been imported.
     conflicts = pd.DataFrame({"line": batch["line"].to_numpy()[known & ~same], "reason": "conflict"})
-    skipped_mask = same
-    batch = batch[~known].reset_index(drop=True)
-    if batch.empty:
-        return 0, int(skipped_mask.sum()), conflicts
+    return batch[~known].reset_index(drop=True), int(same.sum()), conflicts
+
+
+def _write_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame, *, locked: bool
+                ) -> tuple[int, pd.DataFrame]:
+    """Place, route, time and COPY rows not stored yet: (written, refused as outside the area)."""
     lon, lat = to_wgs84(batch["x"].to_numpy(), batch["y"].to_numpy(), plan.crs)
     placed = batch["orig_crs"].notna().to_numpy()  # by the gazetteer: already WGS84
     lon = np.where(placed, batch["x"].to_numpy(dtype=float), lon)
     lat = np.where(placed, batch["y"].to_numpy(dtype=float), lat)
     found = plan.context.index.grid_codes(lon, lat)
     outside = pd.isna(found)
-    refused = pd.concat([conflicts, pd.DataFrame({"line": batch["line"].to_numpy()[outside],
-                                                  "reason": "outside_area"})], ignore_index=True)
+    refused = pd.DataFrame({"line": batch["line"].to_numpy()[outside], "reason": "outside_area"})
     keep = ~outside
     rows = batch[keep].reset_index(drop=True)
     rows["lon"], rows["lat"], rows["grid_code"] = lon[keep], lat[keep], found[keep]
@@ -201,9 +249,9 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
     # The local day (a case number's date): datetime64 midnights, never a Python date per row.
     rows["day"] = rows["reported_at"].dt.tz_convert(plan.timezone).dt.tz_localize(None).dt.floor("D")
-    imported = case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
-                                     version_id=plan.context.version_id)
-    return imported, int(skipped_mask.sum()) + (len(rows) - imported), refused
+    written = case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
+                                   version_id=plan.context.version_id, locked=locked)
+    return written, refused
 
 
 def finish_import(session: Session) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from geo.domain.cases import case_numbers
 
-__all__ = ["analyze", "copy_cases"]
+__all__ = ["analyze", "bulk_load", "copy_cases", "estimated_cases"]
 
 #: cases columns the bulk COPY writes (status, received_at, revision take their defaults).
 _CASE_COPY_COLUMNS = (
@@ -38,7 +40,8 @@ _TEXT_COLUMNS = ("external_id", "category_code", "urgency", "grid_code", "commun
 _TIME_COLUMNS = ("reported_at", "dispatch_due", "respond_due", "resolve_due")
 
 
-def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: str, version_id: int) -> int:
+def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: str, version_id: int,
+               locked: bool = False) -> int:
     """Write routed rows straight into ``cases`` and their ``receive`` events into ``case_event``,
     with two COPYs; returns the number of cases written.
 
@@ -49,14 +52,15 @@ def copy_cases(session: Session, frame: pd.DataFrame, *, source: str, orig_crs: 
     Arrow's CSV writer (no Python per row). ``frame`` needs ``day`` (the local date of
     reported_at); the caller has filtered out (source, external_id) pairs already stored: a
     concurrent import of the same file fails this batch whole on the unique constraint, and a
-    rerun completes it.
+    rerun completes it. ``locked``: inside ``bulk_load`` (nobody else can insert a case), so the
+    ids are one block taken by a single ``setval``.
     """
     if frame.empty:
         return 0
     frame = frame.sort_values("line", kind="stable").reset_index(drop=True)
     n = len(frame)
     numbers = _reserve_numbers(session, frame)
-    ids = _reserve_ids(session, n)
+    ids = _reserve_block(session, n) if locked else _reserve_ids(session, n)
     raw: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
     with raw.cursor() as cur:
         with cur.copy(f"COPY cases ({', '.join(_CASE_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
@@ -97,6 +101,36 @@ def _reserve_ids(session: Session, n: int) -> np.ndarray:
         "SELECT array_agg(nextval(pg_get_serial_sequence('cases', 'id'))) FROM generate_series(1, :n)"),
         {"n": n}).scalar_one()
     return np.sort(np.asarray(ids, dtype=np.int64))
+
+
+def _reserve_block(session: Session, n: int) -> np.ndarray:
+    """``n`` consecutive ids in one statement; only while ``cases`` is held ACCESS EXCLUSIVE
+    (bulk_load), since a concurrent create's nextval could otherwise land inside the block."""
+    last = session.execute(text(
+        "SELECT setval(s, nextval(s) + :n - 1) FROM pg_get_serial_sequence('cases', 'id') AS s"), {"n": n}).scalar_one()
+    return np.arange(int(last) - n + 1, int(last) + 1, dtype=np.int64)
+
+
+def estimated_cases(session: Session) -> int:
+    """How many cases are stored, from the planner's count (no scan; -1 = never analysed: 0)."""
+    estimate = session.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'cases'::regclass")).scalar_one()
+    if estimate < 0:  # never vacuumed or analysed: count, it is small or freshly loaded
+        return int(session.execute(text("SELECT count(*) FROM cases")).scalar_one())
+    return int(estimate)
+
+
+@contextmanager
+def bulk_load(session: Session, *, lock_timeout: str = "30s") -> Iterator[None]:
+    """The case tables without their secondary indexes and foreign keys for the body, all rebuilt
+    after it, in the caller's transaction (migration 0020: gridmap_bulk_load_begin/_end). Holds
+    ``cases`` and ``case_event`` ACCESS EXCLUSIVE until the caller commits; waits at most
+    ``lock_timeout`` for readers to let go. If the body raises, nothing is rebuilt: the caller's
+    rollback restores the dropped indexes with everything else."""
+    session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout})
+    session.execute(text("SELECT gridmap_bulk_load_begin()"))
+    session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
+    yield
+    session.execute(text("SELECT gridmap_bulk_load_end()"))
 
 
 def _case_table(frame: pd.DataFrame, ids: np.ndarray, numbers: np.ndarray, *, source: str, orig_crs: str,

@@ -40,28 +40,41 @@ def cases() -> None:
 @click.option("--address-field", help="地址列（默认识别 事发地址、地址 …）：没有经纬度的行按地址库定位，找不到的行拒绝")
 @click.option("--encoding", help="CSV 编码（默认自动识别 UTF-8/带 BOM/GBK）")
 @click.option("--rejects", type=click.Path(path_type=Path), help="把被拒绝的行（行号、原因）写到这个 CSV")
+@click.option("--load", "load", type=click.Choice(["auto", "batches", "bulk"]), default="auto", show_default=True,
+              help="batches：每批一个事务（导入时地图照常可用）；bulk：整个文件一个事务，先写入再一次性重建"
+                   "案件表的索引和外键（首次导入大量历史工单时快得多，期间案件表被锁定）；"
+                   f"auto：不少于 {import_service.BULK_MIN_ROWS:,} 行且不少于库中已有案件数时用 bulk")
 @click.option("--no-stats", is_flag=True,
               help="导入后不计入统计（连续导入多个文件时用，最后运行一次 gridmap stats refresh）")
 @pass_ctx
 def cases_import(ctx: Context, path: Path, crs: str, source: str, encoding: str | None, rejects: Path | None,
-                 no_stats: bool, **fields: str | None) -> None:
+                 load: str, no_stats: bool, **fields: str | None) -> None:
     """批量导入 CSV/XLSX 工单：按批原子写入，可重复运行（按 来源+工单编号 去重）；结束时把新案件计入统计。"""
     names = {k.removesuffix("_field"): v for k, v in fields.items()}
     run_import(ctx, path, source=source, crs=crs, fields=names, encoding=encoding, rejects=rejects,
-               stats=not no_stats)
+               stats=not no_stats, load=load)
 
 
 def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[str, str | None],
-               encoding: str | None, rejects: Path | None, stats: bool = True) -> None:
+               encoding: str | None, rejects: Path | None, stats: bool = True, load: str = "auto") -> None:
     """Import a ticket file: one transaction to prepare, then one per batch of GRIDMAP_IMPORT_BATCH
-    rows (a killed import leaves whole batches only); also used by ``gridmap demo``."""
+    rows (a killed import leaves whole batches only), or the whole file in one transaction with the
+    indexes rebuilt after it (``load``: see import_service.wants_bulk); also used by ``gridmap demo``."""
     started = time.perf_counter()
     with ctx.session() as session:
         plan, summary = import_service.prepare_import(
             session, path, source=source, crs=crs, fields=fields, encoding=encoding,
             settings=ctx.case_settings(), batch_size=ctx.config["GRIDMAP_IMPORT_BATCH"])
+        bulk = import_service.wants_bulk(session, plan, load)
     with tqdm(total=len(plan.validated.good), desc="导入", unit="行", file=sys.stderr) as bar:
-        for number, batch in enumerate(plan.batches(), start=1):
+        if bulk:
+            click.echo("整个文件一个事务写入，写完后重建案件表的索引（期间案件表被锁定）……", err=True)
+            try:
+                with ctx.session() as session:
+                    summary.add(*import_service.import_bulk(session, plan, bar.update))
+            except import_service.DATABASE_ERRORS as exc:  # rolled back whole, the indexes restored
+                raise import_service.batch_failure(1, plan.validated.good, summary, exc) from exc
+        for number, batch in enumerate(() if bulk else plan.batches(), start=1):
             try:
                 with ctx.session() as session:
                     imported, skipped, refused = import_service.import_batch(session, plan, batch)
