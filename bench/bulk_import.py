@@ -280,11 +280,14 @@ def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
         (case_store, "existing_tickets", "existing tickets (ANY)"),
         (svc, "to_wgs84", "GCJ-02 → WGS84 (vectorised)"),
         (PlacementIndex, "grid_codes", "STRtree point-in-grid join"),
-        (svc, "_place_and_route", "routing (_place_and_route: jurisdictions, duty list)"),
+        (svc, "place_and_route", "routing (place_and_route: jurisdictions, duty list)"),
         (svc, "_deadlines", "deadlines (_deadlines)"),
         (case_copy, "copy_cases", "copy_cases"),
         (case_copy, "_reserve_numbers", "  case numbers (case_counter + case_numbers)"),
         (case_copy, "_reserve_ids", "  ids (nextval × n)"),
+        (case_copy, "_reserve_block", "  ids (one setval, bulk)"),
+        (case_copy, "_drop_indexes", "indexes and foreign keys dropped (bulk)"),
+        (case_copy, "_rebuild_indexes", "indexes and foreign keys rebuilt (bulk)"),
         (case_copy, "_case_table", "  Arrow table of cases (WKB hex, literals)"),
         (case_copy, "_event_table", "  Arrow table of events"),
         (case_copy, "_csv", "  Arrow CSV writer"),
@@ -299,7 +302,14 @@ def profile_import(url: str, csv_path: Path) -> dict[str, Any]:
             plan, _summary = svc.prepare_import(session, csv_path, source="12345", crs="gcj02")
             t = time.perf_counter()
         add("commit", time.perf_counter() - t)
-        for batch in plan.batches():
+        with Session(engine) as session:
+            bulk = svc.wants_bulk(session, plan, "auto")
+        if bulk:
+            with Session(engine) as session, session.begin():
+                imported += svc.import_bulk(session, plan)[0]
+                t = time.perf_counter()
+            add("commit", time.perf_counter() - t)
+        for batch in () if bulk else plan.batches():
             with Session(engine) as session, session.begin():
                 imported += svc.import_batch(session, plan, batch)[0]
                 t = time.perf_counter()

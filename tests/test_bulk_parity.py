@@ -110,7 +110,8 @@ def test_covering_units_are_found_alike_with_few_and_many_units(units):
 
     import shapely
 
-    from geo.services.imports import _coverage_keys, _units_of
+    from geo.services.bulk_routing import coverage_keys as _coverage_keys
+    from geo.services.bulk_routing import units_of as _units_of
 
     boxes = [shapely.box(i, 0, i + 2, 1) for i in range(units)]  # unit i covers x in [i, i + 2]
     context = SimpleNamespace(unit_codes=[f"U{i}" for i in range(units)], unit_tree=shapely.STRtree(boxes))

@@ -4,13 +4,14 @@ answer for every point: inside, outside, on shared edges and on vertices."""
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from geo.domain.routing import assign
-from geo.services import imports
+from geo.services import bulk_routing
 from geo.store.cases import point_facts
 from tests import geometries as g
 from tests.conftest import _admin, _clone, load_tiny_hierarchy, load_tiny_reference
@@ -29,7 +30,7 @@ def world(admin_url, template_db, tmp_path_factory):
         load_tiny_hierarchy(session, folder)
         load_tiny_reference(session, folder / "reference")
     with Session(engine) as session:
-        context = imports.routing_context(session)
+        context = bulk_routing.routing_context(session)
     yield engine, context
     engine.dispose()
     _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -47,7 +48,7 @@ def _bulk(context, lon: float, lat: float, category: str):
     if grid is None:
         return None
     rows = pd.DataFrame({"category_code": [category], "grid_code": [grid]})
-    imports._place_and_route(context, rows, np.array([lon]), np.array([lat]))
+    bulk_routing.place_and_route(context, rows, np.array([lon]), np.array([lat]))
     r = rows.iloc[0]
     return (grid, r["community_code"], r["street_code"], r["district_code"], r["lead_department"],
             tuple(r["co_departments"]), r["routing_rule"])
@@ -86,3 +87,30 @@ def test_outside_every_grid_in_both_paths(world):
     engine, context = world
     assert _single(engine, g.X1 + 0.01, g.Y0, "0101") is None
     assert _bulk(context, g.X1 + 0.01, g.Y0, "0101") is None
+
+
+def test_many_rows_at_once_route_as_each_row_alone(world):
+    """The bulk path decides once per (category, scope class, coverage) and per street for the
+    fallback: every row of a mixed batch still gets what assign gives that row on its own."""
+    from geo.domain.routing import Coverage
+
+    _engine, context = world
+    rng = np.random.default_rng(3)
+    n = 3000
+    lon, lat = rng.uniform(g.X0, g.X1, n), rng.uniform(g.Y0, g.Y1, n)
+    grids = context.index.grid_codes(lon, lat)
+    rows = pd.DataFrame({"category_code": rng.choice(CATEGORIES, n), "grid_code": grids})
+    bulk_routing.place_and_route(context, rows, lon, lat)
+    tree = context.unit_tree
+    for i in range(n):
+        placement = context.index.place(grids[i])
+        units = tree.query(shapely.Point(lon[i], lat[i]), predicate="intersects") if tree is not None else []
+        coverage = Coverage.from_pairs((context.unit_codes[u], context.unit_parents[u]) for u in units)
+        alone = assign(context.rules.get(rows["category_code"][i], []), placement, coverage)
+        r = rows.iloc[i].map(lambda v: None if v is None or (np.ndim(v) == 0 and pd.isna(v)) else v)  # NaN: null
+        assert (r["community_code"], r["street_code"], r["district_code"]) == (
+            placement.community, placement.street, placement.district_code)
+        assert (r["lead_department"], tuple(r["co_departments"]), r["routing_rule"], r["rule_hours"]) == (
+            alone.lead, alone.co, alone.rule, alone.resolve_limit_hours)
+    assert {r.split(":")[0] for r in rows["routing_rule"]} >= {"citywide", "boundary", "jurisdiction", "fallback_street"}
+    assert rows["street_code"][rows["routing_rule"].str.startswith("fallback")].nunique() == 2

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,8 +148,10 @@ def deadline_frame(received_at: pd.Series, urgency: pd.Series, clock: pd.Series,
     day, so ``Schedule.add`` runs once per distinct (day, limit) and the rest is a shift.
     """
     local = received_at.dt.tz_convert(schedule.timezone)
-    resolve = pd.Series([resolve_limit(u, h) for u, h in zip(urgency, resolve_hours, strict=True)],
-                        index=received_at.index, dtype="timedelta64[ns]")
+    hours = pd.to_numeric(pd.Series(resolve_hours.to_numpy(), dtype=object), errors="coerce").to_numpy(float)
+    pair, (urgencies, limits) = _pairs(urgency.to_numpy(dtype=object), hours)
+    limit = np.array([resolve_limit(u, h) for u, h in zip(urgencies, limits, strict=True)], dtype="timedelta64[us]")
+    resolve = pd.Series(limit[pair], index=received_at.index).astype("timedelta64[ns]")
     due = local + resolve
     working = (clock == "working").to_numpy()
     if working.any():
@@ -162,12 +165,19 @@ def deadline_frame(received_at: pd.Series, urgency: pd.Series, clock: pd.Series,
 
 def _working_due(local: pd.Series, limit: pd.Series, schedule: Schedule) -> pd.Series:
     midnight = local.dt.normalize()
-    keys = pd.DataFrame({"day": midnight, "limit": limit})
-    unique = keys.drop_duplicates()
-    shifted = {
-        (day, lim): schedule.add(day.to_pydatetime(), lim.to_pytimedelta(), "working") - day.to_pydatetime()
-        for day, lim in zip(unique["day"], unique["limit"], strict=True)
-    }
-    offsets = np.array([shifted[(d, lim)] for d, lim in zip(keys["day"], keys["limit"], strict=True)],
-                       dtype="timedelta64[us]")
-    return local + pd.to_timedelta(offsets)
+    pair, (days, limits) = _pairs(midnight, limit)
+    shifted = np.array([
+        schedule.add(day.to_pydatetime(), lim.to_pytimedelta(), "working") - day.to_pydatetime()
+        for day, lim in zip(pd.DatetimeIndex(days), pd.TimedeltaIndex(limits), strict=True)
+    ], dtype="timedelta64[us]")
+    return local + pd.to_timedelta(shifted[pair])
+
+
+def _pairs(a: Any, b: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each row's index into the distinct (a, b) pairs, and those pairs as two arrays (NaN is a
+    value of its own): per-pair work then runs once per pair, not once per row."""
+    a_idx, a_values = pd.factorize(a, use_na_sentinel=False)
+    b_idx, b_values = pd.factorize(b, use_na_sentinel=False)
+    key = a_idx.astype(np.int64) * max(len(b_values), 1) + b_idx
+    _, first, pair = np.unique(key, return_index=True, return_inverse=True)
+    return pair.reshape(-1), (a_values[a_idx[first]], b_values[b_idx[first]])

@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from geo.domain.placement import Placement
 
-__all__ = ["Assignment", "Coverage", "DutyRule", "assign", "choose_rule"]
+__all__ = ["Assignment", "Coverage", "DutyRule", "assign", "choose_rule", "longest_scopes"]
 
 SCOPE_KINDS = ("citywide", "boundary", "jurisdiction")
 #: Ranks a jurisdiction rule above any boundary prefix (codes are at most 32 characters).
@@ -103,3 +105,23 @@ def assign(rules: Iterable[DutyRule], placement: Placement, coverage: Coverage) 
     lead = coverage.units.get(rule.lead, rule.lead)
     co = tuple(dict.fromkeys(coverage.units.get(c, c) for c in rule.co if c != rule.lead))
     return Assignment(lead, co, rule.label, rule.resolve_limit_hours)
+
+
+def longest_scopes(rules: Iterable[DutyRule], grids: np.ndarray) -> np.ndarray:
+    """Per grid code (a numpy str array), the longest boundary scope among ``rules`` that it starts
+    with ('' when none). ``choose_rule`` picks the same rule for two grids with the same longest
+    scope and the same coverage: every boundary scope that applies to a grid is a prefix of it, so
+    a prefix of the longest one. Bulk routing therefore decides once per such class, not per grid.
+
+    >>> rules = [DutyRule("0101", "boundary", "110101", "A", (), None),
+    ...          DutyRule("0101", "boundary", "110101001", "B", (), None)]
+    >>> longest_scopes(rules, np.array(["110101001001", "110101002001", "110102001001"])).tolist()
+    ['110101001', '110101', '']
+    """
+    out = np.full(len(grids), "", dtype=object)
+    best = np.full(len(grids), -1)
+    for rule in rules:
+        if rule.scope_kind == "boundary":
+            hit = np.char.startswith(grids, rule.scope) & (len(rule.scope) > best)
+            out[hit], best[hit] = rule.scope, len(rule.scope)
+    return out

@@ -15,11 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 from sqlalchemy.orm import Session
 
 from geo.domain import cases as case_rules
@@ -27,18 +25,15 @@ from geo.domain.coordinates import normalize_crs_name, to_wgs84
 from geo.domain.deadlines import URGENCIES, URGENCY_NAMES, Schedule, deadline_frame
 from geo.domain.errors import Conflict, InvalidInput
 from geo.domain.exports import inert_text, private_output
-from geo.domain.placement import Placement, PlacementIndex
-from geo.domain.routing import Coverage, DutyRule, assign
 from geo.domain.tables import read_table
 from geo.domain.tickets import REASONS, Columns, ValidatedRows, category_lookup, resolve_columns, validate_rows
 from geo.services import addresses as address_service
-from geo.services import placement as placement_service
 from geo.services import reference as reference_service
 from geo.services import stats as stats_service
+from geo.services.bulk_routing import RoutingContext, place_and_route, routing_context
 from geo.services.cases import CaseSettings
 from geo.store import case_copy
 from geo.store import cases as case_store
-from geo.store import reference as reference_store
 from geo.store.db import DATABASE_ERRORS
 
 __all__ = ["BULK_MIN_ROWS", "DATABASE_ERRORS", "DEFAULT_BATCH", "LOAD_MODES", "ImportPlan", "ImportSummary",
@@ -47,27 +42,10 @@ __all__ = ["BULK_MIN_ROWS", "DATABASE_ERRORS", "DEFAULT_BATCH", "LOAD_MODES", "I
 
 DEFAULT_BATCH = 100_000
 #: ``auto`` loads at least this many rows with the indexes rebuilt after (when cases holds no more).
-BULK_MIN_ROWS = 200_000
+BULK_MIN_ROWS = 50_000
 LOAD_MODES = ("auto", "batches", "bulk")
-#: Up to this many jurisdiction units, a point's covering units are one int64 of bits.
-_MASK_UNITS = 62
 #: Chinese urgency words in exports → urgency codes (the names, plus the short forms people write).
 _URGENCY_ALIASES = {name: code for code, name in URGENCY_NAMES.items()} | {"疑难": "complex", "复杂": "complex"}
-
-
-@dataclass
-class RoutingContext:
-    """Everything routing needs, read from PostGIS once per import."""
-
-    index: PlacementIndex
-    version_id: int
-    unit_codes: list[str]
-    unit_parents: list[str | None]
-    unit_tree: shapely.STRtree | None
-    rules: dict[str, list[DutyRule]]
-    categories: dict[str, dict[str, Any]]
-    #: (category, grid, covering units) → (placement, assignment), kept across batches
-    assignments: dict[tuple[str, str, tuple[int, ...]], tuple[Placement, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -167,16 +145,6 @@ def _place_by_address(session: Session, validated: ValidatedRows) -> ValidatedRo
     return ValidatedRows(good[~missing].reset_index(drop=True), refused)
 
 
-def routing_context(session: Session) -> RoutingContext:
-    index, version_id = placement_service.current_index(session)
-    unit_codes, unit_parents, unit_geoms = reference_store.jurisdictions(session)
-    return RoutingContext(
-        index=index, version_id=version_id, unit_codes=unit_codes, unit_parents=unit_parents,
-        unit_tree=shapely.STRtree(unit_geoms) if len(unit_geoms) else None,
-        rules=reference_store.all_duty_rules(session), categories=reference_store.all_categories(session),
-    )
-
-
 def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tuple[int, int, pd.DataFrame]:
     """Route and write one batch: (imported, skipped as already imported, refused rows)."""
     batch, skipped, conflicts = _unknown_rows(session, plan, batch)
@@ -244,7 +212,7 @@ def _write_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame, *, lock
     keep = ~outside
     rows = batch[keep].reset_index(drop=True)
     rows["lon"], rows["lat"], rows["grid_code"] = lon[keep], lat[keep], found[keep]
-    _place_and_route(plan.context, rows, lon[keep], lat[keep])
+    place_and_route(plan.context, rows, lon[keep], lat[keep])
     _deadlines(plan, rows)
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
     # The local day (a case number's date): datetime64 midnights, never a Python date per row.
@@ -321,81 +289,16 @@ def _no_refusals() -> pd.DataFrame:
     return pd.DataFrame({"line": np.array([], dtype=int), "reason": np.array([], dtype=object)})
 
 
-def _coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Per point, the jurisdictions covering it as one integer: a bit per unit (vectorised) when
-    there are at most 62 units, else a factorized code of the sorted unit tuple."""
-    n_units = len(context.unit_codes)
-    keys = np.zeros(len(lon), dtype=np.int64)
-    if context.unit_tree is None or not len(lon):
-        return keys
-    point_idx, unit_idx = context.unit_tree.query(shapely.points(lon, lat), predicate="intersects")
-    if n_units <= _MASK_UNITS:
-        np.bitwise_or.at(keys, point_idx, np.left_shift(np.int64(1), unit_idx.astype(np.int64)))
-        return keys
-    lists: list[list[int]] = [[] for _ in range(len(lon))]
-    for p, u in zip(point_idx.tolist(), unit_idx.tolist(), strict=True):
-        lists[p].append(u)
-    return pd.factorize(pd.Series([tuple(sorted(k)) for k in lists], dtype=object))[0].astype(np.int64)
-
-
-def _units_of(context: RoutingContext, keys: np.ndarray, rows: np.ndarray, lon: np.ndarray,
-              lat: np.ndarray) -> list[tuple[int, ...]]:
-    """The unit indices behind each of ``keys`` (taken at ``rows``): from the bits, or again from
-    the tree for a representative point when the keys are codes."""
-    if len(context.unit_codes) <= _MASK_UNITS:
-        return [tuple(i for i in range(len(context.unit_codes)) if int(k) >> i & 1) for k in keys]
-    out = []
-    for r in rows:
-        found = context.unit_tree.query(shapely.points(lon[r], lat[r]), predicate="intersects") \
-            if context.unit_tree is not None else []
-        out.append(tuple(sorted(int(u) for u in found)))
-    return out
-
-
-def _place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
-    """Parents and departments per row: computed once per distinct (category, grid, jurisdictions)
-    — a few thousand for a million rows — then spread to the rows by index (no Python per row)."""
-    frame = pd.DataFrame({"category": rows["category_code"].to_numpy(), "grid": rows["grid_code"].to_numpy(),
-                          "units": _coverage_keys(context, lon, lat)})
-    groups = frame.groupby(["category", "grid", "units"], sort=False)
-    codes = groups.ngroup().to_numpy()
-    first = groups.head(1)  # one row per group, in group order
-    units = _units_of(context, first["units"].to_numpy(), first.index.to_numpy(), lon, lat)
-    uniques = list(zip(first["category"], first["grid"], units, strict=True))
-    results = [_route_one(context, key) for key in uniques]
-    columns: dict[str, list[Any]] = {
-        "community_code": [p.community for p, _ in results],
-        "street_code": [p.street for p, _ in results],
-        "district_code": [p.district_code for p, _ in results],
-        "lead_department": [a.lead for _, a in results],
-        "co_departments": [list(a.co) for _, a in results],
-        "routing_rule": [a.rule for _, a in results],
-        "rule_hours": [a.resolve_limit_hours for _, a in results],
-    }
-    for column, values in columns.items():
-        spread = np.empty(len(values), dtype=object)  # 1-D even when the values are lists
-        spread[:] = values
-        rows[column] = spread[codes]
-
-
-def _route_one(context: RoutingContext, key: tuple[str, str, tuple[int, ...]]) -> tuple[Placement, Any]:
-    if key not in context.assignments:
-        category, grid, cov = key
-        placement = context.index.place(grid)
-        coverage = Coverage.from_pairs((context.unit_codes[i], context.unit_parents[i]) for i in cov)
-        context.assignments[key] = (placement, assign(context.rules.get(category, []), placement, coverage))
-    return context.assignments[key]
-
-
 def _deadlines(plan: ImportPlan, rows: pd.DataFrame) -> None:
     """Deadlines per (urgency, clock, resolve limit) group, vectorised; working clocks per unique day."""
     cats = plan.context.categories
-    default_urgency = rows["category_code"].map(lambda c: cats[c]["urgency"])
-    given = rows["urgency"].map(lambda u: _URGENCY_ALIASES.get(u, u) if u else "")
+    category = rows["category_code"]
+    default_urgency = category.map({c: v["urgency"] for c, v in cats.items()})
+    given = rows["urgency"].fillna("").replace(_URGENCY_ALIASES)
     rows["urgency"] = np.where(given.isin(URGENCIES), given, default_urgency)
-    clock = rows["category_code"].map(lambda c: cats[c]["clock"])
-    cat_hours = rows["category_code"].map(lambda c: cats[c]["resolve_limit_hours"])
-    hours = rows["rule_hours"].where(rows["rule_hours"].notna(), cat_hours)
+    clock = category.map({c: v["clock"] for c, v in cats.items()})
+    cat_hours = category.map({c: v["resolve_limit_hours"] for c, v in cats.items()})
+    hours = pd.to_numeric(rows["rule_hours"], errors="coerce").where(rows["rule_hours"].notna(), cat_hours)
     due = deadline_frame(rows["reported_at"], rows["urgency"], clock, hours, schedule=plan.schedule)
     rows["dispatch_due"], rows["respond_due"], rows["resolve_due"] = (
         due["dispatch_due"], due["respond_due"], due["resolve_due"])

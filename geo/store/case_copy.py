@@ -126,10 +126,18 @@ def bulk_load(session: Session, *, lock_timeout: str = "30s") -> Iterator[None]:
     ``cases`` and ``case_event`` ACCESS EXCLUSIVE until the caller commits; waits at most
     ``lock_timeout`` for readers to let go. If the body raises, nothing is rebuilt: the caller's
     rollback restores the dropped indexes with everything else."""
+    _drop_indexes(session, lock_timeout)
+    yield
+    _rebuild_indexes(session)
+
+
+def _drop_indexes(session: Session, lock_timeout: str) -> None:
     session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout})
     session.execute(text("SELECT gridmap_bulk_load_begin()"))
     session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
-    yield
+
+
+def _rebuild_indexes(session: Session) -> None:
     session.execute(text("SELECT gridmap_bulk_load_end()"))
 
 
