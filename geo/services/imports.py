@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,13 +178,21 @@ def import_bulk(session: Session, plan: ImportPlan, progress: Callable[[int], ob
     rows, skipped, refused = _unknown_rows(session, plan, plan.validated.good)
     imported = 0
     parts = [refused]
-    with case_copy.bulk_load(session):
+    # One writer thread COPYs a chunk while this thread places and routes the next: PostgreSQL's
+    # side of a COPY (parsing, heap) then runs on the other core. Only one thread at a time uses
+    # the session: this one touches it again only after the writer's last result.
+    with case_copy.bulk_load(session), ThreadPoolExecutor(1, thread_name_prefix="copy") as writer:
+        pending: Future[int] | None = None
         for start in range(0, len(rows), plan.batch_size):
             chunk = rows.iloc[start:start + plan.batch_size]
-            written, outside = _write_rows(session, plan, chunk, locked=True)
-            imported += written
+            ready, outside = _prepare_rows(plan, chunk)
             parts.append(outside)
+            if pending is not None:
+                imported += pending.result()
+            pending = writer.submit(_copy, session, plan, ready, locked=True)
             progress(len(chunk))
+        if pending is not None:
+            imported += pending.result()
     return imported, skipped, pd.concat(parts, ignore_index=True)
 
 
@@ -202,6 +211,12 @@ def _unknown_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tu
 def _write_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame, *, locked: bool
                 ) -> tuple[int, pd.DataFrame]:
     """Place, route, time and COPY rows not stored yet: (written, refused as outside the area)."""
+    rows, refused = _prepare_rows(plan, batch)
+    return _copy(session, plan, rows, locked=locked), refused
+
+
+def _prepare_rows(plan: ImportPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Place, route and time rows (no database): (rows ready to COPY, refused as outside the area)."""
     lon, lat = to_wgs84(batch["x"].to_numpy(), batch["y"].to_numpy(), plan.crs)
     placed = batch["orig_crs"].notna().to_numpy()  # by the gazetteer: already WGS84
     lon = np.where(placed, batch["x"].to_numpy(dtype=float), lon)
@@ -217,9 +232,12 @@ def _write_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame, *, lock
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
     # The local day (a case number's date): datetime64 midnights, never a Python date per row.
     rows["day"] = rows["reported_at"].dt.tz_convert(plan.timezone).dt.tz_localize(None).dt.floor("D")
-    written = case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
-                                   version_id=plan.context.version_id, locked=locked)
-    return written, refused
+    return rows, refused
+
+
+def _copy(session: Session, plan: ImportPlan, rows: pd.DataFrame, *, locked: bool) -> int:
+    return case_copy.copy_cases(session, rows, source=plan.source, orig_crs=plan.crs,
+                                version_id=plan.context.version_id, locked=locked)
 
 
 def finish_import(session: Session) -> int:
