@@ -68,9 +68,12 @@ class PlacementIndex:
         codes = np.asarray(piece_codes, dtype=object)[order]
         return cls(codes, shapely.STRtree(np.asarray(pieces, dtype=object)[order]), chains)
 
-    def grid_codes(self, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray) -> np.ndarray:
-        """Grid code per point (None outside every grid); on shared edges the lowest code wins."""
-        points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    def grid_codes(self, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray,
+                   points: np.ndarray | None = None) -> np.ndarray:
+        """Grid code per point (None outside every grid); on shared edges the lowest code wins.
+        ``points``: the same points as shapely geometries, when the caller has made them already."""
+        if points is None:
+            points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         point_idx, piece_idx = self.tree.query(points, predicate="intersects")
         none = np.iinfo(np.int64).max
         best = np.full(len(points), none, dtype=np.int64)

@@ -57,14 +57,16 @@ def routing_context(session: Session) -> RoutingContext:
     )
 
 
-def coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def coverage_keys(context: RoutingContext, lon: np.ndarray, lat: np.ndarray,
+                  points: np.ndarray | None = None) -> np.ndarray:
     """Per point, the jurisdictions covering it as one integer: a bit per unit (vectorised) when
     there are at most 62 units, else a factorized code of the sorted unit tuple."""
     n_units = len(context.unit_codes)
     keys = np.zeros(len(lon), dtype=np.int64)
     if context.unit_tree is None or not len(lon):
         return keys
-    point_idx, unit_idx = context.unit_tree.query(shapely.points(lon, lat), predicate="intersects")
+    points = shapely.points(lon, lat) if points is None else points
+    point_idx, unit_idx = context.unit_tree.query(points, predicate="intersects")
     if n_units <= _MASK_UNITS:
         np.bitwise_or.at(keys, point_idx, np.left_shift(np.int64(1), unit_idx.astype(np.int64)))
         return keys
@@ -88,10 +90,11 @@ def units_of(context: RoutingContext, keys: np.ndarray, rows: np.ndarray, lon: n
     return out
 
 
-def place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
+def place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray, lat: np.ndarray,
+                    points: np.ndarray | None = None) -> None:
     """Parents and departments per row (``category_code``, ``grid_code`` and the point given),
     written into ``rows``: community_code, street_code, district_code, lead_department,
-    co_departments, routing_rule, rule_hours."""
+    co_departments, routing_rule, rule_hours. ``points``: the points as shapely geometries, if made."""
     n = len(rows)
     cat_idx, cats = pd.factorize(rows["category_code"].to_numpy(dtype=object))
     grid_idx, grids = pd.factorize(rows["grid_code"].to_numpy(dtype=object))
@@ -108,7 +111,7 @@ def place_and_route(context: RoutingContext, rows: pd.DataFrame, lon: np.ndarray
         scope_idx[ci] = codes
         scope_names.append(np.asarray(names, dtype=object))
     scope = scope_idx[cat_idx, grid_idx]
-    unit_idx, unit_keys = pd.factorize(coverage_keys(context, lon, lat))
+    unit_idx, unit_keys = pd.factorize(coverage_keys(context, lon, lat, points))
     representative = np.zeros(len(unit_keys), dtype=np.int64)  # a row per distinct coverage
     representative[unit_idx[::-1]] = np.arange(n)[::-1]
     unit_tuples = units_of(context, np.asarray(unit_keys), representative, lon, lat)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy.orm import Session
 
 from geo.domain import cases as case_rules
@@ -221,13 +222,14 @@ def _prepare_rows(plan: ImportPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, 
     placed = batch["orig_crs"].notna().to_numpy()  # by the gazetteer: already WGS84
     lon = np.where(placed, batch["x"].to_numpy(dtype=float), lon)
     lat = np.where(placed, batch["y"].to_numpy(dtype=float), lat)
-    found = plan.context.index.grid_codes(lon, lat)
+    points = shapely.points(lon, lat)  # made once: placing and the jurisdictions both query them
+    found = plan.context.index.grid_codes(lon, lat, points)
     outside = pd.isna(found)
     refused = pd.DataFrame({"line": batch["line"].to_numpy()[outside], "reason": "outside_area"})
     keep = ~outside
     rows = batch[keep].reset_index(drop=True)
     rows["lon"], rows["lat"], rows["grid_code"] = lon[keep], lat[keep], found[keep]
-    place_and_route(plan.context, rows, lon[keep], lat[keep])
+    place_and_route(plan.context, rows, lon[keep], lat[keep], points[keep])
     _deadlines(plan, rows)
     rows["orig_x"], rows["orig_y"] = rows["x"], rows["y"]
     # The local day (a case number's date): datetime64 midnights, never a Python date per row.

@@ -199,7 +199,10 @@ def _constant(value: str, n: int) -> pa.Array:
 
 
 def _text(values: pd.Series) -> pa.Array:
-    return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    """Text for Arrow: zero-copy from pandas' Arrow-backed strings (via to_numpy(object) it cost
+    ≈ 0.5 s per column and 10⁶ rows), element by element only for object columns."""
+    out = pa.array(values, type=pa.string(), from_pandas=True)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
 
 def _times(values: pd.Series) -> pa.Array:
