@@ -59,10 +59,12 @@ def _naive(engine, path: Path) -> dict[str, str | None]:
         return dict(conn.execute(text('SELECT "工单编号", grid_code FROM naive_tickets')).all())
 
 
-def test_the_copy_path_and_the_naive_path_route_every_ticket_alike(db, fresh_db, tmp_path):
+@pytest.mark.parametrize("load", ["batches", "bulk"])
+def test_the_copy_path_and_the_naive_path_route_every_ticket_alike(db, fresh_db, tmp_path, load):
     path = tmp_path / "tickets.csv"
     tickets = _tickets(path)
-    result = CliRunner().invoke(main, ["cases", "import", str(path), "--crs", "gcj02", "--source", "12345"],
+    result = CliRunner().invoke(main, ["cases", "import", str(path), "--crs", "gcj02", "--source", "12345",
+                                       "--load", load],
                                 env={"DATABASE_URL": fresh_db}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     naive = _naive(db, path)
