@@ -207,19 +207,24 @@ def test_geojson_is_json_with_rounded_coordinates(world):
     assert all(len(str(v).split(".")[-1]) <= 6 for point in ring for v in point)
 
 
-def test_a_huge_backlog_of_new_events_is_refused_with_the_command_that_folds_it(app, world, session):
+def test_a_huge_backlog_is_read_as_it_stands_and_marked_never_refused(app, world, session):
     planner = world["planner"]
-    assert planner.get("/api/stats/street.json").status_code == 200  # folds everything so far
+    before = rows_by_code(planner.get("/api/stats/street.json"))["110101002"]  # folds everything so far
     act(world["leader"], world["ids"][2], "dispatch")  # one new event
     app.config["GRIDMAP_STATS_MAX_BACKLOG"] = 0
-    refused = planner.get("/api/stats/street.json")
-    assert refused.status_code == 503
-    error = refused.get_json()["error"]
-    assert error["code"] == "stats_backlog" and "gridmap stats refresh" in error["message"]
-    assert planner.get("/api/stats/trend?level=street").status_code == 503
+    stale = planner.get("/api/stats/street.json")
+    assert stale.status_code == 200 and stale.headers["X-Gridmap-Stats-Behind"] == "1"
+    assert stale.get_json()["behind"] == 1
+    assert rows_by_code(stale)["110101002"] == before  # not folded by the request: the job will
+    trend = planner.get("/api/stats/trend?level=street")
+    assert trend.status_code == 200 and trend.get_json()["behind"] == 1
+    csv = planner.get("/api/stats/street.csv")
+    assert csv.status_code == 200 and csv.headers["X-Gridmap-Stats-Behind"] == "1"
     app.config["GRIDMAP_STATS_MAX_BACKLOG"] = 1
-    east = rows_by_code(planner.get("/api/stats/street.json"))["110101002"]
+    current = planner.get("/api/stats/street.json")
+    east = rows_by_code(current)["110101002"]
     assert east["dispatched"] + east["responses_pending"] == 3  # the new event was folded in
+    assert current.get_json()["behind"] == 0 and "X-Gridmap-Stats-Behind" not in current.headers
 
 
 def test_a_unit_counts_in_its_own_row_and_in_its_parent_departments(world, client_as):

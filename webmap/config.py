@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_MAX_UPLOAD_MB": 50,
     "GRIDMAP_PHOTO_MAX_MB": 5.0,
     "GRIDMAP_SCORE_WEIGHTS": "0.10,0.45,0.45",  # composite score: response, resolution, satisfaction
-    "GRIDMAP_STATS_MAX_BACKLOG": 200_000,  # more new events than this: statistics ask for `gridmap stats refresh`
+    "GRIDMAP_STATS_MAX_BACKLOG": 200_000,  # more new events than this: statistics read the facts as they stand, marked behind
     "GRIDMAP_RANK_MIN_CASES": 10,  # fewer cases in the period: shown, not ranked
     "GRIDMAP_SESSION_IDLE_MINUTES": 120,  # a signed-in browser unused this long is signed out
     "GRIDMAP_LOGIN_RATE": "60 per minute;600 per hour",  # sign-in attempts per client address

@@ -54,10 +54,19 @@ def measures(query: dict[str, Any], level: str, fmt: str) -> Response:
         _reading())
     commit()  # the fact table caught up with new events
     if isinstance(result, reports.MeasuresTable):
-        return jsonify(level=result.level, columns=result.columns, headers=result.headers, rows=result.rows)
-    response = Response(result.data, mimetype=MIMETYPES[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="{result.name}"'
-    response.headers["Cache-Control"] = "private, no-store"
+        response = jsonify(level=result.level, columns=result.columns, headers=result.headers, rows=result.rows,
+                           behind=result.behind)
+    else:
+        response = Response(result.data, mimetype=MIMETYPES[fmt])
+        response.headers["Content-Disposition"] = f'attachment; filename="{result.name}"'
+        response.headers["Cache-Control"] = "private, no-store"
+    return _lag(response, result.behind)
+
+
+def _lag(response: Response, behind: int) -> Response:
+    """``X-Gridmap-Stats-Behind``: how many new case events the figures do not count yet."""
+    if behind:
+        response.headers["X-Gridmap-Stats-Behind"] = str(behind)
     return response
 
 
@@ -69,4 +78,4 @@ def trend(query: dict[str, Any]) -> Response:
     result = reports.trend(get_read_session(), current(), query["level"], query.get("code"), query["months"],
                            weights=_weights({}), reading=_reading(), request_type=query.get("request_type"))
     commit()
-    return jsonify(**result)
+    return _lag(jsonify(**result), result["behind"])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from geo.domain import geojson, stats
 from geo.domain.boundaries import LEVEL_NAMES
-from geo.domain.errors import InvalidInput, NotFound, Unavailable
+from geo.domain.errors import InvalidInput, NotFound
 from geo.domain.exports import TABLE_FORMATS, write_table
 from geo.domain.permissions import User, statistics_area
 from geo.domain.requesters import REQUEST_TYPES, check_request_type
@@ -27,7 +27,7 @@ from geo.store import boundaries as boundary_store
 from geo.store import reference as reference_store
 
 __all__ = ["DEPARTMENTS", "FORMATS", "STATS_LEVELS", "MeasuresFile", "MeasuresQuery", "MeasuresTable", "Reading",
-           "export_measures", "may_catch_up", "measures", "measures_table", "trend", "weights"]
+           "catch_up_or_lag", "export_measures", "may_catch_up", "measures", "measures_table", "trend", "weights"]
 
 DEPARTMENTS = "departments"
 #: What a statistics table can be about: a boundary level, or the departments.
@@ -137,12 +137,15 @@ class MeasuresTable:
     columns: list[str]
     headers: dict[str, str]
     rows: list[dict[str, Any]]
+    #: new case events not in these figures yet (folded by the stats_fold job; 0: current)
+    behind: int = 0
 
 
 @dataclass(frozen=True)
 class MeasuresFile:
     name: str
     data: bytes
+    behind: int = 0
 
 
 def weights(base: stats.Weights, given: Mapping[str, float]) -> stats.Weights:
@@ -156,19 +159,24 @@ def weights(base: stats.Weights, given: Mapping[str, float]) -> stats.Weights:
         raise InvalidInput(f"权重无效：{exc}", field="w_response", code="bad_weights") from exc
 
 
-def may_catch_up(session: Session, reading: Reading) -> bool:
-    """Whether this request folds new events into the facts first: never on a replica, and never a
-    backlog so large that the request would take minutes (after a bulk import) — then 503 naming
-    the command that fixes it."""
+def catch_up_or_lag(session: Session, reading: Reading) -> tuple[bool, int]:
+    """Whether this request folds new events into the facts first, and if not, how many events its
+    answer is behind. Never on a replica (the stats_fold job folds on the primary). Never a backlog
+    so large that the request would take minutes (a bulk import run with ``--no-stats``): then the
+    answer comes from the facts as they stand, marked with how far behind they are, and the
+    stats_fold background job folds them within a minute. A request never fails or waits for a
+    backlog its user did not cause."""
     if reading.read_only:
-        return False
+        return False, 0
     pending = stats_service.facts_backlog(session)
     if pending > reading.max_backlog:
-        raise Unavailable(f"有 {pending} 条新的案件事件还没计入统计（多于 {reading.max_backlog}，如刚批量导入）。"
-                          "后台任务 stats_fold 会自动计入（确认 gridmap worker 在运行：gridmap jobs list）；"
-                          "急用时请管理员运行 gridmap stats refresh，完成后再查看统计。",
-                          field="facts", code="stats_backlog")
-    return True
+        return False, pending
+    return True, 0
+
+
+def may_catch_up(session: Session, reading: Reading) -> bool:
+    """``catch_up_or_lag`` without the lag."""
+    return catch_up_or_lag(session, reading)[0]
 
 
 def _range_name(date_from: date | None, date_to: date | None) -> str:
@@ -181,7 +189,7 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
         raise NotFound(f"没有 {query.level}.{query.fmt}：层级可选 {', '.join(STATS_LEVELS)}，"
                        f"格式可选 {', '.join(FORMATS)}。", field="level", code="not_found")
     request_type = check_request_type(query.request_type)  # a Chinese name → its code (file names stay ASCII)
-    catch_up = may_catch_up(session, reading)
+    catch_up, behind = catch_up_or_lag(session, reading)
     scope = statistics_area(user, departments=query.level == DEPARTMENTS)
     if query.fmt != "json":
         with tempfile.TemporaryDirectory(prefix="gridmap-stats-") as folder:
@@ -192,7 +200,7 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
             export_measures(session, query.level, query.fmt, path, date_from=query.date_from,
                             date_to=query.date_to, scope=scope, weights=query.weights, catch_up=catch_up,
                             min_cases=reading.rank_min_cases, request_type=request_type, excel=query.excel)
-            return MeasuresFile(path.name, path.read_bytes())
+            return MeasuresFile(path.name, path.read_bytes(), behind)
     frame = measures_table(session, query.level, date_from=query.date_from, date_to=query.date_to, scope=scope,
                            weights=query.weights, catch_up=catch_up, min_cases=reading.rank_min_cases,
                            request_type=request_type)
@@ -203,7 +211,7 @@ def measures(session: Session, user: User, query: MeasuresQuery, reading: Readin
     if query.fields and "code" not in query.fields:
         columns = ["code", *columns]
     return MeasuresTable(query.level, columns, stats_service.headers(session, frame[columns]),
-                         geojson.records(frame, columns))
+                         geojson.records(frame, columns), behind)
 
 
 def trend(session: Session, user: User, level: str, code: str | None, months: int, *, weights: stats.Weights,
@@ -217,6 +225,7 @@ def trend(session: Session, user: User, level: str, code: str | None, months: in
         level, code = area_level, area
     if code is not None and not code.startswith(area):
         raise NotFound(f"{code} 不在您的范围内。", field="code", code="not_found")
+    catch_up, behind = catch_up_or_lag(session, reading)
     frame = stats_service.monthly_trend(session, level, code, months, weights=weights,
-                                        catch_up=may_catch_up(session, reading), request_type=request_type)
-    return {"level": level, "code": code, "rows": geojson.records(frame)}
+                                        catch_up=catch_up, request_type=request_type)
+    return {"level": level, "code": code, "rows": geojson.records(frame), "behind": behind}

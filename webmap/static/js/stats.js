@@ -87,7 +87,8 @@ function load() {
       }
       state.data = res.data;
       state.selected = null;
-      status.textContent = '共 ' + res.data.rows.length + ' 行';
+      status.textContent = '共 ' + res.data.rows.length + ' 行' + (res.data.behind
+        ? '；统计正在后台更新，还有 ' + res.data.behind + ' 条新事件未计入，约一分钟后刷新即可看到' : '');
       drawTable();
       drawRanking();
       loadTrend(null);
