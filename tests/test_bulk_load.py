@@ -2,6 +2,7 @@
 indexes and foreign keys dropped for the load and rebuilt after it (migration 0020). Same rows as
 the batch path, the same indexes afterwards, all or nothing, and safe in the app role's hands."""
 
+import time
 import uuid
 from pathlib import Path
 
@@ -161,3 +162,22 @@ def test_the_app_role_may_bulk_load_but_not_commit_without_the_rebuild_nor_touch
             conn.execute(text(f"DROP OWNED BY {role}"))
         owner.dispose()
         _admin(admin_url, f"DROP ROLE {role}")
+
+
+def test_a_bulk_load_that_cannot_hold_the_tables_gives_up_clearly_and_writes_nothing(fresh_db, tmp_path,
+                                                                                     monkeypatch):
+    _tiny(fresh_db, tmp_path)
+    monkeypatch.setenv("GRIDMAP_IMPORT_LOCK_SECONDS", "1")
+    engine = create_engine(fresh_db)
+    before = _snapshot(fresh_db)
+    with engine.connect() as reader:  # a long map read holds ACCESS SHARE on cases
+        reader.execute(text("BEGIN; SELECT count(*) FROM cases"))
+        started = time.perf_counter()
+        result = _import(fresh_db, _tickets(tmp_path / "t.csv", n=80), "--load", "bulk")
+        waited = time.perf_counter() - started
+        reader.rollback()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "案件表正被其他连接使用" in result.output and "--load batches" in result.output
+    assert 1 <= waited < 20
+    assert _snapshot(fresh_db) == before
+    engine.dispose()

@@ -40,12 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "GRIDMAP_DUPLICATE_RADIUS_M": 50.0,
     "GRIDMAP_DUPLICATE_DAYS": 7.0,
     "GRIDMAP_IMPORT_BATCH": 100_000,
+    "GRIDMAP_IMPORT_LOCK_SECONDS": 30,  # a bulk load waits this long for readers of the case tables
     "GRIDMAP_WHISTLE_ARRIVAL_MINUTES": 30.0,
     "GRIDMAP_CHECKIN_MAX_M": 200.0,
     "GRIDMAP_MAX_UPLOAD_MB": 50,
     "GRIDMAP_PHOTO_MAX_MB": 5.0,
     "GRIDMAP_SCORE_WEIGHTS": "0.10,0.45,0.45",  # composite score: response, resolution, satisfaction
-    "GRIDMAP_STATS_MAX_BACKLOG": 200_000,  # more new events than this: statistics read the facts as they stand, marked behind
+    "GRIDMAP_STATS_MAX_BACKLOG": 200_000,  # more new events: read the facts as they stand, marked behind
     "GRIDMAP_RANK_MIN_CASES": 10,  # fewer cases in the period: shown, not ranked
     "GRIDMAP_SESSION_IDLE_MINUTES": 120,  # a signed-in browser unused this long is signed out
     "GRIDMAP_LOGIN_RATE": "60 per minute;600 per hour",  # sign-in attempts per client address
@@ -84,7 +85,8 @@ ENV_SETTINGS = tuple(DEFAULTS)
 _INT = {"GRIDMAP_PGPORT", "GRIDMAP_STATS_MAX_BACKLOG", "GRIDMAP_RANK_MIN_CASES", "GRIDMAP_SESSION_IDLE_MINUTES",
         "GRIDMAP_MAX_UPLOAD_MB",
         "GRIDMAP_PHOTOS_PER_CASE", "GRIDMAP_DB_POOL_SIZE", "GRIDMAP_SERVE_THREADS", "GRIDMAP_SERVE_WORKERS",
-        "GRIDMAP_IMPORT_BATCH", "GRIDMAP_BACKUP_KEEP", "GRIDMAP_OUTBOX_MAX_ATTEMPTS", "GRIDMAP_SMTP_PORT"}
+        "GRIDMAP_IMPORT_BATCH", "GRIDMAP_IMPORT_LOCK_SECONDS",
+        "GRIDMAP_BACKUP_KEEP", "GRIDMAP_OUTBOX_MAX_ATTEMPTS", "GRIDMAP_SMTP_PORT"}
 _FLOAT = {"GRIDMAP_GRID_MAX_AREA_M2", "GRIDMAP_CHECK_MIN_AREA_M2", "GRIDMAP_CHECK_MIN_WIDTH_M",
           "GRIDMAP_DUPLICATE_RADIUS_M", "GRIDMAP_DUPLICATE_DAYS", "GRIDMAP_WHISTLE_ARRIVAL_MINUTES",
           "GRIDMAP_CHECKIN_MAX_M", "GRIDMAP_PHOTO_MAX_MB", "GRIDMAP_JOB_STATS_SECONDS", "GRIDMAP_JOB_OVERDUE_SECONDS",

@@ -170,8 +170,8 @@ def wants_bulk(session: Session, plan: ImportPlan, mode: str) -> bool:
     return rows >= BULK_MIN_ROWS and case_copy.estimated_cases(session) <= rows
 
 
-def import_bulk(session: Session, plan: ImportPlan, progress: Callable[[int], object] = lambda n: None
-                ) -> tuple[int, int, pd.DataFrame]:
+def import_bulk(session: Session, plan: ImportPlan, progress: Callable[[int], object] = lambda n: None, *,
+                lock_seconds: float = 30) -> tuple[int, int, pd.DataFrame]:
     """The whole file in the caller's one transaction, with the case tables' secondary indexes and
     foreign keys dropped for the load and built once after it (geo/store/case_copy.bulk_load):
     (imported, skipped, refused). All or nothing: a failure, a duplicate found by a rebuilt unique
@@ -182,7 +182,8 @@ def import_bulk(session: Session, plan: ImportPlan, progress: Callable[[int], ob
     # One writer thread COPYs a chunk while this thread places and routes the next: PostgreSQL's
     # side of a COPY (parsing, heap) then runs on the other core. Only one thread at a time uses
     # the session: this one touches it again only after the writer's last result.
-    with case_copy.bulk_load(session), ThreadPoolExecutor(1, thread_name_prefix="copy") as writer:
+    with case_copy.bulk_load(session, lock_timeout=f"{int(lock_seconds * 1000)}ms"), \
+            ThreadPoolExecutor(1, thread_name_prefix="copy") as writer:
         pending: Future[int] | None = None
         for start in range(0, len(rows), plan.batch_size):
             chunk = rows.iloc[start:start + plan.batch_size]
@@ -259,6 +260,8 @@ def fold_failure(summary: ImportSummary, exc: Exception) -> Conflict:
                     details={"committed_rows": summary.imported})
 
 
+_LOCK_NOT_AVAILABLE = "55P03"
+
 #: Constraints a batch can hit, in words: what went wrong and what to do.
 _CONSTRAINT_WORDS = {
     "cases_case_no_key": ("案件编号重复：编号计数器 case_counter 落后于已有的案件（例如只恢复了部分数据）",
@@ -276,6 +279,9 @@ def batch_failure(number: int, batch: pd.DataFrame, summary: ImportSummary, exc:
     detail = getattr(diag, "message_detail", None) or ""
     primary = getattr(diag, "message_primary", None) or str(getattr(exc, "orig", exc)).splitlines()[0]
     why, fix = _CONSTRAINT_WORDS.get(constraint, (f"数据库拒绝写入（{primary}）", "排除原因后重新运行"))
+    if getattr(getattr(exc, "orig", exc), "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+        why, fix = ("案件表正被其他连接使用（地图、接口或另一个导入），整批导入等不到独占",
+                    "稍后（如夜间）重新运行，或用 --load batches 分批导入（导入时地图照常可用）")
     lines = batch["line"].to_numpy()
     row = ""
     ids = batch["external_id"].astype(str)

@@ -71,7 +71,8 @@ def run_import(ctx: Context, path: Path, *, source: str, crs: str, fields: dict[
             click.echo("整个文件一个事务写入，写完后重建案件表的索引（期间案件表被锁定）……", err=True)
             try:
                 with ctx.session() as session:
-                    summary.add(*import_service.import_bulk(session, plan, bar.update))
+                    summary.add(*import_service.import_bulk(
+                        session, plan, bar.update, lock_seconds=ctx.config["GRIDMAP_IMPORT_LOCK_SECONDS"]))
             except import_service.DATABASE_ERRORS as exc:  # rolled back whole, the indexes restored
                 raise import_service.batch_failure(1, plan.validated.good, summary, exc) from exc
         for number, batch in enumerate(() if bulk else plan.batches(), start=1):
