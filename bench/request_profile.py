@@ -8,7 +8,7 @@ tokens are made here again (bench/load.py's make_cast). The app is webmap.create
 process, driven by Flask's test client (no HTTP server, no other thread): what is left is the
 app's own work (Python) and its waits on PostgreSQL. Each route runs ``--n`` times after 20
 warm-up requests; printed per route: mean milliseconds, statements and round trips (each
-statement, BEGIN, COMMIT, ROLLBACK and pool ping) a request, and with ``--top`` the functions
+statement, BEGIN, COMMIT, ROLLBACK and connection ping) a request, and with ``--top`` the functions
 with the most cumulative time.
 """
 
@@ -55,6 +55,13 @@ def main() -> int:
     for name in ("begin", "commit", "rollback"):
         event.listen(engine, name, lambda *a, _n=name: counts.__setitem__(_n, counts[_n] + 1))
     event.listen(engine.pool, "checkout", lambda *a: counts.__setitem__("checkout", counts["checkout"] + 1))
+    ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi):  # pool_pre_ping, or geo.store.db's ping of an idle connection
+        counts["ping"] += 1
+        return ping(dbapi)
+
+    engine.dialect.do_ping = counted_ping
 
     cast = load.make_cast(args.database_url, 7)
     mix = load.Mix(cast, [1, 0, 0], 7)
@@ -88,11 +95,11 @@ def main() -> int:
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
-        trips = counts["statements"] + counts["commit"] + counts["rollback"] + counts["begin"] + counts["checkout"]
+        trips = counts["statements"] + counts["commit"] + counts["rollback"] + counts["begin"] + counts["ping"]
         print(f"{kind:<11} {1000 * seconds / args.n:7.2f} ms a request ({'profiled' if profiler else 'plain'}); "
               f"a request: {counts['statements'] / args.n:.2f} statements, {counts['begin'] / args.n:.2f} BEGIN, "
               f"{counts['commit'] / args.n:.2f} COMMIT, {counts['rollback'] / args.n:.2f} ROLLBACK, "
-              f"{counts['checkout'] / args.n:.2f} pool checkouts (each a pre-ping) "
+              f"{counts['checkout'] / args.n:.2f} pool checkouts, {counts['ping'] / args.n:.2f} pings "
               f"→ ≈ {trips / args.n:.1f} round trips", flush=True)
         if profiler:
             out = io.StringIO()
