@@ -354,13 +354,15 @@ def random_points(n: int, rng: np.random.Generator, outside_share: float = 0.005
 
 
 def make_tickets(path: Path, n: int, seed: int = 12345, outside_share: float = 0.005, *, days: int = 60,
-                 piled_share: float = 0.0, addresses: int = 500) -> pd.DataFrame:
+                 piled_share: float = 0.0, addresses: int = 500, id_offset: int = 0) -> pd.DataFrame:
     """A UTF-8 12345 export: 工单编号,受理时间,问题分类,诉求内容,经度,纬度 (GCJ-02, 6 decimals).
 
     Times are within the last ``days`` days (Asia/Shanghai, "2026/10/01 09:30:00"); categories are
     the 20 seed codes, half written as codes and half as names. ``piled_share`` of the tickets
     sit within ≈ 10 m of one of ``addresses`` places (real exports pile up at addresses: a
-    building site, a market), the rest are uniform. Returns the frame written.
+    building site, a market), the rest are uniform. Ticket numbers are ``id_offset`` … ``id_offset
+    + n - 1`` (after 26,000,000,000) in random order: a second file with the first one's ``n`` as
+    offset adds new tickets. Returns the frame written.
     """
     rng = np.random.default_rng(seed)
     lon, lat = random_points(n, rng, outside_share)
@@ -385,7 +387,7 @@ def make_tickets(path: Path, n: int, seed: int = 12345, outside_share: float = 0
     places = np.array(["小区门口", "路口东侧", "公交站旁", "菜市场后身", "胡同里", "学校附近", "地铁站出口",
                        "商场北门", "公园南门", "楼下"])
     description = pd.Series(places[rng.integers(0, len(places), n)]) + pd.Series(names[pick]) + "，请尽快处理"
-    ids = "GD" + pd.Series(rng.permutation(n) + 26_000_000_000, dtype="int64").astype(str)
+    ids = "GD" + pd.Series(rng.permutation(n) + 26_000_000_000 + id_offset, dtype="int64").astype(str)
     frame = pd.DataFrame({
         "工单编号": ids, "受理时间": times, "问题分类": category, "诉求内容": description,
         "经度": np.round(glon, 6), "纬度": np.round(glat, 6),

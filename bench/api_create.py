@@ -6,6 +6,7 @@ Issue goal, on the 2-core machine: p95 <= 20 ms at 100 requests/s, and >= 300 cr
     .venv/bin/python bench/api_create.py --threads 4 --clients 4 8 16
     .venv/bin/python bench/api_create.py --preload 1000000    # with 1 M historical cases in the table first
     .venv/bin/python bench/api_create.py --duration 5 --grids 1000    # quick check
+    .venv/bin/python bench/api_create.py --baseline /work/wt-old      # an older tree's server first, then this one
 
 Steps: a throwaway PostGIS cluster; the synthetic boundaries of bench/bulk_import.py (district ⊃
 10 streets ⊃ 100 communities ⊃ 10 k Voronoi grids), departments, police-unit jurisdictions and
@@ -89,7 +90,14 @@ class CpuMeter:
     def sample(self) -> dict[str, float]:
         pg = _cpu_of(self.postmaster_pid) + sum(_cpu_of(p) for p in _children(self.postmaster_pid))
         t = os.times()
-        return {"server": _cpu_of(self.server_pid), "postgres": pg, "client": t.user + t.system,
+        # gridmap serve is a gunicorn master with GRIDMAP_SERVE_WORKERS workers (and a job worker):
+        # the whole tree (the master alone read 0.0 s).
+        server, todo = 0.0, [self.server_pid]
+        while todo:
+            pid = todo.pop()
+            server += _cpu_of(pid)
+            todo.extend(_children(pid))
+        return {"server": server, "postgres": pg, "client": t.user + t.system,
                 "wall": time.perf_counter()}
 
     def begin(self) -> None:
@@ -359,6 +367,8 @@ def main() -> int:
                         help="do not sample pg_stat_activity during the phases")
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--keep", action="store_true", help="keep the cluster for debugging")
+    parser.add_argument("--baseline", type=Path, help="a source tree (git worktree of an older commit, same "
+                        "schema) whose server is measured first, then this tree's: before/after in one run")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     if args.duration > 120 or args.rate * args.duration > 50_000:
@@ -392,14 +402,36 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
         pg.query("gridmap", "VACUUM ANALYZE cases")
         log(f"    {seconds:.1f} s")
     headers = api_token(url)
-    before = pg.query("gridmap", "SELECT count(*) FROM cases")[0][0]
     postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    trees = [("baseline", args.baseline.resolve()), ("this tree", None)] if args.baseline else [("this tree", None)]
+    results["runs"] = []
+    for label, tree in trees:
+        if args.baseline:
+            log(f"\n===== {label}{f' ({tree})' if tree else ''}; load average {common.load_average()} =====")
+        phases = measure(pg, url, work, args, headers, postmaster, tree)
+        results["runs"].append({"label": label, "tree": str(tree) if tree else None,
+                                "phases": [p.as_dict() for p in phases], "load_average": common.load_average()})
+        results["phases"] = results["runs"][-1]["phases"]
+        report_goals(phases, args, label)
+    if args.baseline:
+        log("\n== before/after (same cluster, same data, one run)")
+        for run_ in results["runs"]:
+            rates = ", ".join(f"{p['name']}: {p['creates_per_s']:.1f}/s p95 {p['p95_ms']:.1f} ms"
+                              for p in run_["phases"])
+            log(f"    {run_['label']:<10} {rates}  (load average after: {run_['load_average']})")
+
+
+def measure(pg: Cluster, url: str, work: Path, args: argparse.Namespace, headers: dict[str, str], postmaster: int,
+            tree: Path | None) -> list[PhaseResult]:
+    """Warm-up, phase A and the phase B levels against a fresh server (from ``tree`` when given)."""
+    before = pg.query("gridmap", "SELECT count(*) FROM cases")[0][0]
     port = common.free_port()
     log(f"\n[serve] gridmap serve --port {port} --threads {args.threads} (GRIDMAP_DB_POOL_SIZE={args.threads})")
-    bodies = Bodies(args.seed)
+    bodies = Bodies(args.seed + (0 if tree else 1))  # new external ids: the baseline's are taken
     phases: list[PhaseResult] = []
+    env = {"GRIDMAP_DB_POOL_SIZE": str(args.threads), **({"PYTHONPATH": str(tree)} if tree else {})}
     with common.Server(url, work / "serve.log", serve_args=("--threads", str(args.threads)), port=port,
-                       env={"GRIDMAP_DB_POOL_SIZE": str(args.threads)}) as server:
+                       env=env) as server:
         assert server.proc is not None
         meter = CpuMeter(server.proc.pid, postmaster)
         warm = closed_loop(port, headers, bodies, meter, clients=4, duration=3.0)
@@ -423,9 +455,11 @@ def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, An
     stored = pg.query("gridmap", "SELECT count(*) FROM cases")[0][0] - before
     log(f"\n[check] 201 responses {created}, new rows in cases {stored}"
         + ("" if created == stored else "  !! MISMATCH"))
-    results["phases"] = [p.as_dict() for p in phases]
+    return phases
 
-    log("\n== POST /api/cases: results")
+
+def report_goals(phases: list[PhaseResult], args: argparse.Namespace, label: str) -> None:
+    log(f"\n== POST /api/cases: results ({label})")
     log(f"{'phase':<28} {'creates/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}")
     for p in phases:
         q = p.pct()

@@ -5,6 +5,8 @@
     .venv/bin/python bench/load.py --mix 70/20/10 --workers 2 --json /tmp/load.json
     .venv/bin/python bench/load.py --grids 1000 --cases 10000 --duration 10     # quick check
     .venv/bin/python bench/load.py --pgbouncer             # the server through PgBouncer, transaction mode
+    .venv/bin/python bench/load.py --cases 100000,1000000  # both sizes in one cluster; prints the ratio (goal 4)
+    .venv/bin/python bench/load.py --baseline /work/wt-old # each size against an older tree, then this one
 
 Set-up: a throwaway PostGIS cluster, the synthetic district of bench/_common.py (10 streets,
 100 communities, 10 k Voronoi grids), departments, police units and the sample duty list, and
@@ -29,6 +31,14 @@ is drawn from the mix read/create/action (default 70/20/10):
 
 Printed: throughput, p50/p95/p99 and errors by route and overall, the achieved mix, the duration,
 and the CPU seconds of the server processes, PostgreSQL and this client.
+
+Several sizes (``--cases 100000,1000000``): after the run at the first size, tickets are imported
+into the same database up to the next size (VACUUM ANALYZE after), a fresh server is started and
+the load runs again; at the end, each size's throughput as a share of the first's (issue 14 goal
+4: ≥ 90 % at 10^6 of 10^5, 0 errors). ``--baseline DIR``: at each size the load runs first on a
+server started from the source tree DIR (a `git worktree` of the older commit, with the same
+schema: PYTHONPATH=DIR), then on this tree's, so before and after are measured in one run on the
+same data and the same machine state.
 """
 
 from __future__ import annotations
@@ -65,7 +75,8 @@ PASSWORD = "load-bench-not-secret"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=100_000, help="12345 tickets imported before the run")
+    parser.add_argument("--cases", type=_sizes, default=[100_000],
+                        help="12345 tickets imported before the run; several (100000,1000000): one run at each")
     parser.add_argument("--grids", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8, help="concurrent closed-loop clients")
     parser.add_argument("--requests", type=int, default=20_000, help="stop after this many requests …")
@@ -77,6 +88,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the cluster and files for debugging")
     parser.add_argument("--pgbouncer", action="store_true",
                         help="serve through Debian's pgbouncer in transaction mode (GRIDMAP_DB_TRANSACTION_POOLER=1)")
+    parser.add_argument("--no-jobs", dest="jobs", action="store_false",
+                        help="gridmap serve --no-jobs: no background job worker beside the server")
+    parser.add_argument("--baseline", type=Path,
+                        help="a source tree (git worktree) whose server runs first at each size, for before/after")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     shares = [float(x) for x in args.mix.split("/")]
@@ -101,6 +116,13 @@ def main() -> int:
     log(f"\nwhole benchmark: {results['total_seconds']:.0f} s; load average now {common.load_average()}")
     common.dump_json(args.json, results)
     return 0
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+    if not sizes or sizes != sorted(sizes) or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("one size or increasing sizes: 100000,1000000")
+    return sizes
 
 
 def run(pg: Cluster, work: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -193,10 +215,21 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def _is_job_worker(pid: int) -> bool:
+    try:
+        return b"main(['worker'])" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def cpu_seconds(server_pid: int, pg: Cluster | None) -> dict[str, float]:
+    """CPU seconds so far: the web server (master and workers), the job worker `gridmap serve`
+    started beside it, PostgreSQL (postmaster and backends) and this client."""
     t = os.times()
-    sample = {"server": sum(_cpu_of(p) for p in _tree(server_pid)), "client": t.user + t.system,
-              "wall": time.perf_counter()}
+    tree = _tree(server_pid)
+    jobs = [p for p in tree if _is_job_worker(p)]
+    sample = {"server": sum(_cpu_of(p) for p in tree if p not in jobs), "jobs": sum(_cpu_of(p) for p in jobs),
+              "client": t.user + t.system, "wall": time.perf_counter()}
     if pg is not None:
         pid_file = pg.data / "postmaster.pid"
         if pid_file.exists():
@@ -405,24 +438,68 @@ def report(rows: list[dict[str, Any]], seconds: float, cpu: dict[str, float], ar
             f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['kb_per_request']:>6.1f}  {errors}")
     wall = cpu["wall"]
     cores = os.cpu_count() or 1
-    used = cpu["server"] + cpu.get("postgres", 0.0) + cpu["client"]
+    used = cpu["server"] + cpu.get("jobs", 0.0) + cpu.get("postgres", 0.0) + cpu["client"]
     log(f"    CPU seconds over {wall:.1f} s ({cores} cores = {cores * wall:.0f} CPU-s): server {cpu['server']:.1f}, "
-        f"postgres {cpu.get('postgres', float('nan')):.1f}, load client {cpu['client']:.1f} "
+        f"job worker {cpu.get('jobs', 0.0):.1f}, postgres {cpu.get('postgres', float('nan')):.1f}, "
+        f"load client {cpu['client']:.1f} "
         f"→ {100 * used / (cores * wall):.0f} % of the machine")
 
 
 def run_against(url: str, pg: Cluster | None, work: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
-    common.load_district_with_tickets(url, work, grids=args.grids, cases=args.cases, seed=args.seed, results=results)
+    common.load_district_with_tickets(url, work, grids=args.grids, cases=args.cases[0], seed=args.seed,
+                                      results=results)
     cast = make_cast(url, args.seed)
+    trees = [("baseline", args.baseline.resolve()), ("this tree", None)] if args.baseline else [("this tree", None)]
+    results["sizes"] = []
+    for size in args.cases:
+        top_up(url, work, size, args.seed)
+        catch_up_jobs(url)
+        cases = common.query(url, "SELECT count(*) FROM cases")[0][0]
+        for label, tree in trees:
+            log(f"\n=== {cases:,} cases, {label}{f' ({tree})' if tree else ''} ===")
+            run_once(url, pg, work, args, cast, tree, results["sizes"], label=label, size=size)
+    summary(results["sizes"], args)
+
+
+def top_up(url: str, work: Path, size: int, seed: int) -> None:
+    """Import tickets until the table holds ``size`` imported ones (new ticket numbers), then analyze."""
+    have = common.query(url, "SELECT count(*) FROM cases WHERE source = '12345'")[0][0]
+    if have >= size:
+        return
+    csv_path = work / f"tickets-{size}.csv"
+    common.make_tickets(csv_path, size - have, seed=seed + have, outside_share=0.0, id_offset=have)
+    seconds, _out = common.gridmap(url, "cases", "import", str(csv_path), "--crs", "gcj02", "--source", "12345",
+                                  timeout=7200, quiet=True)
+    csv_path.unlink()
+    common.query(url, "VACUUM ANALYZE")
+    log(f"[setup] {size - have:,} more tickets imported in {seconds:.1f} s (then VACUUM ANALYZE)")
+
+
+def catch_up_jobs(url: str) -> None:
+    """Run the background jobs once before measuring: the first overdue scan after an import
+    writes a notice for every overdue imported case (and the outbox routes them), work the first
+    server's job worker would otherwise do inside the measured minute and the next one not."""
+    for job in ("stats_fold", "overdue_scan", "outbox_deliver"):
+        seconds, out = common.gridmap(url, "jobs", "run", job, timeout=3600, quiet=True)
+        log(f"[setup] gridmap jobs run {job}: {seconds:.1f} s, {out.strip()[-120:]}")
+
+
+def run_once(url: str, pg: Cluster | None, work: Path, args: argparse.Namespace, cast: Cast, tree: Path | None,
+             out: list[dict[str, Any]], *, label: str, size: int) -> None:
+    results: dict[str, Any] = {"label": label, "size": size, "tree": str(tree) if tree else None,
+                               "load_average_start": common.load_average()}
     results["cases_before"] = common.query(url, "SELECT count(*) FROM cases")[0][0]
-    mix = Mix(cast, args.shares, args.seed)
+    mix = Mix(cast, args.shares, args.seed + len(out))
     with contextlib.ExitStack() as stack:
         serve_url, env = url, {"GRIDMAP_BASEMAP": "none"}
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)  # gridmap serve (and its job worker) import webmap and geo from there
         if args.pgbouncer:
             serve_url = stack.enter_context(common.PgBouncer(url))
             env.update(GRIDMAP_DB_TRANSACTION_POOLER="1", GRIDMAP_DIRECT_DATABASE_URL=url)  # jobs: direct
         server = stack.enter_context(common.Server(serve_url, work / "serve.log",
-                                                   serve_args=("--workers", str(args.workers)), env=env))
+                                                   serve_args=("--workers", str(args.workers),
+                                                               *(() if args.jobs else ("--no-jobs",))), env=env))
         assert server.proc is not None
         log(f"[serve] gridmap serve --workers {args.workers} on 127.0.0.1:{server.port} (pid {server.proc.pid})")
         warm_up(server.port, mix)
@@ -436,9 +513,27 @@ def run_against(url: str, pg: Cluster | None, work: Path, args: argparse.Namespa
     report(rows, seconds, cpu, args)
     if any(r["errors"] for r in rows) and "Traceback" in tail:
         log(f"    server log tail:\n{tail}")
-    results.update(seconds=seconds, routes=rows, cpu_seconds=cpu,
+    results.update(seconds=seconds, routes=rows, cpu_seconds=cpu, load_average_end=common.load_average(),
                    cases_after=common.query(url, "SELECT count(*) FROM cases")[0][0])
-    log(f"    cases in the table: {results['cases_before']:,} before, {results['cases_after']:,} after")
+    log(f"    cases in the table: {results['cases_before']:,} before, {results['cases_after']:,} after; "
+        f"load average {results['load_average_start']} → {results['load_average_end']}")
+    out.append(results)
+
+
+def summary(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """One line per run; with several sizes, each size's throughput against the first size's."""
+    if len(runs) < 2:
+        return
+    log("\n[summary] requests/s over all routes (errors)")
+    first = {r["label"]: r for r in runs if r["size"] == args.cases[0]}
+    for r in runs:
+        total = next(x for x in r["routes"] if x["route"] == "all")
+        base = next(x for x in first[r["label"]]["routes"] if x["route"] == "all")
+        ratio = total["per_s"] / base["per_s"] if base["per_s"] else float("nan")
+        r["ratio_to_first_size"] = ratio
+        log(f"    {r['cases_before']:>10,} cases  {r['label']:<10} {total['per_s']:7.1f} req/s  "
+            f"p95 {total['p95_ms']:6.0f} ms  errors {total['errors']}  {100 * ratio:5.1f} % of {args.cases[0]:,}  "
+            f"(load {r['load_average_start']})")
 
 
 if __name__ == "__main__":

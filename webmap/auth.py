@@ -79,7 +79,8 @@ def _load_from_token(req: Any) -> LoginUser | None:
     if user is None:
         return None
     g.token_auth = True
-    commit()  # last_used_at
+    if accounts.token_use_pending(get_session()):
+        commit()  # last_used_at (once a minute), kept whatever the request does next
     return LoginUser(user)
 
 

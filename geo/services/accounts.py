@@ -22,8 +22,7 @@ from geo.store import reference as reference_store
 
 __all__ = ["MIN_PASSWORD", "authenticate", "check_scope", "create_token", "create_user", "delete_user", "end_sessions",
            "forgive_old_failures", "list_users", "load_user", "register_user", "revoke_token", "set_active",
-           "set_password", "unlock",
-           "user_from_token"]
+           "set_password", "token_use_pending", "unlock", "user_from_token"]
 
 MIN_PASSWORD = 8
 #: After this many failed logins in a row, each further failure locks the account for longer.
@@ -136,8 +135,16 @@ def revoke_token(session: Session, token_id: int) -> None:
 
 
 def user_from_token(session: Session, token: str) -> User | None:
+    """The token's active user; the token's last use is recorded at most once a minute (see
+    token_use_pending: the caller commits it then)."""
     row = store.user_by_token_hash(session, _token_hash(token))
     return None if row is None or not row["active"] else _user(session, row)
+
+
+def token_use_pending(session: Session) -> bool:
+    """True once after user_from_token wrote the token's last use in ``session``: commit it then, and
+    only then (a commit per request costs a transaction and a second pool check-out)."""
+    return bool(session.info.pop(store.TOKEN_USE_RECORDED, False))
 
 
 def end_sessions(session: Session, user_id: int) -> int:

@@ -17,7 +17,7 @@ from geo.domain import cases as rules
 from geo.domain import requesters
 from geo.domain.coordinates import normalize_crs_name
 from geo.domain.deadlines import DEFAULT_TIMEZONE, check_urgency, deadlines
-from geo.domain.errors import Conflict, InvalidInput, NotFound
+from geo.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.domain.exports import write_frame
 from geo.domain.filters import CaseFilters
 from geo.domain.permissions import (
@@ -122,14 +122,19 @@ def create_case(session: Session, new: NewCase, *, user: User | None = None,
     if facts.placement is None or facts.version_id is None:
         raise InvalidInput(rules.outside_message(lon, lat, crs), field="lon", code="outside_area")
     if user is not None:
-        check_can_report(user, facts.placement.grid,
-                         names=boundary_store.names_of(session, [facts.placement.grid, user.scope]))
+        try:
+            check_can_report(user, facts.placement.grid)
+        except Forbidden:  # the refusal names the grid and the user's area: read their names only then
+            check_can_report(user, facts.placement.grid,
+                             names=boundary_store.names_of(session, [facts.placement.grid, user.scope]))
+            raise
     urgency = check_urgency(new.urgency or facts.category["urgency"])
     assignment = assign(facts.rules, facts.placement, facts.coverage)
     hours = assignment.resolve_limit_hours
     if hours is None:
         hours = facts.category.get("resolve_limit_hours")
-    due = deadlines(reported_at, urgency, schedule=reference_service.schedule(session, settings.timezone),
+    schedule = reference_service.schedule(session, settings.timezone, stamp=facts.calendar_stamp)
+    due = deadlines(reported_at, urgency, schedule=schedule,
                     clock=facts.category.get("clock") or "natural", resolve_hours=hours)
     placement = facts.placement
     values = {

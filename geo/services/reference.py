@@ -92,10 +92,22 @@ def list_categories(session: Session) -> list[dict[str, object]]:
     return list(store.all_categories(session).values())
 
 
-def schedule(session: Session, timezone: str) -> Schedule:
-    """The stored calendar in ``timezone``: what every deadline is counted with."""
-    holidays, workdays = store.calendar_days(session)
-    return Schedule(Calendar(holidays, workdays), zone(timezone))
+#: Calendars already read, by (stamp, time zone): a create passes the stamp its routing query
+#: selected, so the calendar is read again only after it changed (any process may change it).
+_SCHEDULES: dict[tuple[str, str], Schedule] = {}
+
+
+def schedule(session: Session, timezone: str, *, stamp: str | None = None) -> Schedule:
+    """The stored calendar in ``timezone``: what every deadline is counted with. ``stamp``: the
+    calendar's current CALENDAR_STAMP_SQL, read in this transaction; a cached copy with it is used."""
+    if stamp is not None and (cached := _SCHEDULES.get((stamp, timezone))) is not None:
+        return cached
+    holidays, workdays, stamp = store.calendar_days(session)
+    made = Schedule(Calendar(holidays, workdays), zone(timezone))
+    if len(_SCHEDULES) > 16:  # old stamps are never asked for again
+        _SCHEDULES.clear()
+    _SCHEDULES[(stamp, timezone)] = made
+    return made
 
 
 def load_calendar(session: Session, path: str | Path, *, encoding: str | None = None) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "TOKEN_USE_RECORDED",
     "all_users",
     "bump_session_epoch",
     "delete_user",
@@ -49,13 +50,26 @@ def user_by_id(session: Session, user_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+#: ``session.info`` key set when user_by_token_hash wrote the token's last use: only then has the
+#: caller something to commit (a commit per request would cost a transaction and a pool check-out).
+TOKEN_USE_RECORDED = "gridmap.token_use_recorded"  # noqa: S105 (a dictionary key, not a secret)
+
+
 def user_by_token_hash(session: Session, token_hash: str) -> dict[str, Any] | None:
+    """The token's user (one query with the token: every API request asks)."""
     row = session.execute(text(
-        "SELECT user_id, last_used_at < now() - interval '1 minute' OR last_used_at IS NULL FROM api_token "
-        "WHERE token_hash = :h AND revoked_at IS NULL"), {"h": token_hash}).first()
-    if row is not None and row[1]:  # record use at most once a minute: no write (and lock) per request
+        "SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.scope, u.department_code, u.active, "
+        "u.failed_logins, u.locked_until, u.session_epoch, "
+        "t.last_used_at < now() - interval '1 minute' OR t.last_used_at IS NULL AS stale "
+        "FROM api_token t JOIN app_user u ON u.id = t.user_id "
+        "WHERE t.token_hash = :h AND t.revoked_at IS NULL"), {"h": token_hash}).mappings().first()
+    if row is None:
+        return None
+    user = dict(row)
+    if user.pop("stale"):  # record use at most once a minute: no write (and lock) per request
         session.execute(text("UPDATE api_token SET last_used_at = now() WHERE token_hash = :h"), {"h": token_hash})
-    return user_by_id(session, int(row[0])) if row else None
+        session.info[TOKEN_USE_RECORDED] = True  # the caller commits it before the request's own work
+    return user
 
 
 def reserve_attempt(session: Session, user_id: int, *, now: datetime, free: int, base_s: float, max_s: float

@@ -20,6 +20,7 @@ from geo.domain.placement import Placement
 from geo.domain.routing import Coverage, DutyRule
 from geo.domain.statuses import TERMINAL
 from geo.store.case_filters import where_clause
+from geo.store.reference import CALENDAR_STAMP_SQL
 from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
 
 __all__ = [
@@ -59,13 +60,16 @@ class PointFacts:
     rules: list[DutyRule]
     category: dict[str, Any] | None
     existing_case_no: str | None
+    #: geo.store.reference.CALENDAR_STAMP_SQL: a cached calendar with this stamp is the stored one.
+    calendar_stamp: str = ""
 
 
 def point_facts(
     session: Session, lon: float, lat: float, category: str, source: str, external_id: str | None
 ) -> PointFacts:
     """Grid (lowest code on shared edges) and its parents, covering jurisdictions, the category's
-    rules and row, and an existing case with the same (source, external_id): one query."""
+    rules and row, an existing case with the same (source, external_id) and the calendar's stamp:
+    one query."""
     row = session.execute(text(f"""
         WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
         grid AS (
@@ -87,12 +91,13 @@ def point_facts(
                                          ORDER BY r.id), '[]'::json)
                   FROM duty_rule r WHERE r.category_code = :category),
                (SELECT row_to_json(c) FROM category c WHERE c.code = :category),
-               (SELECT x.case_no FROM cases x WHERE x.source = :source AND x.external_id = :external_id)
+               (SELECT x.case_no FROM cases x WHERE x.source = :source AND x.external_id = :external_id),
+               {CALENDAR_STAMP_SQL}
         FROM (SELECT 1) one
         LEFT JOIN grid ON true
         LEFT JOIN boundary gb ON gb.version_id = grid.version_id AND gb.code = grid.code
         """), {"lon": lon, "lat": lat, "category": category, "source": source, "external_id": external_id}).one()
-    grid, version_id, community, street, district, units, rules, cat, existing = row
+    grid, version_id, community, street, district, units, rules, cat, existing, stamp = row
     placement = Placement(grid, community, street, district) if grid else None
     return PointFacts(
         placement=placement,
@@ -101,6 +106,7 @@ def point_facts(
         rules=[DutyRule(category, r[0], r[1], r[2], tuple(r[3]), r[4]) for r in rules],
         category=cat,
         existing_case_no=existing,
+        calendar_stamp=str(stamp),
     )
 
 

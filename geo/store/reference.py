@@ -14,6 +14,7 @@ from geo.domain.reference import CategoryRow, DepartmentRow
 from geo.domain.routing import DutyRule
 
 __all__ = [
+    "CALENDAR_STAMP_SQL",
     "all_categories",
     "all_duty_rules",
     "calendar_days",
@@ -142,6 +143,16 @@ def upsert_calendar(session: Session, rows: Sequence[tuple[Any, str, str]]) -> N
                         [{"d": d, "k": k, "n": n} for d, k, n in rows])
 
 
-def calendar_days(session: Session) -> tuple[frozenset[Any], frozenset[Any]]:
-    rows = session.execute(text("SELECT day, kind FROM calendar_day")).all()
-    return (frozenset(r[0] for r in rows if r[1] == "holiday"), frozenset(r[0] for r in rows if r[1] == "workday"))
+#: A scalar that changes whenever the calendar does (a few hundred rows at most): a query that
+#: already runs (the create's routing facts) selects it, and a cached calendar with the same
+#: stamp is the stored one, without reading it again.
+CALENDAR_STAMP_SQL = ("(SELECT count(*) || ':' || "
+                      "coalesce(md5(string_agg(day::text || kind, ',' ORDER BY day, kind)), '') FROM calendar_day)")
+
+
+def calendar_days(session: Session) -> tuple[frozenset[Any], frozenset[Any], str]:
+    """(holidays, make-up workdays, the stamp of CALENDAR_STAMP_SQL), read together."""
+    rows = session.execute(text(f"SELECT day, kind, {CALENDAR_STAMP_SQL} FROM calendar_day")).all()
+    stamp = rows[0][2] if rows else session.execute(text(f"SELECT {CALENDAR_STAMP_SQL}")).scalar_one()
+    return (frozenset(r[0] for r in rows if r[1] == "holiday"), frozenset(r[0] for r in rows if r[1] == "workday"),
+            str(stamp))
