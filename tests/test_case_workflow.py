@@ -336,13 +336,26 @@ def test_outbox_drain_prints_dispatch_and_overdue_once(people, routed):
 
     case = _case(people)
     act(people["leader"], case, "dispatch")
-    routed.execute(text("UPDATE cases SET resolve_due = now() - interval '1 hour' WHERE case_no = :no"),
-                   {"no": case})
+    routed.execute(text("UPDATE cases SET received_at = now() - interval '3 days', "
+                        "resolve_due = now() - interval '1 hour' WHERE case_no = :no"), {"no": case})
     first = drain(routed)
     assert [(r["kind"], r["recipient"], r["payload"]["case"]) for r in first] == [
         ("dispatch", "CGW", case), ("overdue", "CGW", case)]
     assert first[1]["payload"]["step"] == "resolve"
     assert drain(routed) == []  # marked sent, and the overdue step is not notified twice
+
+
+def test_history_that_arrived_overdue_raises_no_notice_but_is_overdue(people, routed):
+    from geo.services.outbox import drain
+
+    drain(routed)  # whatever earlier cases raised
+    case = _case(people)  # an imported ticket of last year: its clocks ran out before gridmap had it
+    routed.execute(text("UPDATE cases SET reported_at = now() - interval '300 days', "
+                        "dispatch_due = now() - interval '299 days', resolve_due = now() - interval '290 days' "
+                        "WHERE case_no = :no"), {"no": case})
+    assert [r for r in drain(routed) if r["kind"] == "overdue"] == []
+    overdue = people["leader"].get("/api/cases?overdue=true").get_json(force=True)["features"]
+    assert case in [f["id"] for f in overdue]
 
 
 def test_working_day_calendar_moves_deadlines(session, routed, tmp_path):

@@ -21,7 +21,7 @@ from geo.domain.routing import Coverage, DutyRule
 from geo.domain.statuses import TERMINAL
 from geo.store.case_filters import where_clause
 from geo.store.reference import CALENDAR_STAMP_SQL
-from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, status_in, status_not_in
+from geo.store.vocabulary import OVERDUE_SQL, OVERDUE_STEP_SQL, overdue_sql, status_in, status_not_in
 
 __all__ = [
     "CASE_COLUMNS",
@@ -219,11 +219,14 @@ def list_cases(session: Session, filters: CaseFilters, *, limit: int, before_id:
 
 
 def newly_overdue(session: Session) -> list[dict[str, Any]]:
-    """Overdue cases whose current overdue step has no notification yet."""
+    """Overdue cases whose current overdue step has no notification yet. Only clocks that ran out
+    while gridmap held the case: one already overdue when it arrived (``received_at``: a year of
+    hotline history loaded by ``cases import``) is overdue in lists and statistics but raises no
+    notice — a department is told what it can still act on, not a flood of history."""
     return [dict(r) for r in session.execute(text(f"""
         SELECT c.case_no, c.street_code, c.lead_department, {OVERDUE_STEP_SQL} AS step
         FROM cases c
-        WHERE {OVERDUE_SQL}
+        WHERE {OVERDUE_SQL} AND NOT {overdue_sql("c", "c.received_at")}
           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'overdue' AND o.payload->>'case' = c.case_no
                           AND o.payload->>'step' = {OVERDUE_STEP_SQL})
         ORDER BY c.id""")).mappings().all()]
