@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.domain.filters import CaseFilters
+from geo.store import case_counts
 from geo.store.case_filters import where_clause
 from geo.store.vocabulary import OVERDUE_SQL
 
@@ -31,8 +32,16 @@ def map_points(session: Session, filters: CaseFilters, *, limit: int) -> list[di
     return [dict(r) for r in rows]
 
 
-def map_aggregates(session: Session, filters: CaseFilters, *, level: str) -> list[dict[str, Any]]:
-    """Case counts per current boundary of ``level`` (street or community), at a point inside it."""
+def map_aggregates(session: Session, filters: CaseFilters, *, level: str,
+                   counters: bool = True) -> list[dict[str, Any]]:
+    """Case counts per current boundary of ``level`` (street or community), at a point inside it:
+    from the counters when they can answer ``filters`` (geo.store.case_counts), else a scan of the
+    cases (``counters=False`` always scans: the benchmark and the tests compare both)."""
+    rows = case_counts.aggregates(session, filters, level=level) if counters else None
+    return rows if rows is not None else _scanned_aggregates(session, filters, level)
+
+
+def _scanned_aggregates(session: Session, filters: CaseFilters, level: str) -> list[dict[str, Any]]:
     column = {"street": "street_code", "community": "community_code"}[level]
     where, params = where_clause(filters)
     params["level"] = level
