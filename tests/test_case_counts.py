@@ -103,7 +103,14 @@ def _copy_rows(session: Session, rng: random.Random) -> None:
                     {"tag": str(rng.randrange(10**9))})
 
 
-STEPS = (_create, _create, _create, _dispatch, _restatus, _restatus, _move, _delete, _copy_rows)
+def _fold(session: Session, rng: random.Random) -> None:
+    """The overdue_scan job's fold: deadline days gone by become one row per key."""
+    case_counts.fold_past(session)
+    assert not session.execute(text("SELECT EXISTS (SELECT FROM case_count WHERE due_day BETWEEN 1 AND "
+                                    "floor(extract(epoch FROM now()) / 86400)::int - 1)")).scalar_one()
+
+
+STEPS = (_create, _create, _create, _dispatch, _restatus, _restatus, _move, _delete, _copy_rows, _fold)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

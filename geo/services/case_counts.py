@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from geo.store import case_counts as store
 
-__all__ = ["check_counts", "recount"]
+__all__ = ["check_counts", "fold_past", "recount"]
 
 
 def check_counts(session: Session) -> list[dict[str, Any]]:
@@ -21,3 +21,8 @@ def check_counts(session: Session) -> list[dict[str, Any]]:
 def recount(session: Session) -> int:
     """Recount every counter from the cases (case writes wait meanwhile); the number of counter rows."""
     return store.rebuild(session)
+
+
+def fold_past(session: Session) -> int:
+    """Fold the counters of deadline days gone by into one row per key (they all mean overdue now)."""
+    return store.fold_past(session)

@@ -23,15 +23,16 @@ from geo.domain.filters import CaseFilters
 from geo.store.case_filters import like_prefix, where_clause
 from geo.store.vocabulary import next_due_sql
 
-__all__ = ["aggregates", "differences", "rebuild", "served"]
+__all__ = ["aggregates", "differences", "fold_past", "rebuild", "served"]
 
 _NEXT_DUE = next_due_sql("c")
 #: The counter key: what a row of case_count counts (as the migration's trigger computes it).
 _KEY = "street_code, community_code, category_code, status, due_day"
 _DUE_DAY = f"floor(extract(epoch FROM {next_due_sql('')}) / 86400)::int"
-#: Days since 1970-01-01 (UTC) of now, and the instant today began.
-_TODAY = "floor(extract(epoch FROM now()) / 86400)"
-_TODAY_START = f"to_timestamp({_TODAY} * 86400)"
+#: Days since 1970-01-01 (UTC) of now (once per query, an integer: numeric per row was most of the
+#: time), and the instant today began.
+_TODAY = "(SELECT floor(extract(epoch FROM now()) / 86400)::int)"
+_TODAY_START = "to_timestamp(floor(extract(epoch FROM now()) / 86400) * 86400)"
 
 
 def served(filters: CaseFilters) -> bool:
@@ -85,8 +86,8 @@ def _counted(session: Session, filters: CaseFilters, level: str) -> list[dict[st
     params |= cparams | {"level": level}
     rows = session.execute(text(f"""
         WITH counted AS (
-            SELECT k.{column} AS code, sum(k.cases)::bigint AS cases,
-                   coalesce(sum(k.cases) FILTER (WHERE k.due_day < {_TODAY}), 0)::bigint AS late
+            SELECT k.{column} AS code, sum(k.cases) AS cases,
+                   coalesce(sum(k.cases) FILTER (WHERE k.due_day < {_TODAY}), 0) AS late
             FROM case_count k WHERE {kwhere} GROUP BY 1),
         today AS (
             SELECT c.{column} AS code, count(*) AS late FROM cases c
@@ -118,10 +119,18 @@ def rebuild(session: Session) -> int:
     return int(session.execute(text("SELECT case_count_rebuild()")).scalar_one())
 
 
+def fold_past(session: Session) -> int:
+    """Add the counters of deadline days before today into one row per key (day 0); the rows folded."""
+    return int(session.execute(text("SELECT case_count_fold()")).scalar_one())
+
+
 def differences(session: Session) -> list[dict[str, Any]]:
-    """Counter rows that disagree with a count of the cases (empty when the counters are right)."""
+    """Counter rows that disagree with a count of the cases (empty when the counters are right); days
+    before today count as one (they all mean overdue: see fold_past)."""
+    day = f"CASE WHEN due_day < {_TODAY} THEN 0 ELSE due_day END"
     rows = session.execute(text(f"""
-        SELECT {_KEY}, sum(counted)::bigint AS counted, sum(actual)::bigint AS actual FROM (
+        SELECT street_code, community_code, category_code, status, {day} AS due_day,
+               sum(counted)::bigint AS counted, sum(actual)::bigint AS actual FROM (
             SELECT {_KEY}, cases AS counted, 0 AS actual FROM case_count
             UNION ALL
             SELECT street_code, community_code, category_code, status, {_DUE_DAY}, 0, 1 FROM cases) m

@@ -531,7 +531,7 @@ case_count = Table(
     Column("category_code", String(4), nullable=False),
     Column("status", String(16), nullable=False),
     Column("due_day", Integer),
-    Column("cases", BigInteger, nullable=False),
+    Column("cases", Integer, nullable=False),
     Index("uq_case_count_key", "street_code", "community_code", "category_code", "status", "due_day",
           unique=True, postgresql_nulls_not_distinct=True),
 )
