@@ -48,6 +48,18 @@ def openpyxl_baseline(frame: Any, path: Path) -> None:
     book.save(path)
 
 
+def gdal_geojson(frame: Any, shapes: Any, path: Path) -> None:
+    """The GeoJSON file as it was written before issue 14 (GDAL's driver through pyogrio), for comparison."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    path.unlink(missing_ok=True)
+    wgs84 = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=shapes.reset_index(drop=True).values, crs=4326)
+    wgs84 = wgs84.set_geometry(shapely.orient_polygons(wgs84.geometry.to_numpy()))
+    pyogrio.write_dataframe(wgs84, path, driver="GeoJSON", COORDINATE_PRECISION=7)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grids", type=int, default=10_000)
@@ -103,6 +115,10 @@ def main() -> int:
                 size = path.stat().st_size / 1e6
                 log(f"  {fmt:<8} end to end {full:6.3f} s   file only {write:6.3f} s   {size:6.1f} MB"
                     f"   {'goal < 1 s met' if full < 1 else 'goal < 1 s MISSED'}")
+            gdal, _ = timed(lambda: gdal_geojson(frame, shapes, work / "gdal.geojson"), args.repeat)
+            results["geojson file only, GDAL's driver (before issue 14)"] = gdal
+            log(f"  geojson file only through GDAL's driver, as before issue 14: {gdal:6.3f} s "
+                f"({gdal / results['geojson file only']:.1f}× ours)")
             base, _ = timed(lambda: openpyxl_baseline(frame, work / "baseline.xlsx"), 1)
             results["openpyxl write-only baseline"] = base
             log(f"  baseline: openpyxl write-only XLSX of the same table {base:.3f} s "

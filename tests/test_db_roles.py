@@ -105,6 +105,13 @@ def test_db_upgrade_runs_as_the_owner_and_grants_the_app_only_appends_to_the_aud
             conn.execute(f"SELECT count(*) FROM {table}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SET session_replication_role = replica")
+        # the map's counters (0020) are written by their triggers only, as the owner
+        for attempt in ("INSERT INTO case_count (category_code, status, cases) VALUES ('0101', 'received', 1)",
+                        "UPDATE case_count SET cases = 0", "DELETE FROM case_count", "TRUNCATE case_count",
+                        "ALTER TABLE cases DISABLE TRIGGER case_count_insert"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
+        assert conn.execute("SELECT case_count_rebuild()").fetchone()[0] == 0  # the recount runs as the owner
         # ANALYZE is the owner's: the app's imports and folds ask gridmap_analyze (migration 0018)
         conn.execute("ANALYZE cases")  # PostgreSQL skips it with a warning
         assert _last_analyze(conn, "cases") is None

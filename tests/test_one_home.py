@@ -48,6 +48,12 @@ def test_the_frozen_record_expression_of_the_newest_migration_is_the_one_the_voc
     assert _normalise(_migration(FROZEN).RECORD_SQL) == _normalise(CASE_FACT_RECORD_SQL)
 
 
+def test_the_next_deadline_frozen_by_the_counters_migration_is_the_one_the_vocabulary_builds():
+    """case_count's trigger and ix_cases_next_due (0020) key counts by it: a vocabulary change needs a migration."""
+    frozen = _migration(ROOT / "geo/store/migrations/versions/0021_counters.py").NEXT_DUE_SQL
+    assert _normalise(frozen) == _normalise(next_due_sql(""))
+
+
 _T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 _CHOICES = (None, _T0 - timedelta(hours=1), _T0 + timedelta(hours=1))
 

@@ -11,6 +11,7 @@ from geo.store.models import Base
 from webmap.config import DEFAULTS, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
+EXPRESSION_INDEXES = ("ix_cases_next_due",)
 
 
 def test_every_setting_is_documented_in_the_readme():
@@ -30,6 +31,9 @@ def test_models_match_the_migrations(engine):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     # Ignore PostGIS's own tables (spatial_ref_sys and friends).
     diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "spatial_ref_sys")]
+    # An expression index comes back as PostgreSQL's rewrite of it (casts, ANY (ARRAY…)), never equal to
+    # the model's text: ix_cases_next_due (0020) lives in its migration, pinned by tests/test_one_home.py.
+    diff = [d for d in diff if not (d[0] == "remove_index" and d[1].name in EXPRESSION_INDEXES)]
     assert diff == []
 
 

@@ -94,7 +94,7 @@ def case_map(query: dict[str, Any]) -> Response:
     参数同案件列表，另加 zoom。"""
     layer = case_service.map_layer(get_read_session(), _filters(query), user=current(),
                                    zoom=query.get("zoom", case_service.MAP_POINTS_ZOOM))
-    return Response(current_app.json.dumps(layer), mimetype=GEOJSON)
+    return Response(layer, mimetype=GEOJSON)
 
 
 @bp.get("/cases/nearby")

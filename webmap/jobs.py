@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from geo.services import accounts
 from geo.services import jobs as job_service
+from geo.services import case_counts as count_service
 from geo.services import outbox as outbox_service
 from geo.services import stats as stats_service
 from geo.services.backups import backup_database
@@ -86,7 +87,10 @@ def _stats_fold(runner: Runner) -> int:
 
 
 def _overdue_scan(runner: Runner) -> int:
+    """Overdue notices for cases whose clock just ran out; and the map's counters of deadline days
+    gone by folded into one row per key (geo.store.case_counts: keeps their sum quick)."""
     with Session(runner.engine) as session, session.begin():
+        count_service.fold_past(session)
         return outbox_service.scan_overdue(session)
 
 
@@ -131,7 +135,8 @@ def _backup(runner: Runner) -> int:
 
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("stats_fold", "把新的案件事件计入统计（同 gridmap stats refresh）", "GRIDMAP_JOB_STATS_SECONDS", _stats_fold),
-    Job("overdue_scan", "为刚超期的案件写超期通知", "GRIDMAP_JOB_OVERDUE_SECONDS", _overdue_scan),
+    Job("overdue_scan", "为刚超期的案件写超期通知；把已过去的期限日的地图计数并为一行", "GRIDMAP_JOB_OVERDUE_SECONDS",
+        _overdue_scan),
     Job("outbox_deliver", "把发件箱的通知发到企业微信、钉钉、webhook、邮件通道（失败重试，多次失败转入死信）",
         "GRIDMAP_JOB_OUTBOX_SECONDS", _outbox_deliver),
     Job("lockout_cleanup", "锁定结束满一天的账户清零失败登录次数", "GRIDMAP_JOB_CLEANUP_SECONDS", _lockout_cleanup),

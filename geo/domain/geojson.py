@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["PRECISION_DEG", "feature_collection", "json_value", "pixel_tolerance", "records"]
+__all__ = ["EXPORT_DECIMALS", "PRECISION_DEG", "feature_collection", "json_value", "pixel_tolerance", "records",
+           "write_feature_collection"]
 
 #: Coordinates the map gets are rounded to this (≈ 0.1 m).
 PRECISION_DEG = 1e-6
@@ -67,3 +69,60 @@ def feature_collection(frame: gpd.GeoDataFrame, columns: list[str], *, zoom: flo
         for shape, row in zip(shapes, records(frame, columns), strict=True))
     head = json.dumps({"type": "FeatureCollection", **(extra or {})}, ensure_ascii=False)[:-1]
     return head + ',"features":[' + features + "]}"
+
+
+#: Decimals of the coordinates an export file carries (1e-7° ≈ 1 cm).
+EXPORT_DECIMALS = 7
+#: The members GDAL's GeoJSON driver wrote before ours took over (QGIS reads the file the same).
+_CRS84 = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+
+
+def _property_texts(frame: pd.DataFrame) -> list[list[str]]:
+    """Each column as its ``"name": value`` JSON members, column by column (json.dumps of a dict per
+    row spent 0.6 s on 10⁴ rows × 56 columns, most of it on the same keys again): floats as
+    ``repr`` (what json.dumps writes), non-finite → null; other cells through ``json_value``."""
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    out = []
+    for name in frame.columns:
+        key = dumps(str(name)) + ": "
+        col = frame[name]
+        if pd.api.types.is_float_dtype(col.dtype):
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            finite = np.isfinite(values).tolist()
+            out.append([key + repr(v) if ok else key + "null" for v, ok in zip(values.tolist(), finite, strict=True)])
+        elif pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype) and not col.hasnans:
+            out.append([key + str(v) for v in col.tolist()])
+        else:
+            out.append([key + dumps(json_value(v)) for v in col.tolist()])
+    return out
+
+
+def write_feature_collection(frame: pd.DataFrame, geometry: np.ndarray, path: Any, *, name: str) -> None:
+    """``frame``'s rows as RFC 7946 features on ``geometry`` (WGS84 shapely geometries, None for none)
+    into the file ``path``: exterior rings counter-clockwise, coordinates rounded to
+    ``EXPORT_DECIMALS``, every column a property (empty → null). What GDAL's GeoJSON driver wrote,
+    in a third of its time for 10⁴ grids (bench/README.md, issue 14).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.geojson"
+    >>> write_feature_collection(pd.DataFrame({"code": ["1"], "rate": [float("nan")]}),
+    ...                          np.array([shapely.Point(116.123456789, 39.9)]), p, name="t")
+    >>> feature = json.loads(p.read_text())["features"][0]
+    >>> feature["properties"], feature["geometry"]["coordinates"]
+    ({'code': '1', 'rate': None}, [116.1234568, 39.9])
+    """
+    geoms = shapely.orient_polygons(np.asarray(geometry, dtype=object))
+    coords = shapely.get_coordinates(geoms)
+    geoms = shapely.set_coordinates(geoms, np.round(coords, EXPORT_DECIMALS))
+    shapes = shapely.to_geojson(geoms)
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    head = dumps({"type": "FeatureCollection", "name": name, "crs": _CRS84,
+                  "xy_coordinate_resolution": 10.0 ** -EXPORT_DECIMALS})[:-1]
+    properties = map(", ".join, zip(*_property_texts(frame), strict=True)) if len(frame.columns) else [""] * len(frame)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(head + ', "features": [\n')
+        out.write(",\n".join(
+            '{"type": "Feature", "properties": {' + members + '}, "geometry": '
+            + (shape if shape is not None else "null") + "}"
+            for members, shape in zip(properties, shapes, strict=True)))
+        out.write("\n]}\n")

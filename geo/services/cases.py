@@ -296,30 +296,24 @@ MAP_COMMUNITY_ZOOM = 13
 MAP_DECIMALS = 6
 
 
-def map_layer(session: Session, filters: CaseFilters, *, user: User | None, zoom: float) -> dict[str, Any]:
+def map_layer(session: Session, filters: CaseFilters, *, user: User | None, zoom: float) -> str:
     """What the map shows ``user`` for a view: single cases when zoomed in, counts per area otherwise.
 
-    Returns a GeoJSON FeatureCollection with a foreign member ``kind`` ("points", "community",
+    Returns GeoJSON text: a FeatureCollection with a foreign member ``kind`` ("points", "community",
     "street") and ``truncated`` when more than ``MAP_MAX_POINTS`` cases matched.
     """
     filters = scoped_filters(filters, user)
     if zoom >= MAP_POINTS_ZOOM:
-        rows = case_map.map_points(session, filters, limit=MAP_MAX_POINTS + 1)
-        features = [{"type": "Feature", "id": r["case_no"],
-                     "geometry": {"type": "Point", "coordinates": _map_xy(r)},
-                     "properties": {"id": r["case_no"], "status": r["status"], "category": r["category_code"],
-                                    "category_name": r["category_name"], "overdue": bool(r["overdue"]),
-                                    "whistle": bool(r["whistle"])}}
-                    for r in rows[:MAP_MAX_POINTS]]
-        return {"type": "FeatureCollection", "kind": "points", "truncated": len(rows) > MAP_MAX_POINTS,
-                "features": features}
+        features = case_map.map_points(session, filters, limit=MAP_MAX_POINTS + 1, decimals=MAP_DECIMALS)
+        head = {"type": "FeatureCollection", "kind": "points", "truncated": len(features) > MAP_MAX_POINTS}
+        return json.dumps(head)[:-1] + ', "features": [' + ",".join(features[:MAP_MAX_POINTS]) + "]}"
     level = "community" if zoom >= MAP_COMMUNITY_ZOOM else "street"
     rows = case_map.map_aggregates(session, replace(filters, bbox=None), level=level)
-    features = [{"type": "Feature", "id": r["code"],
-                 "geometry": {"type": "Point", "coordinates": _map_xy(r)},
-                 "properties": {"code": r["code"], "name": r["name"], "cases": r["cases"], "overdue": r["overdue"]}}
-                for r in rows]
-    return {"type": "FeatureCollection", "kind": level, "truncated": False, "features": features}
+    counts = [{"type": "Feature", "id": r["code"], "geometry": {"type": "Point", "coordinates": _map_xy(r)},
+               "properties": {"code": r["code"], "name": r["name"], "cases": r["cases"], "overdue": r["overdue"]}}
+              for r in rows]
+    return json.dumps({"type": "FeatureCollection", "kind": level, "truncated": False, "features": counts},
+                      ensure_ascii=False)
 
 
 def _map_xy(row: dict[str, Any]) -> list[float]:

@@ -46,7 +46,8 @@ def where_clause(filters: CaseFilters) -> tuple[str, dict[str, Any]]:
         clauses.append("c.source = :source")
         params["source"] = filters.source
     if filters.overdue is not None:
-        clauses.append(OVERDUE_SQL if filters.overdue else f"NOT {OVERDUE_SQL}")
+        # a clock without a deadline is NULL in OVERDUE_SQL: such a case is not overdue (statuses.overdue_by)
+        clauses.append(OVERDUE_SQL if filters.overdue else f"NOT coalesce({OVERDUE_SQL}, false)")
     if filters.reported_by is not None:
         clauses.append("EXISTS (SELECT 1 FROM case_event e WHERE e.case_id = c.id AND e.action = 'receive' "
                        "AND e.actor_user_id = :reporter)")

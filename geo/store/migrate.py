@@ -8,7 +8,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-__all__ = ["alembic_config", "append_only_tables", "current_revision", "grant_runtime", "head_revision", "upgrade"]
+__all__ = ["TRIGGER_KEPT_TABLES", "alembic_config", "append_only_tables", "current_revision", "grant_runtime",
+           "head_revision", "upgrade"]
+
+#: Tables written only by trigger functions that run as the schema's owner (migration 0020: the
+#: map's case counts): the app's role reads them and nothing more, so they stay what the cases say.
+TRIGGER_KEPT_TABLES = ("case_count",)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -53,3 +58,6 @@ def grant_runtime(connection: Connection, role: str) -> None:
     connection.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {who}"))
     for table in append_only_tables(connection):
         connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(table)} FROM {who}"))
+    for table in TRIGGER_KEPT_TABLES:  # only their triggers (SECURITY DEFINER) write them
+        if connection.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}).scalar_one():
+            connection.execute(text(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {quote(table)} FROM {who}"))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Computed,
     Date,
     DateTime,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     Unicode,
     UniqueConstraint,
@@ -519,6 +521,20 @@ CASE_FACT_RECORD_SQL = """
     || float4send(coalesce((extract(epoch FROM responded_at - respond_clock_at) / 3600)::float4, 'NaN'))
     || float4send(coalesce((extract(epoch FROM resolved_at - clock_at) / 3600)::float4, 'NaN'))"""
 
+
+#: The map's case counts, kept by triggers on ``cases`` (migration 0021_counters; read by
+#: geo.store.case_counts): community × street × category × status × UTC day of the next deadline.
+case_count = Table(
+    "case_count", Base.metadata,
+    Column("street_code", String(32)),
+    Column("community_code", String(32)),
+    Column("category_code", String(4), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("due_day", Integer),
+    Column("cases", Integer, nullable=False),
+    Index("uq_case_count_key", "street_code", "community_code", "category_code", "status", "due_day",
+          unique=True, postgresql_nulls_not_distinct=True),
+)
 
 class CaseFact(Base):
     """Measure facts of one case, derived from its case_event rows (see geo.store.stats); rebuildable."""

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from geo.domain.exports import FORMATS
 from geo.domain.filters import CaseFilters
+from geo.services import case_counts as count_service
 from geo.services import imports as import_service
 from geo.services.cases import export_cases
 from geo.services.reroute import outdated_count, reroute_cases
@@ -111,6 +112,26 @@ def cases_reroute(ctx: Context, dry_run: bool) -> None:
         with tqdm(total=total, desc="重新定位", unit="件", file=sys.stderr) as bar:
             report = reroute_cases(session, dry_run=dry_run, progress=bar.update)
     click.echo(("（试运行，未写入）" if dry_run else "") + report.line())
+
+
+@cases.command("recount")
+@click.option("--check", is_flag=True, help="只核对，不改；有不符时退出码为 1")
+@pass_ctx
+def cases_recount(ctx: Context, check: bool) -> None:
+    """核对地图的案件计数（case_count，由案件表的触发器维护）与案件本身是否一致；不加 --check 时重新计数
+    （重算期间案件写入要等待，10⁶ 件约几秒）。"""
+    with Session(ctx.engine) as session:
+        wrong = count_service.check_counts(session)
+    if check:
+        click.echo(f"{len(wrong)} 个计数不符。" if wrong else "计数与案件一致。")
+        for row in wrong[:20]:
+            click.echo(f"  {dict(row)}")
+        if wrong:
+            raise SystemExit(1)
+        return
+    with ctx.session() as session:
+        rows = count_service.recount(session)
+    click.echo(f"已重新计数（此前 {len(wrong)} 个不符，现有 {rows} 个计数）。")
 
 
 @cases.command("export")
