@@ -45,8 +45,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from geo.services import accounts
-from geo.services import jobs as job_service
 from geo.services import case_counts as count_service
+from geo.services import jobs as job_service
 from geo.services import outbox as outbox_service
 from geo.services import stats as stats_service
 from geo.services.backups import backup_database
