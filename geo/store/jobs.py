@@ -32,9 +32,11 @@ def unlock(connection: Connection, key: int) -> None:
 
 
 def leader_present(session: Session) -> bool:
-    """Whether some connection holds the scheduler leader's lock now."""
+    """Whether some connection holds the scheduler leader's lock now, in this database (pg_locks
+    lists every database's locks: another gridmap on the same cluster has a leader of its own)."""
     return bool(session.execute(text(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND classid = 0 AND objid = CAST(:k AS oid) AND objsubid = 1)"), {"k": LEADER_LOCK}).scalar_one())
 
 
