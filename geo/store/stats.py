@@ -41,11 +41,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.domain.stats import REPEAT_RADIUS_M, sums_from_records
-from geo.domain.statuses import FINISHED
-from geo.store import repeats
-from geo.store.repeats import METRIC_SRID
-from geo.store.vocabulary import status_in
+from geo.domain.stats import sums_from_records
+from geo.store import fact_copy, repeats
+from geo.store.fact_copy import FACT_COLUMNS
 
 __all__ = [
     "FACT_COLUMNS",
@@ -66,63 +64,6 @@ _ANALYZE_AFTER = 10_000
 LOCK_KEY = 0x676D66616374
 _FAR_PAST = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
-
-FACT_COLUMNS = (
-    "case_id", "grid_code", "community_code", "street_code", "district_code", "category_code", "lead_department",
-    "reported_at", "status", "dispatch_due", "dispatched_at", "respond_clock_at", "respond_clock_due",
-    "responded_at", "clock_at", "respond_due", "resolve_due", "resolved_at", "callback_contacted",
-    "callback_solved", "callback_satisfied", "x", "y", "cell_x", "cell_y", "is_repeat", "last_event_id",
-    "request_type",
-)
-
-_CLOCK = "('dispatch', 'reopen')"
-
-# {events}: the case_event rows to fold (all, or those of the cases in fact_todo).
-_FOLD_SQL = f"""
-WITH agg AS MATERIALIZED (
-    SELECT e.case_id,
-           max(e.id) AS last_event_id,
-           (array_agg(e.to_status ORDER BY e.id DESC) FILTER (WHERE e.to_status IS NOT NULL))[1] AS status,
-           (array_agg(e.at ORDER BY e.id) FILTER (WHERE e.action = 'dispatch'))[1] AS dispatched_at,
-           min(e.id) FILTER (WHERE e.action = 'respond') AS respond_id,
-           (array_agg(e.at ORDER BY e.id) FILTER (WHERE e.action = 'respond'))[1] AS responded_at,
-           (array_agg(e.at ORDER BY e.id DESC) FILTER (WHERE e.action IN {_CLOCK}))[1] AS clock_at,
-           (array_agg(e.details ORDER BY e.id DESC) FILTER (WHERE e.action IN {_CLOCK}))[1] AS clock,
-           (array_agg(e.at ORDER BY e.id DESC) FILTER (WHERE e.action = 'resolve'))[1] AS last_resolve_at,
-           (array_agg(e.details ORDER BY e.id DESC) FILTER (WHERE e.action = 'callback'))[1] AS callback
-    FROM {{events}}
-    GROUP BY e.case_id),
-respond_clock AS (  -- the dispatch (or reopen) whose clock the first response answered
-    SELECT a.case_id, r.at, r.due
-    FROM agg a CROSS JOIN LATERAL (
-        SELECT e.at, (e.details->>'respond_due')::timestamptz AS due FROM case_event e
-        WHERE e.case_id = a.case_id AND e.id < a.respond_id AND e.action IN {_CLOCK}
-        ORDER BY e.id DESC LIMIT 1) r),
-point AS (  -- LATERAL: the planner misjudges agg's size and would scan every case otherwise
-    SELECT c.*, ST_X(p.g) AS x, ST_Y(p.g) AS y
-    FROM agg a CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.id = a.case_id OFFSET 0) c,
-         LATERAL (SELECT ST_Transform(c.geom, {METRIC_SRID}) AS g) p)
-INSERT INTO case_fact AS f ({", ".join(FACT_COLUMNS)})
-SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.category_code, c.lead_department,
-       c.reported_at, coalesce(a.status, c.status), c.dispatch_due, a.dispatched_at, rc.at, rc.due,
-       a.responded_at, a.clock_at, (a.clock->>'respond_due')::timestamptz, (a.clock->>'resolve_due')::timestamptz,
-       CASE WHEN {status_in("a.status", FINISHED)} THEN a.last_resolve_at END,
-       (a.callback->>'contacted')::boolean, (a.callback->>'solved')::boolean, (a.callback->>'satisfied')::boolean,
-       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int,
-       EXISTS (SELECT 1 FROM fact_repeat r WHERE r.case_id = c.id), a.last_event_id, c.request_type
-FROM agg a JOIN point c ON c.id = a.case_id
-LEFT JOIN respond_clock rc ON rc.case_id = a.case_id
-ON CONFLICT (case_id) DO UPDATE SET
-    grid_code = EXCLUDED.grid_code, community_code = EXCLUDED.community_code, street_code = EXCLUDED.street_code,
-    district_code = EXCLUDED.district_code, lead_department = EXCLUDED.lead_department,
-    status = EXCLUDED.status, dispatched_at = EXCLUDED.dispatched_at,
-    respond_clock_at = EXCLUDED.respond_clock_at, respond_clock_due = EXCLUDED.respond_clock_due,
-    responded_at = EXCLUDED.responded_at, clock_at = EXCLUDED.clock_at, respond_due = EXCLUDED.respond_due,
-    resolve_due = EXCLUDED.resolve_due, resolved_at = EXCLUDED.resolved_at,
-    callback_contacted = EXCLUDED.callback_contacted, callback_solved = EXCLUDED.callback_solved,
-    callback_satisfied = EXCLUDED.callback_satisfied, last_event_id = EXCLUDED.last_event_id,
-    request_type = EXCLUDED.request_type
-"""
 
 def _lock(session: Session) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
@@ -163,8 +104,7 @@ def catch_up(session: Session) -> int:
     if session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one() > _ANALYZE_AFTER:
         # a bulk load's worth: plan with it counted (as the tables' owner: migration 0018)
         session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
-    session.execute(text(_FOLD_SQL.format(events="fact_todo t JOIN case_event e ON e.case_id = t.case_id")),
-                    {"cell": REPEAT_RADIUS_M})
+    fact_copy.fold_events(session, "fact_todo t JOIN case_event e ON e.case_id = t.case_id", upsert=True)
     if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
         # a bulk import's worth: plans need its rows counted
         session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
@@ -226,7 +166,7 @@ def rebuild(session: Session) -> int:
     session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
     _temp_tables(session)
     repeats.flag_all(session)  # into fact_repeat: the fold writes each flag once, never an UPDATE after
-    session.execute(text(_FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
+    fact_copy.fold_events(session, "case_event e", upsert=False)
     # emptied and refilled in this transaction: no statistics yet
     session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
