@@ -75,7 +75,8 @@ def _cases(session, rng: np.random.Generator, n: int) -> list[int]:
         created = cases.create_case(session, cases.NewCase(
             lon=lon + float(rng.normal(0, 0.0002)), lat=lat + float(rng.normal(0, 0.0002)), category="0101",
             reported_at=START + timedelta(hours=int(rng.integers(0, 24 * 60)))), user=None)
-        ids.append(session.execute(text("SELECT id FROM cases WHERE case_no = :no"), {"no": created["id"]}).scalar_one())
+        found = session.execute(text("SELECT id FROM cases WHERE case_no = :no"), {"no": created["id"]})
+        ids.append(found.scalar_one())
     return ids
 
 
