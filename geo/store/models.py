@@ -526,7 +526,8 @@ class CaseFact(Base):
     __tablename__ = "case_fact"
     __table_args__ = (Index("ix_case_fact_cell", "category_code", "cell_x", "cell_y"),)
 
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    #: No foreign key (migration 0020): only the fold writes here, joining each fact to its case.
+    case_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     grid_code: Mapped[str] = mapped_column(String(32), nullable=False)
     community_code: Mapped[str | None] = mapped_column(String(32))
     street_code: Mapped[str | None] = mapped_column(String(32))

@@ -104,7 +104,9 @@ def catch_up(session: Session) -> int:
     if session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one() > _ANALYZE_AFTER:
         # a bulk load's worth: plan with it counted (as the tables' owner: migration 0018)
         session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
-    fact_copy.fold_events(session, "fact_todo t JOIN case_event e ON e.case_id = t.case_id", upsert=True)
+    # each case's events by its index (a LATERAL: the same plan whatever fact_todo's estimate)
+    fact_copy.fold_events(session, "fact_todo t CROSS JOIN LATERAL "
+                          "(SELECT * FROM case_event e WHERE e.case_id = t.case_id OFFSET 0) e", upsert=True)
     if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
         # a bulk import's worth: plans need its rows counted
         session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
@@ -162,11 +164,15 @@ def rebuild(session: Session) -> int:
         FROM (SELECT id, lag(id, 1, CAST(0 AS bigint)) OVER (ORDER BY id) AS prev
               FROM case_event WHERE id <= :w) s
         WHERE id > prev + 1"""), {"w": watermark})
-    # Without statistics (right after a bulk load) this fold's plan took > 900 s for 10⁵ cases.
-    session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
+    # No ANALYZE first: the SQL fold's plan once took > 900 s without statistics; the numpy fold's
+    # statements are whole-table scans and primary-key lookups whatever the statistics say.
     _temp_tables(session)
     repeats.flag_all(session)  # into fact_repeat: the fold writes each flag once, never an UPDATE after
+    # an empty table without its indexes takes the facts as fast as heap; the indexes are built once
+    # after (as the table's owner: migration 0020)
+    session.execute(text("SELECT gridmap_fact_indexes(false)"))
     fact_copy.fold_events(session, "case_event e", upsert=False)
+    session.execute(text("SELECT gridmap_fact_indexes(true)"))
     # emptied and refilled in this transaction: no statistics yet
     session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
