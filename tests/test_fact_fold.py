@@ -151,3 +151,17 @@ def test_bench_quick_mode_agrees():
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "every case_fact column identical: True" in proc.stdout
+
+
+def test_the_fold_does_not_depend_on_the_order_events_come_in():
+    rng = np.random.default_rng(5)
+    n = 5_000
+    events = {"case_id": rng.integers(1, 300, n), "event_id": np.arange(1, n + 1), "at": rng.integers(0, 10**9, n),
+              "action": rng.integers(0, len(facts.ACTIONS) + 1, n), "to_status": rng.integers(0, 12, n),
+              "respond_due": rng.integers(0, 10**9, n), "resolve_due": rng.integers(0, 10**9, n),
+              "callback": rng.integers(0, 27, n)}
+    shuffled = rng.permutation(n)  # ids out of order: the lexsort path; in order: the one-sort path
+    in_order, out_of_order = facts.fold(events), facts.fold({k: v[shuffled] for k, v in events.items()})
+    assert in_order.keys() == out_of_order.keys()
+    for name, values in in_order.items():
+        assert values.tolist() == out_of_order[name].tolist(), name
