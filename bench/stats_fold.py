@@ -101,44 +101,56 @@ def _label(statement: Any) -> str:
 
 
 def rebuild(url: str, *, old: bool) -> dict[str, Any]:
-    """geo.store.stats.rebuild, timed step by step; ``old``: with the fold step replaced by the SQL
-    fold it ran before (tests/fold_sql.py), everything else the same."""
+    """geo.store.stats.rebuild, timed step by step; ``old``: with the repeat flags and the fold done
+    as at 483cb4d (tests/fold_sql.py: flags by a SELECT fetched as rows, the SQL fold into the
+    indexed table, after ANALYZE), everything else the same."""
+    import pandas as pd
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
     from geo.domain.stats import REPEAT_RADIUS_M
     from geo.store import fact_copy
     from geo.store import stats as store
-    from tests.fold_sql import OLD_FOLD_SQL
+    from tests.fold_sql import OLD_FOLD_SQL, old_flag_all
 
     engine = create_engine(url)
     steps: dict[str, float] = {}
-    real_fold, real_flags = fact_copy.fold_events, store.repeats.flag_all
     inside: list[str] = []
 
-    def timed_flags(*a: Any, **kw: Any) -> Any:  # candidates fetched, repeat_flags, ids written
-        t = time.perf_counter()
-        inside.append("flags")
-        try:
-            return real_flags(*a, **kw)
-        finally:
-            inside.pop()
-            steps["repeat flags"] = steps.get("repeat flags", 0.0) + time.perf_counter() - t
+    def timed(label: str, call: Any) -> Any:
+        def run(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            inside.append(label)
+            try:
+                return call(*a, **kw)
+            finally:
+                inside.pop()
+                steps[label] = steps.get(label, 0.0) + time.perf_counter() - t
+        return run
 
-    def new_fold(session: Any, events: str, *, upsert: bool) -> dict[str, float]:
-        parts = real_fold(session, events, upsert=upsert)
+    real = {"fold_events": fact_copy.fold_events, "points": store.repeats.points, "flags": store.repeats.flags}
+
+    def new_fold(session: Any, events: str, placed: Any, *, upsert: bool) -> dict[str, float]:
+        parts = real["fold_events"](session, events, placed, upsert=upsert)
         steps.update({f"  {k}": v for k, v in parts.items()})
         return parts
 
-    def old_fold(session: Any, events: str, *, upsert: bool) -> dict[str, float]:
-        # as the rebuild ran it at 483cb4d: statistics first, into the table with its indexes
-        session.execute(text("SELECT gridmap_fact_indexes(true)"))
+    def old_fold(session: Any, events: str, placed: Any, *, upsert: bool) -> dict[str, float]:
+        timed("repeat flags (SELECT as rows, repeat_flags)", old_flag_all)(session)
+        session.execute(text("SELECT gridmap_fact_indexes(true)"))  # the old fold wrote into the indexed table
         session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
         session.execute(text(OLD_FOLD_SQL.format(events=events)), {"cell": REPEAT_RADIUS_M})
         return {}
 
-    fact_copy.fold_events = old_fold if old else new_fold  # type: ignore[assignment]
-    store.repeats.flag_all = timed_flags  # type: ignore[assignment]
+    def no_points(session: Any, cases: str) -> pd.DataFrame:
+        return pd.DataFrame({"case_id": pd.Series(dtype="int64")})
+
+    if old:
+        fact_copy.fold_events, store.repeats.points = old_fold, no_points  # type: ignore[assignment]
+    else:
+        fact_copy.fold_events = new_fold  # type: ignore[assignment]
+        store.repeats.points = timed("repeat flags: cases placed (COPY)", real["points"])  # type: ignore[assignment]
+        store.repeats.flags = timed("repeat flags: repeat_flags (numpy)", real["flags"])  # type: ignore[assignment]
     try:
         with Session(engine) as session, session.begin():
             real_execute = session.execute
@@ -159,7 +171,8 @@ def rebuild(url: str, *, old: bool) -> dict[str, Any]:
             del session.execute
             frame = store.facts_frame(session)
     finally:
-        fact_copy.fold_events, store.repeats.flag_all = real_fold, real_flags  # type: ignore[assignment]
+        fact_copy.fold_events = real["fold_events"]  # type: ignore[assignment]
+        store.repeats.points, store.repeats.flags = real["points"], real["flags"]  # type: ignore[assignment]
         engine.dispose()
     if not old:  # the INSERT is one of the fold's parts, not a step beside them
         steps.pop("INSERT case_fact", None)
@@ -174,7 +187,16 @@ def differences(old: Any, new: Any) -> list[str]:
     return [c for c in old.columns if not old[c].equals(new[c])]
 
 
-def compare(pg: Any, url_db: str) -> bool:
+def compare(pg: Any, url_db: str, *, old_too: bool = True) -> bool:
+    if not old_too:
+        pg.create_db("new", template=url_db)
+        empty_facts(pg.url("new"))
+        forget_statistics(pg.url("new"))
+        new = rebuild(pg.sqlalchemy_url("new"), old=False)
+        log(f"\n[new] rebuild: {new['seconds']:.2f} s, {new['cases']:,} cases; load average {common.load_average()}")
+        for step, seconds in new["steps"].items():
+            log(f"{step:<44} {seconds:7.2f} s")
+        return True
     for db in ("old", "new"):
         pg.create_db(db, template=url_db)
         empty_facts(pg.url(db))
@@ -244,6 +266,7 @@ def main() -> int:
                              "case) COPYed in, instead of imported tickets (one receive event each)")
     parser.add_argument("--quick", action="store_true",
                         help="test size (2,000 cases with histories, 200 grids): tests/test_fact_fold.py runs it")
+    parser.add_argument("--no-old", action="store_true", help="only the new fold (no comparison)")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running (to fold it again: --reuse)")
     parser.add_argument("--reuse", type=int, metavar="PORT", help="fold the 'loaded' database of a kept cluster")
     args = parser.parse_args()
@@ -261,7 +284,7 @@ def main() -> int:
         cases, events = common.query(pg.url("loaded"), sql)[0]
         log(f"    {cases:,} cases, {events:,} events ({events / max(cases, 1):.1f} a case); "
             f"load average {common.load_average()}")
-        same = compare(pg, "loaded")
+        same = compare(pg, "loaded", old_too=not args.no_old)
         log(f"\nload average at the end {common.load_average()}")
     return 0 if same else 1
 

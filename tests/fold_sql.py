@@ -3,12 +3,17 @@ numpy: geo.domain.facts + geo.store.fact_copy). Kept only as the reference the p
 (tests/test_fact_fold.py) and bench/stats_fold.py compare the numpy fold with; the product no
 longer runs it."""
 
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M, repeat_flags
 from geo.domain.statuses import FINISHED
 from geo.store.fact_copy import FACT_COLUMNS
 from geo.store.repeats import METRIC_SRID
 from geo.store.vocabulary import status_in
 
-__all__ = ["OLD_FOLD_SQL"]
+__all__ = ["OLD_FOLD_SQL", "old_flag_all"]
 
 _CLOCK = "('dispatch', 'reopen')"
 
@@ -58,3 +63,26 @@ ON CONFLICT (case_id) DO UPDATE SET
     callback_satisfied = EXCLUDED.callback_satisfied, last_event_id = EXCLUDED.last_event_id,
     request_type = EXCLUDED.request_type
 """
+
+
+def old_flag_all(session: Session) -> int:
+    """The rebuild's repeat flags as 483cb4d found them: every case placed by one SELECT fetched as
+    rows, geo.domain.stats.repeat_flags, the repeating ids into the temp table fact_repeat that
+    OLD_FOLD_SQL reads."""
+    session.execute(text("CREATE TEMP TABLE IF NOT EXISTS fact_repeat (case_id bigint PRIMARY KEY) "
+                         "ON COMMIT DELETE ROWS"))
+    session.execute(text("TRUNCATE fact_repeat"))
+    rows = session.execute(text(f"""
+        SELECT c.id, c.category_code, ST_X(p.g), ST_Y(p.g), floor(extract(epoch FROM c.reported_at) * 1000000)::bigint
+        FROM cases c, LATERAL (SELECT ST_Transform(c.geom, {METRIC_SRID}) AS g) p""")).all()
+    if len(rows) < 2:
+        return 0
+    frame = pd.DataFrame(rows, columns=["case_id", "category_code", "x", "y", "reported_us"])
+    when = pd.to_datetime(frame["reported_us"].astype("int64"), unit="us", utc=True)
+    flags = repeat_flags(frame["category_code"], when, frame["x"], frame["y"], radius_m=REPEAT_RADIUS_M,
+                         days=REPEAT_DAYS, ids=frame["case_id"])
+    ids = frame["case_id"].to_numpy()[flags]
+    session.execute(text("INSERT INTO fact_repeat SELECT unnest(CAST(:ids AS bigint[]))"),
+                    {"ids": [int(i) for i in ids]})
+    session.execute(text("ANALYZE fact_repeat"))
+    return len(ids)

@@ -24,9 +24,8 @@ from geo.domain.stats import REPEAT_RADIUS_M
 from geo.domain.statuses import STATES
 from geo.domain.workflow import ACTIONS
 from geo.services import cases
-from geo.store import repeats
 from geo.store import stats as store
-from tests.fold_sql import OLD_FOLD_SQL
+from tests.fold_sql import OLD_FOLD_SQL, old_flag_all
 from tests.test_stats import A_POINT, C_POINT, F_POINT, G_POINT, make_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +38,7 @@ def _old_facts(session) -> pd.DataFrame:
     """case_fact as the SQL fold wrote it (a rebuild, on the same transaction's data)."""
     session.execute(text("TRUNCATE case_fact"))
     store._temp_tables(session)
-    repeats.flag_all(session)
+    old_flag_all(session)
     session.execute(text(OLD_FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
     return store.facts_frame(session)
 

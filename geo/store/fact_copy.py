@@ -19,13 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.domain import facts
 from geo.domain.stats import REPEAT_RADIUS_M
 from geo.domain.statuses import NUMBERS
-from geo.store.repeats import METRIC_SRID
 
 __all__ = ["FACT_COLUMNS", "fold_events"]
 
@@ -52,7 +52,7 @@ _EVENT_ROW = _row_dtype([("case_id", ">i8"), ("event_id", ">i8"), ("at", ">i8"),
                          ("to_status", ">i2"), ("respond_due", ">i8"), ("resolve_due", ">i8"), ("callback", ">i2")])
 _FACT_ROW = _row_dtype([("case_id", ">i8"), ("last_event_id", ">i8"), ("status", ">i2"),
                         *((name, ">i8") for name in facts.FACT_TIMES),
-                        *((name, ">i2") for name in facts.ANSWERS)])
+                        *((name, ">i2") for name in facts.ANSWERS), ("x", ">f8"), ("y", ">f8"), ("is_repeat", ">i2")])
 
 
 def _literal(word: str) -> str:
@@ -93,7 +93,8 @@ def _answer(name: str) -> str:
 
 _FOLD_TEMP = ("fact_fold (case_id bigint, last_event_id bigint, status smallint, "
               + ", ".join(f"{name} timestamptz" for name in facts.FACT_TIMES) + ", "
-              + ", ".join(f"{name} smallint" for name in facts.ANSWERS) + ")")
+              + ", ".join(f"{name} smallint" for name in facts.ANSWERS)
+              + ", x float8, y float8, is_repeat smallint)")
 _UPDATED = ("grid_code", "community_code", "street_code", "district_code", "lead_department", "status",
             "dispatched_at", "respond_clock_at", "respond_clock_due", "responded_at", "clock_at", "respond_due",
             "resolve_due", "resolved_at", "callback_contacted", "callback_solved", "callback_satisfied",
@@ -105,19 +106,18 @@ SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.ca
        c.reported_at, coalesce((ARRAY[{_STATUS_WORDS}])[nullif(t.status, 0)], c.status), c.dispatch_due,
        {", ".join(_time(name) for name in facts.FACT_TIMES)},
        {", ".join(_answer(name) for name in facts.ANSWERS)},
-       ST_X(p.g), ST_Y(p.g), floor(ST_X(p.g) / :cell)::int, floor(ST_Y(p.g) / :cell)::int,
-       EXISTS (SELECT 1 FROM fact_repeat r WHERE r.case_id = c.id), t.last_event_id, c.request_type
-FROM fact_fold t CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.id = t.case_id OFFSET 0) c,
-     LATERAL (SELECT ST_Transform(c.geom, {METRIC_SRID}) AS g) p
+       t.x, t.y, floor(t.x / :cell)::int, floor(t.y / :cell)::int, t.is_repeat = 1, t.last_event_id, c.request_type
+FROM fact_fold t CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.id = t.case_id OFFSET 0) c
 {{conflict}}"""
 _UPSERT = ("ON CONFLICT (case_id) DO UPDATE SET "
            + ", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATED))
 
 
-def fold_events(session: Session, events: str, *, upsert: bool) -> dict[str, float]:
+def fold_events(session: Session, events: str, placed: pd.DataFrame, *, upsert: bool) -> dict[str, float]:
     """Fold the case_event rows ``events`` (SQL after FROM, alias e) into case_fact: events out,
-    geo.domain.facts.fold, facts in (``upsert``: over the rows already there). Needs the temp
-    table fact_repeat (the repeat flags a new row starts with). Returns seconds per step."""
+    geo.domain.facts.fold, facts in (``upsert``: over the rows already there). ``placed``: the
+    cases' case_id, x, y (geo.store.repeats.points) and is_repeat, by case_id; a case not in it gets
+    no fact. Returns seconds per step."""
     import time
 
     raw: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
@@ -128,7 +128,7 @@ def fold_events(session: Session, events: str, *, upsert: bool) -> dict[str, flo
     t = time.perf_counter()
     if (rows["to_status"] < 0).any():
         raise ValueError("case_event.to_status outside the status vocabulary (geo.domain.statuses)")
-    folded = facts.fold({name: rows[name] for name in facts.EVENT_COLUMNS})
+    folded = _placed(facts.fold({name: rows[name] for name in facts.EVENT_COLUMNS}), placed)
     steps["fold (numpy)"] = time.perf_counter() - t
     t = time.perf_counter()
     session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {_FOLD_TEMP} ON COMMIT DELETE ROWS"))
@@ -139,6 +139,17 @@ def fold_events(session: Session, events: str, *, upsert: bool) -> dict[str, flo
     session.execute(text(_INSERT_SQL.format(conflict=_UPSERT if upsert else "")), {"cell": REPEAT_RADIUS_M})
     steps["INSERT case_fact"] = time.perf_counter() - t
     return steps
+
+
+def _placed(folded: dict[str, np.ndarray], placed: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The folded cases that have a place, with their x, y and is_repeat."""
+    ids = placed["case_id"].to_numpy()
+    at = np.minimum(np.searchsorted(ids, folded["case_id"]), max(len(ids) - 1, 0))
+    found = ids[at] == folded["case_id"] if len(ids) else np.zeros(len(folded["case_id"]), dtype=bool)
+    out = {name: values[found] for name, values in folded.items()}
+    for name in ("x", "y", "is_repeat"):
+        out[name] = placed[name].to_numpy()[at[found]]
+    return out
 
 
 def _copy_out(raw: Any, sql: str, dtype: np.dtype) -> np.ndarray:

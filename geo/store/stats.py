@@ -74,7 +74,7 @@ def _lock(session: Session) -> None:
 
 def _temp_tables(session: Session) -> None:
     for name, columns in (("fact_seen", "id bigint, case_id bigint"), ("fact_todo", "case_id bigint PRIMARY KEY"),
-                          ("fact_new", "case_id bigint PRIMARY KEY"), ("fact_repeat", "case_id bigint PRIMARY KEY")):
+                          ("fact_new", "case_id bigint PRIMARY KEY")):
         session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"))
         session.execute(text(f"TRUNCATE {name}"))
 
@@ -104,9 +104,12 @@ def catch_up(session: Session) -> int:
     if session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one() > _ANALYZE_AFTER:
         # a bulk load's worth: plan with it counted (as the tables' owner: migration 0018)
         session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
-    # each case's events by its index (a LATERAL: the same plan whatever fact_todo's estimate)
+    # each case (and its events) by its index: a LATERAL, the same plan whatever fact_todo's estimate
+    placed = repeats.points(session, "fact_todo t CROSS JOIN LATERAL "
+                            "(SELECT * FROM cases c WHERE c.id = t.case_id OFFSET 0) c")
+    placed["is_repeat"] = False  # a new row starts unflagged (flag_new below); a refolded one keeps its flag
     fact_copy.fold_events(session, "fact_todo t CROSS JOIN LATERAL "
-                          "(SELECT * FROM case_event e WHERE e.case_id = t.case_id OFFSET 0) e", upsert=True)
+                          "(SELECT * FROM case_event e WHERE e.case_id = t.case_id OFFSET 0) e", placed, upsert=True)
     if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
         # a bulk import's worth: plans need its rows counted
         session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
@@ -167,11 +170,13 @@ def rebuild(session: Session) -> int:
     # No ANALYZE first: the SQL fold's plan once took > 900 s without statistics; the numpy fold's
     # statements are whole-table scans and primary-key lookups whatever the statistics say.
     _temp_tables(session)
-    repeats.flag_all(session)  # into fact_repeat: the fold writes each flag once, never an UPDATE after
+    # every case placed once (one COPY); its repeat flag written with its row, never an UPDATE after
+    placed = repeats.points(session, "cases c")
+    placed["is_repeat"] = repeats.flags(placed)
     # an empty table without its indexes takes the facts as fast as heap; the indexes are built once
     # after (as the table's owner: migration 0020)
     session.execute(text("SELECT gridmap_fact_indexes(false)"))
-    fact_copy.fold_events(session, "case_event e", upsert=False)
+    fact_copy.fold_events(session, "case_event e", placed, upsert=False)
     session.execute(text("SELECT gridmap_fact_indexes(true)"))
     # emptied and refilled in this transaction: no statistics yet
     session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
