@@ -163,8 +163,9 @@ def _copy_out(raw: Any, sql: str, dtype: np.dtype) -> np.ndarray:
 
 def _fact_rows(folded: dict[str, np.ndarray]) -> np.ndarray:
     rows = np.zeros(len(folded["case_id"]), dtype=_FACT_ROW)
-    rows["fields"] = len(_FACT_ROW.names) // 2
-    for name in _FACT_ROW.names[2::2]:
+    names = _FACT_ROW.names or ()
+    rows["fields"] = len(names) // 2
+    for name in names[2::2]:
         rows[f"{name}_len"] = _FACT_ROW[name].itemsize
         if name not in facts.ANSWERS:
             rows[name] = folded[name]

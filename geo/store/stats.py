@@ -5,9 +5,10 @@ first dispatched, which respond/resolve clocks were in force, when it was first 
 whether its resolution stands, what the last callback answered, whether it repeats an earlier
 complaint. Folding ~7 events per case for a million cases takes tens of seconds; summing one row
 per case takes well under a second. The fold's rules live in geo.domain.facts (numpy, every case
-at once); geo.store.fact_copy copies the events out and the facts in. So ``case_fact`` holds one row per case, derived only from
-case_event plus the case's intake row (codes, category, lead department, reported_at, point,
-dispatch_due: written in the same statement as its ``receive`` event). Its generated column
+at once); geo.store.fact_copy copies the events out and the facts in. So ``case_fact`` holds one
+row per case, derived only from case_event plus the case's intake row (codes, category, lead
+department, reported_at, point, dispatch_due: written in the same statement as its ``receive``
+event). Its generated column
 ``record`` packs each case's numbers into 64 bytes, so the measures read a million cases as one
 value and sum them with numpy (``measure_sums`` says why not a GROUP BY).
 
