@@ -34,22 +34,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 from _common import log
 
-#: The repeat detection of commit ffe6f16 (geo/store/stats.py), the baseline.
-OLD_REPEAT_SQL = """
-WITH pairs AS (
-    SELECT CASE WHEN (n.reported_at, n.case_id) > (o.reported_at, o.case_id) THEN n.case_id ELSE o.case_id END
-           AS later
-    FROM case_fact n
-    CROSS JOIN (VALUES (-1), (0), (1)) dx(d) CROSS JOIN (VALUES (-1), (0), (1)) dy(d)
-    JOIN case_fact o ON o.category_code = n.category_code AND o.cell_x = n.cell_x + dx.d
-                    AND o.cell_y = n.cell_y + dy.d
-    WHERE o.case_id <> n.case_id
-      AND (o.x - n.x) ^ 2 + (o.y - n.y) ^ 2 <= :radius ^ 2
-      AND o.reported_at BETWEEN n.reported_at - make_interval(days => :days)
-                            AND n.reported_at + make_interval(days => :days))
-UPDATE case_fact SET is_repeat = true
-WHERE case_id IN (SELECT later FROM pairs) AND NOT is_repeat
-"""
+
+def load_histories(url: str, bounds: common.Boundaries, n: int, seed: int) -> None:
+    """n cases with whole histories (bench/stats_measures.py's generator: receive, dispatch, sign,
+    return and re-dispatch, respond, start, whistle, check-ins, resolve, check, close, callback,
+    reopen; ≈ 8 events a case), COPYed straight into cases and case_event (no whistle rows)."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+    import pandas as pd
+    import psycopg
+    import stats_measures as sm
+
+    rng = np.random.default_rng(seed)
+    now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "s")
+    cases = sm._cases(bounds, n, rng, now)
+    events, extra = sm._history(cases, rng, now)
+    with psycopg.connect(url) as conn:
+        version = conn.execute("SELECT id FROM boundary_version WHERE level = 'grid' AND valid_to IS NULL").fetchone()
+        reported = pd.Series(cases["reported_at"].to_numpy().astype("datetime64[s]"))
+        out = pd.DataFrame({
+            "id": cases["id"], "case_no": cases["case_no"], "source": "12345", "external_id": cases["case_no"],
+            "category_code": cases["category_code"], "urgency": "general",
+            "reported_at": reported.astype(str) + "+00:00",
+            "geom": "SRID=4326;POINT(" + cases["lon"].astype(str) + " " + cases["lat"].astype(str) + ")",
+            "orig_x": cases["lon"], "orig_y": cases["lat"], "orig_crs": "wgs84", "grid_code": cases["grid_code"],
+            "community_code": cases["grid_code"].str[:12], "street_code": cases["grid_code"].str[:9],
+            "district_code": cases["grid_code"].str[:6], "boundary_version_id": version[0] if version else None,
+            "lead_department": cases["lead_department"], "routing_rule": "citywide", "status": extra["status"],
+            "dispatch_due": (reported + np.timedelta64(2, "h")).astype(str) + "+00:00",
+        })
+        sm._copy(conn, "cases", list(out.columns), out)
+        conn.execute("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))")
+        ev = events.assign(at=sm._iso(events["at"].to_numpy()), actor_name="bench")
+        columns = ["case_id", "at", "actor_name", "action", "from_status", "to_status", "details"]
+        sm._copy(conn, "case_event", columns, ev[columns])
+        conn.commit()
 
 
 def empty_facts(url: str) -> None:
@@ -58,70 +78,79 @@ def empty_facts(url: str) -> None:
 
 
 def forget_statistics(url: str) -> None:
-    """The planner's view right after the previous import: cases, case_event and case_fact never
-    analysed (the import did not ANALYZE; autovacuum had not come yet)."""
+    """The planner's view right after an import: cases, case_event and case_fact never analysed
+    (autovacuum kept away during the run); both folds start from it and ANALYZE what they need."""
     tables = "('cases'::regclass, 'case_event'::regclass, 'case_fact'::regclass)"
-    for table in ("cases", "case_event", "case_fact"):  # and autovacuum kept away during the run
+    for table in ("cases", "case_event", "case_fact"):
         common.query(url, f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
     common.query(url, f"DELETE FROM pg_statistic WHERE starelid IN {tables}")
     common.query(url, f"UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid IN {tables}")
 
 
-def before(url: str, timeout_s: int) -> dict[str, Any]:
+def _label(statement: Any) -> str:
+    words = " ".join(str(statement).split())
+    if "INSERT INTO case_fact AS f" in words:
+        return "INSERT case_fact" if "fact_fold t" in words else "fold SQL (INSERT … case_fact)"
+    if "gridmap_analyze" in words or words.startswith("ANALYZE"):
+        return "ANALYZE"
+    if "gridmap_fact_indexes" in words:
+        return "case_fact indexes (dropped, built)"
+    if words.startswith("TRUNCATE case_fact") or "INSERT INTO case_fact_gap" in words:
+        return "TRUNCATE, id holes"
+    return "other statements"
+
+
+def rebuild(url: str, *, old: bool) -> dict[str, Any]:
+    """geo.store.stats.rebuild, timed step by step; ``old``: with the repeat flags and the fold done
+    as at 483cb4d (tests/fold_sql.py: flags by a SELECT fetched as rows, the SQL fold into the
+    indexed table, after ANALYZE), everything else the same."""
+    import pandas as pd
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
-    from geo.domain.stats import REPEAT_DAYS, REPEAT_RADIUS_M
+    from geo.domain.stats import REPEAT_RADIUS_M
+    from geo.store import fact_copy
     from geo.store import stats as store
-
-    engine = create_engine(url)
-    out: dict[str, Any] = {}
-    try:
-        with Session(engine) as session, session.begin():
-            store._lock(session)
-            session.execute(text(f"SET LOCAL statement_timeout = '{timeout_s}s'"))
-            t = time.perf_counter()
-            try:
-                # The fold SQL itself is unchanged since that commit; it ran without ANALYZE before it.
-                session.execute(text(store._FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
-            except Exception as exc:  # the statement timeout: report it, do not wait
-                out.update(fold_s=None, repeat_s=None, repeat_error="not reached",
-                           fold_error=f"cancelled after {time.perf_counter() - t:.0f} s ({type(exc).__name__})")
-                session.rollback()
-                return out
-            out["fold_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            try:
-                session.execute(text(OLD_REPEAT_SQL), {"radius": REPEAT_RADIUS_M, "days": REPEAT_DAYS})
-                out["repeat_s"] = time.perf_counter() - t
-                out["flags"] = dict(session.execute(text("SELECT case_id, is_repeat FROM case_fact")).all())
-            except Exception as exc:  # the statement timeout: report it, do not wait
-                out["repeat_s"] = None
-                out["repeat_error"] = f"cancelled after {time.perf_counter() - t:.0f} s ({type(exc).__name__})"
-                session.rollback()
-    finally:
-        engine.dispose()
-    return out
-
-
-def after(url: str) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.orm import Session
-
-    from geo.store import stats as store
+    from tests.fold_sql import OLD_FOLD_SQL, old_flag_all
 
     engine = create_engine(url)
     steps: dict[str, float] = {}
-    real_flags = store.repeats.repeat_flags
+    inside: list[str] = []
 
-    def timed_flags(*a: Any, **kw: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return real_flags(*a, **kw)
-        finally:
-            steps["repeat_flags (numpy)"] = steps.get("repeat_flags (numpy)", 0.0) + time.perf_counter() - t
+    def timed(label: str, call: Any) -> Any:
+        def run(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            inside.append(label)
+            try:
+                return call(*a, **kw)
+            finally:
+                inside.pop()
+                steps[label] = steps.get(label, 0.0) + time.perf_counter() - t
+        return run
 
-    store.repeats.repeat_flags = timed_flags  # type: ignore[assignment]
+    real = {"fold_events": fact_copy.fold_events, "points": store.repeats.points, "flags": store.repeats.flags}
+
+    def new_fold(session: Any, events: str, placed: Any, *, upsert: bool) -> dict[str, float]:
+        parts = real["fold_events"](session, events, placed, upsert=upsert)
+        steps.update({f"  {k}": v for k, v in parts.items()})
+        return parts
+
+    def old_fold(session: Any, events: str, placed: Any, *, upsert: bool) -> dict[str, float]:
+        timed("repeat flags (SELECT as rows, repeat_flags)", old_flag_all)(session)
+        session.execute(text("SELECT gridmap_fact_indexes(true)"))  # the old fold wrote into the indexed table
+        session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
+        session.execute(text(OLD_FOLD_SQL.format(events=events)), {"cell": REPEAT_RADIUS_M})
+        return {}
+
+    def no_points(session: Any, cases: str) -> pd.DataFrame:
+        return pd.DataFrame({"case_id": pd.Series(dtype="int64")})
+
+    if old:
+        fact_copy.fold_events, store.repeats.points = old_fold, no_points  # type: ignore[assignment]
+    else:
+        fact_copy.fold_events = new_fold  # type: ignore[assignment]
+        store.repeats.points = timed("repeat flags: cases placed (COPY)", real["points"])  # type: ignore[assignment]
+        store.repeats.flags = timed("repeat flags: repeat_flags (numpy)", real["flags"])  # type: ignore[assignment]
     try:
         with Session(engine) as session, session.begin():
             real_execute = session.execute
@@ -131,26 +160,98 @@ def after(url: str) -> dict[str, Any]:
                 try:
                     return real_execute(statement, *a, **kw)
                 finally:
-                    words = " ".join(str(statement).split())
-                    label = ("fold SQL (INSERT … case_fact)" if "INSERT INTO case_fact AS f" in words
-                             else words if words.startswith("ANALYZE")
-                             else "repeat candidates (SELECT)" if words.startswith(("SELECT o.case_id",
-                                                                                     "SELECT c.id, c.category_code"))
-                             else "flags written" if words.startswith(("UPDATE case_fact SET is_repeat",
-                                                                       "INSERT INTO fact_repeat"))
-                             else "other statements")
-                    steps[label] = steps.get(label, 0.0) + time.perf_counter() - t
+                    if not inside:
+                        label = _label(statement)
+                        steps[label] = steps.get(label, 0.0) + time.perf_counter() - t
 
             session.execute = execute  # type: ignore[method-assign]
             t = time.perf_counter()
             folded = store.rebuild(session)
             seconds = time.perf_counter() - t
             del session.execute
-            flags = dict(session.execute(text("SELECT case_id, is_repeat FROM case_fact")).all())
+            frame = store.facts_frame(session)
     finally:
-        store.repeats.repeat_flags = real_flags  # type: ignore[assignment]
+        fact_copy.fold_events = real["fold_events"]  # type: ignore[assignment]
+        store.repeats.points, store.repeats.flags = real["points"], real["flags"]  # type: ignore[assignment]
         engine.dispose()
-    return {"seconds": seconds, "cases": folded, "flags": flags, "steps": steps}
+    if not old:  # the INSERT is one of the fold's parts, not a step beside them
+        steps.pop("INSERT case_fact", None)
+        steps["fold: events out, numpy, facts in, INSERT"] = sum(v for k, v in steps.items() if k.startswith("  "))
+    return {"seconds": seconds, "cases": folded, "frame": frame, "steps": steps}
+
+
+def differences(old: Any, new: Any) -> list[str]:
+    """The case_fact columns whose values differ between the two folds (NULLs equal)."""
+    if len(old) != len(new) or (old["case_id"].to_numpy() != new["case_id"].to_numpy()).any():
+        return ["case_id (different cases)"]
+    return [c for c in old.columns if not old[c].equals(new[c])]
+
+
+def compare(pg: Any, url_db: str, *, old_too: bool = True) -> bool:
+    if not old_too:
+        pg.create_db("new", template=url_db)
+        empty_facts(pg.url("new"))
+        forget_statistics(pg.url("new"))
+        new = rebuild(pg.sqlalchemy_url("new"), old=False)
+        log(f"\n[new] rebuild: {new['seconds']:.2f} s, {new['cases']:,} cases; load average {common.load_average()}")
+        for step, seconds in new["steps"].items():
+            log(f"{step:<44} {seconds:7.2f} s")
+        return True
+    for db in ("old", "new"):
+        pg.create_db(db, template=url_db)
+        empty_facts(pg.url(db))
+        forget_statistics(pg.url(db))
+    # the old side on the old schema: case_fact's foreign key (dropped by migration 0022)
+    common.query(pg.url("old"), "ALTER TABLE case_fact ADD CONSTRAINT case_fact_case_id_fkey "
+                                "FOREIGN KEY (case_id) REFERENCES cases (id)")
+    results = {}
+    for db in ("new", "old"):
+        results[db] = rebuild(pg.sqlalchemy_url(db), old=db == "old")
+        log(f"\n[{db}] rebuild: {results[db]['seconds']:.2f} s, {results[db]['cases']:,} cases, "
+            f"{int(results[db]['frame']['is_repeat'].sum()):,} repeats; load average {common.load_average()}")
+    old, new = results["old"], results["new"]
+    log(f"\n{'step':<44} {'old (SQL)':>10} {'new (numpy)':>12}")
+    for step in dict.fromkeys([*old["steps"], *new["steps"]]):
+        cell = {k: f"{r['steps'][step]:.2f} s" if step in r["steps"] else "" for k, r in results.items()}
+        log(f"{step:<44} {cell['old']:>10} {cell['new']:>12}")
+    log(f"{'whole rebuild':<44} {old['seconds']:>8.2f} s {new['seconds']:>10.2f} s")
+    diff = differences(old["frame"], new["frame"])
+    log(f"\nevery case_fact column identical: {not diff}" + (f" (differ: {', '.join(diff)})" if diff else ""))
+    return not diff
+
+
+class Kept(common.Cluster):
+    """A cluster an earlier ``--keep`` run left running (``--reuse PORT``): its ``loaded`` database
+    is folded again, no set-up; it is not stopped."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__("fold")
+        self.port = port
+
+    def __enter__(self) -> Kept:
+        for db in ("old", "new"):
+            self.query("postgres", f'DROP DATABASE IF EXISTS "{db}"')
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def set_up(pg: common.Cluster, work: Path, args: argparse.Namespace) -> None:
+    bounds = common.make_boundaries(work, args.grids, seed=args.seed)
+    common.prepare_database(pg, "loaded", bounds, work)
+    if args.history:
+        t = time.perf_counter()
+        load_histories(pg.url("loaded"), bounds, args.cases, args.seed)
+        log(f"\n[setup] {args.cases:,} cases with histories COPYed in: {time.perf_counter() - t:.1f} s")
+        return
+    tickets = work / "tickets.csv"
+    common.make_tickets(tickets, args.cases, seed=args.seed, days=args.days, piled_share=args.piled)
+    seconds, out = common.gridmap(pg.url("loaded"), "cases", "import", str(tickets), "--crs", "gcj02",
+                                  "--source", "12345", timeout=7200, quiet=True)
+    log(f"\n[import] {args.cases:,} tickets over {args.days} days ({args.piled:.0%} piled up): {seconds:.1f} s wall")
+    for line in out.strip().splitlines()[-2:]:
+        log(f"    {line}")
 
 
 def main() -> int:
@@ -159,50 +260,33 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=320)
     parser.add_argument("--piled", type=float, default=0.3, help="share of tickets piled up at 500 addresses")
-    parser.add_argument("--timeout", type=int, default=600, help="statement timeout of the baseline, seconds")
-    parser.add_argument("--no-before", action="store_true", help="skip the baseline")
     parser.add_argument("--seed", type=int, default=20261207)
+    parser.add_argument("--history", action="store_true",
+                        help="cases with whole histories (bench/stats_measures.py's generator, ≈ 7.5 events a "
+                             "case) COPYed in, instead of imported tickets (one receive event each)")
+    parser.add_argument("--quick", action="store_true",
+                        help="test size (2,000 cases with histories, 200 grids): tests/test_fact_fold.py runs it")
+    parser.add_argument("--no-old", action="store_true", help="only the new fold (no comparison)")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running (to fold it again: --reuse)")
+    parser.add_argument("--reuse", type=int, metavar="PORT", help="fold the 'loaded' database of a kept cluster")
     args = parser.parse_args()
+    if args.quick:
+        args.cases, args.grids, args.history = 2_000, 200, True
 
     log(common.machine_line())
     log(common.git_state())
     log(f"load average {common.load_average()} (the machine is shared with other sessions: figures are noisy)")
-    with common.Cluster("fold") as pg, tempfile.TemporaryDirectory(prefix="gridmap-fold-") as tmp:
-        work = Path(tmp)
-        bounds = common.make_boundaries(work, args.grids, seed=args.seed)
-        common.prepare_database(pg, "loaded", bounds, work)
-        tickets = work / "tickets.csv"
-        common.make_tickets(tickets, args.cases, seed=args.seed, days=args.days, piled_share=args.piled)
-        seconds, out = common.gridmap(pg.url("loaded"), "cases", "import", str(tickets), "--crs", "gcj02",
-                                      "--source", "12345", timeout=7200, quiet=True)
-        lines = out.strip().splitlines()
-        log(f"\n[import] {args.cases:,} tickets over {args.days} days ({args.piled:.0%} piled up): "
-            f"{seconds:.1f} s wall")
-        for line in lines[-2:]:
-            log(f"    {line}")
-        events = common.query(pg.url("loaded"), "SELECT count(*) FROM case_event")[0][0]
-        log(f"    {events:,} events; load average {common.load_average()}")
-        for db in ("before", "after"):
-            pg.create_db(db, template="loaded")
-            empty_facts(pg.url(db))
-            forget_statistics(pg.url(db))  # both start where a fresh import left the planner
-        new = after(pg.sqlalchemy_url("after"))
-        log(f"\n[after]  rebuild (fold + ANALYZE + repeat_flags): {new['seconds']:.2f} s, {new['cases']:,} cases, "
-            f"{sum(new['flags'].values()):,} repeats; load average {common.load_average()}")
-        for step, step_s in new["steps"].items():
-            log(f"    {step:<34} {step_s:7.2f} s")
-        if not args.no_before:
-            old = before(pg.sqlalchemy_url("before"), args.timeout)
-            if old["fold_s"] is None:
-                log(f"[before] fold SQL {old['fold_error']} (the repeat self-join not reached)")
-            elif old["repeat_s"] is None:
-                log(f"[before] fold SQL {old['fold_s']:.2f} s; repeat self-join {old['repeat_error']}")
-            else:
-                same = old["flags"] == new["flags"]
-                log(f"[before] fold SQL {old['fold_s']:.2f} s + repeat self-join {old['repeat_s']:.2f} s = "
-                    f"{old['fold_s'] + old['repeat_s']:.2f} s; flags identical to after: {same}")
+    cluster = Kept(args.reuse) if args.reuse else common.Cluster("fold", keep=args.keep)
+    with cluster as pg, tempfile.TemporaryDirectory(prefix="gridmap-fold-") as tmp:
+        if not args.reuse:
+            set_up(pg, Path(tmp), args)
+        sql = "SELECT (SELECT count(*) FROM cases), count(*) FROM case_event"
+        cases, events = common.query(pg.url("loaded"), sql)[0]
+        log(f"    {cases:,} cases, {events:,} events ({events / max(cases, 1):.1f} a case); "
+            f"load average {common.load_average()}")
+        same = compare(pg, "loaded", old_too=not args.no_old)
         log(f"\nload average at the end {common.load_average()}")
-    return 0
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

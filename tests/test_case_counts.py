@@ -1,4 +1,4 @@
-"""The map's counters (case_count, migration 0020): kept by triggers on ``cases``, they give the
+"""The map's counters (case_count, migration 0021): kept by triggers on ``cases``, they give the
 street and community count views the same numbers as a scan, over a random history of creates,
 dispatches, status and deadline changes, moves, deletes, multi-row writes, a re-routing and a
 bulk import; a rebuild repairs them; the app's role cannot write them."""

@@ -119,6 +119,25 @@ def test_db_upgrade_runs_as_the_owner_and_grants_the_app_only_appends_to_the_aud
         assert _last_analyze(conn, "cases") is not None and _last_analyze(conn, "case_fact") is not None
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             conn.execute("SELECT gridmap_analyze(ARRAY['app_user'])")
+        # a rebuild of case_fact drops its indexes and builds them after, through gridmap_fact_indexes
+        # (migration 0022), and only while the table is empty
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DROP INDEX ix_case_fact_cell")
+        conn.execute("SELECT gridmap_fact_indexes(false)")
+        assert _indexes(conn, "case_fact") == []
+        conn.execute("SELECT gridmap_fact_indexes(true)")
+        assert _indexes(conn, "case_fact") == ["case_fact_pkey", "ix_case_fact_cell"]
+        conn.execute("INSERT INTO case_fact (case_id, grid_code, category_code, reported_at, status, x, y, cell_x, "
+                     "cell_y, last_event_id) VALUES (1, 'g', '0101', now(), 'received', 0, 0, 0, 0, 1)")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("SELECT gridmap_fact_indexes(false)")
+        assert _indexes(conn, "case_fact") == ["case_fact_pkey", "ix_case_fact_cell"]
+        conn.execute("DELETE FROM case_fact")
+
+
+def _indexes(conn, table: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY indexname",
+                                       (table,)).fetchall()]
 
 
 def _last_analyze(conn, table: str):

@@ -19,7 +19,7 @@ from geo.store.vocabulary import next_due_sql, overdue_sql, overdue_step_sql
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "geo/domain/statuses.py"
 #: The newest migration that froze a copy of the record expression; the comparison keeps it honest.
-FROZEN = ROOT / "geo/store/migrations/versions/0015_record.py"
+FROZEN = ROOT / "geo/store/migrations/versions/0022_fold.py"
 
 
 def test_the_record_numbering_of_statuses_is_pinned():
@@ -52,6 +52,31 @@ def test_the_next_deadline_frozen_by_the_counters_migration_is_the_one_the_vocab
     """case_count's trigger and ix_cases_next_due (0020) key counts by it: a vocabulary change needs a migration."""
     frozen = _migration(ROOT / "geo/store/migrations/versions/0021_counters.py").NEXT_DUE_SQL
     assert _normalise(frozen) == _normalise(next_due_sql(""))
+
+
+_CODES = ("", "0", "0101", "101", "01010", "12345678901234567", "123456789012345678", "A12", "12a", "１２", " 12",
+          "12 ", "12\n", "-12", "+12", "1.5", None)
+
+
+def test_the_record_reads_codes_as_the_expression_migration_0015_froze(connection):
+    """Migration 0022 reads "1–17 digits" without a regular expression: the same record for
+    every kind of code (empty, too long, signs, spaces, full-width digits, NULL)."""
+    old = _migration(ROOT / "geo/store/migrations/versions/0015_record.py").RECORD_SQL
+    rows = ", ".join(f"(:c{i}, :k{i})" for i in range(len(_CODES)))
+    params = {f"c{i}": code for i, code in enumerate(_CODES)}
+    params |= {f"k{i}": code[:4] if code else code for i, code in enumerate(_CODES)}
+    fact = ("SELECT c AS grid_code, c AS community_code, c AS street_code, c AS district_code, k AS category_code, "
+            "'CGW' AS lead_department, 'received' AS status, now() AS reported_at, NULL::timestamptz AS dispatch_due, "
+            + ", ".join(f"NULL::timestamptz AS {t}" for t in ("dispatched_at", "responded_at", "respond_clock_at",
+                                                              "respond_clock_due", "clock_at", "respond_due",
+                                                              "resolve_due", "resolved_at"))
+            + ", NULL::boolean AS callback_contacted, NULL::boolean AS callback_solved, "
+            "NULL::boolean AS callback_satisfied, false AS is_repeat "
+            f"FROM (VALUES {rows}) v(c, k)")
+    same = f"({old}) IS NOT DISTINCT FROM ({CASE_FACT_RECORD_SQL})"
+    differ = connection.execute(text(f"SELECT count(*) FILTER (WHERE NOT {same}), count(*) FROM ({fact}) f"),
+                                params).one()
+    assert tuple(differ) == (0, len(_CODES))
 
 
 _T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 __all__ = ["TRIGGER_KEPT_TABLES", "alembic_config", "append_only_tables", "current_revision", "grant_runtime",
            "head_revision", "upgrade"]
 
-#: Tables written only by trigger functions that run as the schema's owner (migration 0020: the
+#: Tables written only by trigger functions that run as the schema's owner (migration 0021: the
 #: map's case counts): the app's role reads them and nothing more, so they stay what the cases say.
 TRIGGER_KEPT_TABLES = ("case_count",)
 

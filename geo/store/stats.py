@@ -3,10 +3,12 @@
 Why a fact table. The measures need, per case, things only its event history says: when it was
 first dispatched, which respond/resolve clocks were in force, when it was first responded to,
 whether its resolution stands, what the last callback answered, whether it repeats an earlier
-complaint. Folding ~8 events per case for a million cases takes tens of seconds; summing one row
-per case takes well under a second. So ``case_fact`` holds one row per case, derived only from
-case_event plus the case's intake row (codes, category, lead department, reported_at, point,
-dispatch_due: written in the same statement as its ``receive`` event). Its generated column
+complaint. Folding ~7 events per case for a million cases takes tens of seconds; summing one row
+per case takes well under a second. The fold's rules live in geo.domain.facts (numpy, every case
+at once); geo.store.fact_copy copies the events out and the facts in. So ``case_fact`` holds one
+row per case, derived only from case_event plus the case's intake row (codes, category, lead
+department, reported_at, point, dispatch_due: written in the same statement as its ``receive``
+event). Its generated column
 ``record`` packs each case's numbers into 64 bytes, so the measures read a million cases as one
 value and sum them with numpy (``measure_sums`` says why not a GROUP BY).
 
@@ -41,11 +43,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.domain.stats import REPEAT_RADIUS_M, sums_from_records
-from geo.domain.statuses import FINISHED
-from geo.store import repeats
-from geo.store.repeats import METRIC_SRID
-from geo.store.vocabulary import status_in
+from geo.domain.stats import sums_from_records
+from geo.store import fact_copy, repeats
+from geo.store.fact_copy import FACT_COLUMNS
 
 __all__ = [
     "FACT_COLUMNS",
@@ -67,63 +67,6 @@ LOCK_KEY = 0x676D66616374
 _FAR_PAST = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
 
-FACT_COLUMNS = (
-    "case_id", "grid_code", "community_code", "street_code", "district_code", "category_code", "lead_department",
-    "reported_at", "status", "dispatch_due", "dispatched_at", "respond_clock_at", "respond_clock_due",
-    "responded_at", "clock_at", "respond_due", "resolve_due", "resolved_at", "callback_contacted",
-    "callback_solved", "callback_satisfied", "x", "y", "cell_x", "cell_y", "is_repeat", "last_event_id",
-    "request_type",
-)
-
-_CLOCK = "('dispatch', 'reopen')"
-
-# {events}: the case_event rows to fold (all, or those of the cases in fact_todo).
-_FOLD_SQL = f"""
-WITH agg AS MATERIALIZED (
-    SELECT e.case_id,
-           max(e.id) AS last_event_id,
-           (array_agg(e.to_status ORDER BY e.id DESC) FILTER (WHERE e.to_status IS NOT NULL))[1] AS status,
-           (array_agg(e.at ORDER BY e.id) FILTER (WHERE e.action = 'dispatch'))[1] AS dispatched_at,
-           min(e.id) FILTER (WHERE e.action = 'respond') AS respond_id,
-           (array_agg(e.at ORDER BY e.id) FILTER (WHERE e.action = 'respond'))[1] AS responded_at,
-           (array_agg(e.at ORDER BY e.id DESC) FILTER (WHERE e.action IN {_CLOCK}))[1] AS clock_at,
-           (array_agg(e.details ORDER BY e.id DESC) FILTER (WHERE e.action IN {_CLOCK}))[1] AS clock,
-           (array_agg(e.at ORDER BY e.id DESC) FILTER (WHERE e.action = 'resolve'))[1] AS last_resolve_at,
-           (array_agg(e.details ORDER BY e.id DESC) FILTER (WHERE e.action = 'callback'))[1] AS callback
-    FROM {{events}}
-    GROUP BY e.case_id),
-respond_clock AS (  -- the dispatch (or reopen) whose clock the first response answered
-    SELECT a.case_id, r.at, r.due
-    FROM agg a CROSS JOIN LATERAL (
-        SELECT e.at, (e.details->>'respond_due')::timestamptz AS due FROM case_event e
-        WHERE e.case_id = a.case_id AND e.id < a.respond_id AND e.action IN {_CLOCK}
-        ORDER BY e.id DESC LIMIT 1) r),
-point AS (  -- LATERAL: the planner misjudges agg's size and would scan every case otherwise
-    SELECT c.*, ST_X(p.g) AS x, ST_Y(p.g) AS y
-    FROM agg a CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.id = a.case_id OFFSET 0) c,
-         LATERAL (SELECT ST_Transform(c.geom, {METRIC_SRID}) AS g) p)
-INSERT INTO case_fact AS f ({", ".join(FACT_COLUMNS)})
-SELECT c.id, c.grid_code, c.community_code, c.street_code, c.district_code, c.category_code, c.lead_department,
-       c.reported_at, coalesce(a.status, c.status), c.dispatch_due, a.dispatched_at, rc.at, rc.due,
-       a.responded_at, a.clock_at, (a.clock->>'respond_due')::timestamptz, (a.clock->>'resolve_due')::timestamptz,
-       CASE WHEN {status_in("a.status", FINISHED)} THEN a.last_resolve_at END,
-       (a.callback->>'contacted')::boolean, (a.callback->>'solved')::boolean, (a.callback->>'satisfied')::boolean,
-       c.x, c.y, floor(c.x / :cell)::int, floor(c.y / :cell)::int,
-       EXISTS (SELECT 1 FROM fact_repeat r WHERE r.case_id = c.id), a.last_event_id, c.request_type
-FROM agg a JOIN point c ON c.id = a.case_id
-LEFT JOIN respond_clock rc ON rc.case_id = a.case_id
-ON CONFLICT (case_id) DO UPDATE SET
-    grid_code = EXCLUDED.grid_code, community_code = EXCLUDED.community_code, street_code = EXCLUDED.street_code,
-    district_code = EXCLUDED.district_code, lead_department = EXCLUDED.lead_department,
-    status = EXCLUDED.status, dispatched_at = EXCLUDED.dispatched_at,
-    respond_clock_at = EXCLUDED.respond_clock_at, respond_clock_due = EXCLUDED.respond_clock_due,
-    responded_at = EXCLUDED.responded_at, clock_at = EXCLUDED.clock_at, respond_due = EXCLUDED.respond_due,
-    resolve_due = EXCLUDED.resolve_due, resolved_at = EXCLUDED.resolved_at,
-    callback_contacted = EXCLUDED.callback_contacted, callback_solved = EXCLUDED.callback_solved,
-    callback_satisfied = EXCLUDED.callback_satisfied, last_event_id = EXCLUDED.last_event_id,
-    request_type = EXCLUDED.request_type
-"""
-
 def _lock(session: Session) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     # The fold's cost estimates are huge (the planner cannot size agg), so PostgreSQL would spend
@@ -133,7 +76,7 @@ def _lock(session: Session) -> None:
 
 def _temp_tables(session: Session) -> None:
     for name, columns in (("fact_seen", "id bigint, case_id bigint"), ("fact_todo", "case_id bigint PRIMARY KEY"),
-                          ("fact_new", "case_id bigint PRIMARY KEY"), ("fact_repeat", "case_id bigint PRIMARY KEY")):
+                          ("fact_new", "case_id bigint PRIMARY KEY")):
         session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"))
         session.execute(text(f"TRUNCATE {name}"))
 
@@ -163,8 +106,12 @@ def catch_up(session: Session) -> int:
     if session.execute(text("SELECT count(*) FROM fact_todo")).scalar_one() > _ANALYZE_AFTER:
         # a bulk load's worth: plan with it counted (as the tables' owner: migration 0018)
         session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
-    session.execute(text(_FOLD_SQL.format(events="fact_todo t JOIN case_event e ON e.case_id = t.case_id")),
-                    {"cell": REPEAT_RADIUS_M})
+    # each case (and its events) by its index: a LATERAL, the same plan whatever fact_todo's estimate
+    placed = repeats.points(session, "fact_todo t CROSS JOIN LATERAL "
+                            "(SELECT * FROM cases c WHERE c.id = t.case_id OFFSET 0) c")
+    placed["is_repeat"] = False  # a new row starts unflagged (flag_new below); a refolded one keeps its flag
+    fact_copy.fold_events(session, "fact_todo t CROSS JOIN LATERAL "
+                          "(SELECT * FROM case_event e WHERE e.case_id = t.case_id OFFSET 0) e", placed, upsert=True)
     if session.execute(text("SELECT count(*) FROM fact_new")).scalar_one() > _ANALYZE_AFTER:
         # a bulk import's worth: plans need its rows counted
         session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
@@ -222,11 +169,17 @@ def rebuild(session: Session) -> int:
         FROM (SELECT id, lag(id, 1, CAST(0 AS bigint)) OVER (ORDER BY id) AS prev
               FROM case_event WHERE id <= :w) s
         WHERE id > prev + 1"""), {"w": watermark})
-    # Without statistics (right after a bulk load) this fold's plan took > 900 s for 10⁵ cases.
-    session.execute(text("SELECT gridmap_analyze(ARRAY['cases', 'case_event'])"))
+    # No ANALYZE first: the SQL fold's plan once took > 900 s without statistics; the numpy fold's
+    # statements are whole-table scans and primary-key lookups whatever the statistics say.
     _temp_tables(session)
-    repeats.flag_all(session)  # into fact_repeat: the fold writes each flag once, never an UPDATE after
-    session.execute(text(_FOLD_SQL.format(events="case_event e")), {"cell": REPEAT_RADIUS_M})
+    # every case placed once (one COPY); its repeat flag written with its row, never an UPDATE after
+    placed = repeats.points(session, "cases c")
+    placed["is_repeat"] = repeats.flags(placed)
+    # an empty table without its indexes takes the facts as fast as heap; the indexes are built once
+    # after (as the table's owner: migration 0022)
+    session.execute(text("SELECT gridmap_fact_indexes(false)"))
+    fact_copy.fold_events(session, "case_event e", placed, upsert=False)
+    session.execute(text("SELECT gridmap_fact_indexes(true)"))
     # emptied and refilled in this transaction: no statistics yet
     session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
