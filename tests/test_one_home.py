@@ -49,7 +49,7 @@ def test_the_frozen_record_expression_of_the_newest_migration_is_the_one_the_voc
 
 
 def test_the_next_deadline_frozen_by_the_counters_migration_is_the_one_the_vocabulary_builds():
-    """case_count's trigger and ix_cases_next_due (0020) key counts by it: a vocabulary change needs a migration."""
+    """case_count's trigger and ix_cases_next_due (0021) key counts by it: a vocabulary change needs a migration."""
     frozen = _migration(ROOT / "geo/store/migrations/versions/0021_counters.py").NEXT_DUE_SQL
     assert _normalise(frozen) == _normalise(next_due_sql(""))
 
