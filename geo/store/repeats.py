@@ -65,6 +65,8 @@ def points(session: Session, cases: str) -> pd.DataFrame:
             data += chunk
     types = {"case_id": pa.int64(), "category_code": pa.string(), "x": pa.float64(), "y": pa.float64(),
              "reported_us": pa.int64()}
+    if not data:  # no cases: Arrow refuses an empty CSV
+        return pa.schema([(n, types[n]) for n in _POINT_COLUMNS]).empty_table().to_pandas()
     table = pa_csv.read_csv(pa.py_buffer(bytes(data)),
                             read_options=pa_csv.ReadOptions(column_names=list(_POINT_COLUMNS)),
                             convert_options=pa_csv.ConvertOptions(column_types=types, quoted_strings_can_be_null=False))

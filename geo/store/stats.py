@@ -156,6 +156,10 @@ def _record_gaps(session: Session, watermark: int, horizon: int) -> None:
     session.execute(text("DELETE FROM case_fact_gap WHERE seen_xmax <= :horizon"), {"horizon": horizon})
 
 
+#: A rebuild of at least this many cases fills case_fact without its indexes and builds them after.
+_REBUILD_INDEXES_FROM = 100_000
+
+
 def rebuild(session: Session) -> int:
     """Empty case_fact and fold every case from all its events (the audit path); returns the cases."""
     _lock(session)
@@ -177,9 +181,14 @@ def rebuild(session: Session) -> int:
     placed["is_repeat"] = repeats.flags(placed)
     # an empty table without its indexes takes the facts as fast as heap; the indexes are built once
     # after (as the table's owner: migration 0022)
-    session.execute(text("SELECT gridmap_fact_indexes(false)"))
+    # (only for a large table: a small rebuild is quick either way, and needs no DDL that a
+    # concurrent pg_dump could trip over)
+    rebuild_indexes = len(placed) >= _REBUILD_INDEXES_FROM
+    if rebuild_indexes:
+        session.execute(text("SELECT gridmap_fact_indexes(false)"))
     fact_copy.fold_events(session, "case_event e", placed, upsert=False)
-    session.execute(text("SELECT gridmap_fact_indexes(true)"))
+    if rebuild_indexes:
+        session.execute(text("SELECT gridmap_fact_indexes(true)"))
     # emptied and refilled in this transaction: no statistics yet
     session.execute(text("SELECT gridmap_analyze(ARRAY['case_fact'])"))
     session.execute(text("UPDATE case_fact_state SET last_event_id = :w, updated_at = now() WHERE id = 1"),
