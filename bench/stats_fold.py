@@ -42,7 +42,6 @@ def load_histories(url: str, bounds: common.Boundaries, n: int, seed: int) -> No
     from datetime import UTC, datetime
 
     import numpy as np
-    import pandas as pd
     import psycopg
     import stats_measures as sm
 
@@ -50,25 +49,9 @@ def load_histories(url: str, bounds: common.Boundaries, n: int, seed: int) -> No
     now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "s")
     cases = sm._cases(bounds, n, rng, now)
     events, extra = sm._history(cases, rng, now)
+    cases["status"] = extra["status"]
     with psycopg.connect(url) as conn:
-        version = conn.execute("SELECT id FROM boundary_version WHERE level = 'grid' AND valid_to IS NULL").fetchone()
-        reported = pd.Series(cases["reported_at"].to_numpy().astype("datetime64[s]"))
-        out = pd.DataFrame({
-            "id": cases["id"], "case_no": cases["case_no"], "source": "12345", "external_id": cases["case_no"],
-            "category_code": cases["category_code"], "urgency": "general",
-            "reported_at": reported.astype(str) + "+00:00",
-            "geom": "SRID=4326;POINT(" + cases["lon"].astype(str) + " " + cases["lat"].astype(str) + ")",
-            "orig_x": cases["lon"], "orig_y": cases["lat"], "orig_crs": "wgs84", "grid_code": cases["grid_code"],
-            "community_code": cases["grid_code"].str[:12], "street_code": cases["grid_code"].str[:9],
-            "district_code": cases["grid_code"].str[:6], "boundary_version_id": version[0] if version else None,
-            "lead_department": cases["lead_department"], "routing_rule": "citywide", "status": extra["status"],
-            "dispatch_due": (reported + np.timedelta64(2, "h")).astype(str) + "+00:00",
-        })
-        sm._copy(conn, "cases", list(out.columns), out)
-        conn.execute("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))")
-        ev = events.assign(at=sm._iso(events["at"].to_numpy()), actor_name="bench")
-        columns = ["case_id", "at", "actor_name", "action", "from_status", "to_status", "details"]
-        sm._copy(conn, "case_event", columns, ev[columns])
+        sm.copy_cases_and_events(conn, cases, events)
         conn.commit()
 
 

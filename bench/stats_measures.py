@@ -192,25 +192,8 @@ def load_history(url: str, bounds: common.Boundaries, n: int, seed: int) -> dict
         f"({len(events) / len(cases):.1f} events a case)")
     t = time.perf_counter()
     with psycopg.connect(url) as conn:
-        version = conn.execute("SELECT id FROM boundary_version WHERE level = 'grid' AND valid_to IS NULL").fetchone()
-        reported = pd.Series(cases["reported_at"].to_numpy().astype("datetime64[s]"))
+        copy_cases_and_events(conn, cases, events)
         first_dispatch = events[events["action"] == "dispatch"].drop_duplicates("case_id")
-        out = pd.DataFrame({
-            "id": cases["id"], "case_no": cases["case_no"], "source": "12345", "external_id": cases["case_no"],
-            "category_code": cases["category_code"], "urgency": "general",
-            "reported_at": reported.astype(str) + "+00:00",
-            "geom": "SRID=4326;POINT(" + cases["lon"].astype(str) + " " + cases["lat"].astype(str) + ")",
-            "orig_x": cases["lon"], "orig_y": cases["lat"], "orig_crs": "wgs84", "grid_code": cases["grid_code"],
-            "community_code": cases["grid_code"].str[:12], "street_code": cases["grid_code"].str[:9],
-            "district_code": cases["grid_code"].str[:6], "boundary_version_id": version[0] if version else None,
-            "lead_department": cases["lead_department"], "routing_rule": "citywide", "status": cases["status"],
-            "dispatch_due": (reported + np.timedelta64(2, "h")).astype(str) + "+00:00",
-        })
-        _copy(conn, "cases", list(out.columns), out)
-        conn.execute("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))")
-        ev = events.assign(at=_iso(events["at"].to_numpy()), actor_name="bench")
-        columns = ["case_id", "at", "actor_name", "action", "from_status", "to_status", "details"]
-        _copy(conn, "case_event", columns, ev[columns])
         whistles = _whistle_rows(conn, extra["whistle"], cases)
         conn.commit()
         conn.execute("ANALYZE")
@@ -220,6 +203,29 @@ def load_history(url: str, bounds: common.Boundaries, n: int, seed: int) -> dict
         f"first dispatches {len(first_dispatch):,}")
     return {"cases": len(cases), "events": len(events), "whistles": whistles, "generate_s": generated,
             "copy_s": copied}
+
+
+def copy_cases_and_events(conn: Any, cases: pd.DataFrame, events: pd.DataFrame) -> None:
+    """COPY synthetic cases (with their ``status``) and their events straight into cases and
+    case_event, the sequence moved past them (also used by bench/stats_fold.py)."""
+    version = conn.execute("SELECT id FROM boundary_version WHERE level = 'grid' AND valid_to IS NULL").fetchone()
+    reported = pd.Series(cases["reported_at"].to_numpy().astype("datetime64[s]"))
+    out = pd.DataFrame({
+        "id": cases["id"], "case_no": cases["case_no"], "source": "12345", "external_id": cases["case_no"],
+        "category_code": cases["category_code"], "urgency": "general",
+        "reported_at": reported.astype(str) + "+00:00",
+        "geom": "SRID=4326;POINT(" + cases["lon"].astype(str) + " " + cases["lat"].astype(str) + ")",
+        "orig_x": cases["lon"], "orig_y": cases["lat"], "orig_crs": "wgs84", "grid_code": cases["grid_code"],
+        "community_code": cases["grid_code"].str[:12], "street_code": cases["grid_code"].str[:9],
+        "district_code": cases["grid_code"].str[:6], "boundary_version_id": version[0] if version else None,
+        "lead_department": cases["lead_department"], "routing_rule": "citywide", "status": cases["status"],
+        "dispatch_due": (reported + np.timedelta64(2, "h")).astype(str) + "+00:00",
+    })
+    _copy(conn, "cases", list(out.columns), out)
+    conn.execute("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))")
+    ev = events.assign(at=_iso(events["at"].to_numpy()), actor_name="bench")
+    columns = ["case_id", "at", "actor_name", "action", "from_status", "to_status", "details"]
+    _copy(conn, "case_event", columns, ev[columns])
 
 
 def _whistle_rows(conn: Any, whistle: dict[str, Any], cases: pd.DataFrame) -> int:

@@ -152,7 +152,7 @@ def import_batch(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tup
     batch, skipped, conflicts = _unknown_rows(session, plan, batch)
     if batch.empty:
         return 0, skipped, conflicts
-    imported, outside = _write_rows(session, plan, batch, locked=False)
+    imported, outside = _write_rows(session, plan, batch)
     return imported, skipped, pd.concat([conflicts, outside], ignore_index=True)
 
 
@@ -210,11 +210,10 @@ def _unknown_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tu
     return batch[~known].reset_index(drop=True), int(same.sum()), conflicts
 
 
-def _write_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame, *, locked: bool
-                ) -> tuple[int, pd.DataFrame]:
-    """Place, route, time and COPY rows not stored yet: (written, refused as outside the area)."""
+def _write_rows(session: Session, plan: ImportPlan, batch: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    """Place, route, time and COPY a batch's new rows: (written, refused as outside the area)."""
     rows, refused = _prepare_rows(plan, batch)
-    return _copy(session, plan, rows, locked=locked), refused
+    return _copy(session, plan, rows, locked=False), refused
 
 
 def _prepare_rows(plan: ImportPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
